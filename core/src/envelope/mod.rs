@@ -1,0 +1,323 @@
+//! Envelopes: [`Message`], [`Notification`], [`Command`] and [`Session`], and the [`Envelope`]
+//! enum that holds any of them.
+//!
+//! The JSON form follows the C# implementation exactly (PROTOCOL §1.1–1.8): null and absent
+//! fields are omitted, `state`/`method`/`event` are always written, a pending command status is
+//! omitted, `type` is written iff content/resource is, and properties come in the C# order
+//! (kind-specific fields first, then `id, from, pp, to, metadata`). Parsing accepts any key
+//! order, ignores unknown keys and tells the kinds apart in the C# order (`content`, `event`,
+//! `method`, `state`).
+
+mod command;
+mod message;
+mod notification;
+mod parse;
+pub mod reason;
+mod session;
+
+use std::{fmt, str::FromStr};
+
+use indexmap::IndexMap;
+use serde::{ser::SerializeMap, Deserialize, Deserializer, Serialize, Serializer};
+
+pub use self::{
+    command::{Command, PING_MEDIA_TYPE},
+    message::Message,
+    notification::Notification,
+    reason::Reason,
+    session::{Authentication, Session},
+};
+use crate::{document::Document, error::ParseError, node::Node};
+
+/// Envelope metadata: string keys to string values, in arrival order.
+pub type Metadata = IndexMap<String, String>;
+
+/// Any LIME envelope.
+///
+/// # Examples
+///
+/// ```
+/// use lime::{Envelope, EnvelopeKind};
+///
+/// let env: Envelope = r#"{"id":"1","to":"a@b/c","type":"text/plain","content":"hi"}"#.parse()?;
+/// assert_eq!(env.kind(), EnvelopeKind::Message);
+/// assert_eq!(env.to().map(|n| n.to_string()).as_deref(), Some("a@b/c"));
+/// assert_eq!(env.to_json(), r#"{"type":"text/plain","content":"hi","id":"1","to":"a@b/c"}"#);
+/// # Ok::<(), lime::ParseError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum Envelope {
+    /// A message.
+    Message(Message),
+    /// A notification.
+    Notification(Notification),
+    /// A command.
+    Command(Command),
+    /// A session envelope.
+    Session(Session),
+}
+
+/// The four envelope kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EnvelopeKind {
+    /// [`Message`].
+    Message,
+    /// [`Notification`].
+    Notification,
+    /// [`Command`].
+    Command,
+    /// [`Session`].
+    Session,
+}
+
+impl EnvelopeKind {
+    /// Lowercase name (`message`, `notification`, `command`, `session`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Message => "message",
+            Self::Notification => "notification",
+            Self::Command => "command",
+            Self::Session => "session",
+        }
+    }
+}
+
+impl fmt::Display for EnvelopeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! each {
+    ($self:expr, $e:ident => $body:expr) => {
+        match $self {
+            Envelope::Message($e) => $body,
+            Envelope::Notification($e) => $body,
+            Envelope::Command($e) => $body,
+            Envelope::Session($e) => $body,
+        }
+    };
+}
+
+impl Envelope {
+    /// Parses one envelope from JSON bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, ParseError> {
+        parse::from_slice(bytes)
+    }
+
+    /// Parses one envelope from an already parsed JSON value (used by bindings whose host
+    /// language hands over dictionaries).
+    pub fn from_value(value: serde_json::Value) -> Result<Self, ParseError> {
+        parse::from_value(value)
+    }
+
+    /// Serializes to canonical JSON text.
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(256);
+        self.write_json(&mut out);
+        // invariant: serde_json writes valid UTF-8.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Serializes to canonical JSON bytes.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        self.write_json(&mut out);
+        out
+    }
+
+    /// Appends the canonical JSON bytes to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        // invariant: writing to a Vec cannot fail and no Serialize impl here reports errors.
+        let result = serde_json::to_writer(&mut *out, self);
+        debug_assert!(result.is_ok(), "{result:?}");
+    }
+
+    /// The kind of this envelope.
+    pub fn kind(&self) -> EnvelopeKind {
+        match self {
+            Self::Message(_) => EnvelopeKind::Message,
+            Self::Notification(_) => EnvelopeKind::Notification,
+            Self::Command(_) => EnvelopeKind::Command,
+            Self::Session(_) => EnvelopeKind::Session,
+        }
+    }
+
+    /// The envelope id.
+    pub fn id(&self) -> Option<&str> {
+        each!(self, e => e.id.as_deref())
+    }
+
+    /// The sender (`from`).
+    pub fn from(&self) -> Option<&Node> {
+        each!(self, e => e.from.as_ref())
+    }
+
+    /// The delegate (`pp`).
+    pub fn pp(&self) -> Option<&Node> {
+        each!(self, e => e.pp.as_ref())
+    }
+
+    /// The destination (`to`).
+    pub fn to(&self) -> Option<&Node> {
+        each!(self, e => e.to.as_ref())
+    }
+
+    /// The metadata.
+    pub fn metadata(&self) -> Option<&Metadata> {
+        each!(self, e => e.metadata.as_ref())
+    }
+
+    /// The sender of record for replies: `pp`, else `from` (C# `GetSender`).
+    pub fn sender(&self) -> Option<&Node> {
+        self.pp().or_else(|| self.from())
+    }
+
+    /// Sets the id.
+    pub fn set_id(&mut self, id: Option<String>) {
+        each!(self, e => e.id = id);
+    }
+
+    /// Sets the sender.
+    pub fn set_from(&mut self, from: Option<Node>) {
+        each!(self, e => e.from = from);
+    }
+
+    /// Sets the delegate.
+    pub fn set_pp(&mut self, pp: Option<Node>) {
+        each!(self, e => e.pp = pp);
+    }
+
+    /// Sets the destination.
+    pub fn set_to(&mut self, to: Option<Node>) {
+        each!(self, e => e.to = to);
+    }
+}
+
+impl FromStr for Envelope {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse::from_slice(s.as_bytes())
+    }
+}
+
+impl Serialize for Envelope {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        each!(self, e => e.serialize(serializer))
+    }
+}
+
+impl<'de> Deserialize<'de> for Envelope {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        parse::deserialize(deserializer)
+    }
+}
+
+impl From<Message> for Envelope {
+    fn from(m: Message) -> Self {
+        Self::Message(m)
+    }
+}
+impl From<Notification> for Envelope {
+    fn from(n: Notification) -> Self {
+        Self::Notification(n)
+    }
+}
+impl From<Command> for Envelope {
+    fn from(c: Command) -> Self {
+        Self::Command(c)
+    }
+}
+impl From<Session> for Envelope {
+    fn from(s: Session) -> Self {
+        Self::Session(s)
+    }
+}
+
+/// Builder-style setters for the header fields every envelope shares.
+macro_rules! header_builders {
+    ($ty:ty) => {
+        impl $ty {
+            /// Sets the id.
+            #[must_use]
+            pub fn with_id(mut self, id: impl Into<String>) -> Self {
+                self.id = Some(id.into());
+                self
+            }
+
+            /// Sets the sender.
+            #[must_use]
+            pub fn with_from(mut self, from: $crate::Node) -> Self {
+                self.from = Some(from);
+                self
+            }
+
+            /// Sets the delegate.
+            #[must_use]
+            pub fn with_pp(mut self, pp: $crate::Node) -> Self {
+                self.pp = Some(pp);
+                self
+            }
+
+            /// Sets the destination.
+            #[must_use]
+            pub fn with_to(mut self, to: $crate::Node) -> Self {
+                self.to = Some(to);
+                self
+            }
+
+            /// Adds a metadata entry.
+            #[must_use]
+            pub fn with_metadata(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<String>,
+            ) -> Self {
+                self.metadata.get_or_insert_with(Default::default).insert(key.into(), value.into());
+                self
+            }
+        }
+    };
+}
+pub(crate) use header_builders;
+
+/// Writes `id, from, pp, to, metadata` (C# base-class order), skipping absent ones.
+fn write_header<M: SerializeMap>(
+    map: &mut M,
+    id: &Option<String>,
+    from: &Option<Node>,
+    pp: &Option<Node>,
+    to: &Option<Node>,
+    metadata: &Option<Metadata>,
+) -> Result<(), M::Error> {
+    if let Some(id) = id {
+        map.serialize_entry("id", id)?;
+    }
+    if let Some(from) = from {
+        map.serialize_entry("from", from)?;
+    }
+    if let Some(pp) = pp {
+        map.serialize_entry("pp", pp)?;
+    }
+    if let Some(to) = to {
+        map.serialize_entry("to", to)?;
+    }
+    if let Some(metadata) = metadata {
+        map.serialize_entry("metadata", metadata)?;
+    }
+    Ok(())
+}
+
+/// Writes `type` and the document under `key`, when there is one. A document whose value is
+/// JSON `null` counts as absent: `null` is never written.
+fn write_content<M: SerializeMap>(
+    map: &mut M,
+    key: &'static str,
+    doc: Option<&Document>,
+) -> Result<(), M::Error> {
+    if let Some(doc) = doc.filter(|d| !d.value().is_null()) {
+        map.serialize_entry("type", doc.media_type())?;
+        map.serialize_entry(key, doc.value())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,442 @@
+//! Envelope parsing: one pass over the JSON object, then kind-specific conversion.
+//!
+//! The first pass collects the known keys without interpreting values that depend on the kind
+//! (a malformed `event` inside a message is ignored, as in C#). Strings are borrowed from the
+//! input when they contain no escapes. Semantic errors are collected as [`ParseError`]s while
+//! the rest of the object is still consumed, so syntax errors anywhere in the object win.
+
+use std::{borrow::Cow, fmt, str::FromStr};
+
+use serde::{
+    de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor},
+    Deserialize, Deserializer,
+};
+use serde_json::Value;
+
+use super::{Authentication, Command, Envelope, Message, Metadata, Notification, Session};
+use crate::{
+    document::{Document, MediaType},
+    enums::{AuthenticationScheme, CommandMethod, CommandStatus, NotificationEvent, SessionState},
+    error::ParseError,
+    node::Node,
+    uri::LimeUri,
+    Reason,
+};
+
+pub(super) fn from_slice(bytes: &[u8]) -> Result<Envelope, ParseError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result = de.deserialize_map(EnvelopeVisitor).map_err(|e| ParseError::from_json(&e))?;
+    de.end().map_err(|e| ParseError::from_json(&e))?;
+    result
+}
+
+pub(super) fn from_value(value: Value) -> Result<Envelope, ParseError> {
+    value.deserialize_map(EnvelopeVisitor).map_err(|e| ParseError::from_json(&e))?
+}
+
+pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Envelope, D::Error> {
+    d.deserialize_map(EnvelopeVisitor)?.map_err(de::Error::custom)
+}
+
+/// A JSON value where a string is expected, kept loose so a wrong type becomes a clear
+/// field error instead of an opaque deserializer error.
+enum Scalar<'de> {
+    Null,
+    Str(Cow<'de, str>),
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Owned(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                Scalar::deserialize(d)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Scalar::Other("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Scalar::Other("a number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Scalar::Other("a number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Scalar::Other("a number"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other("an array"))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other("an object"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Scalar<'_> {
+    fn string(self, field: &'static str) -> Result<Option<String>, ParseError> {
+        match self {
+            Self::Null => Ok(None),
+            Self::Str(s) => Ok(Some(s.into_owned())),
+            Self::Other(found) => {
+                Err(ParseError::field(field, format!("expected a string, found {found}")))
+            }
+        }
+    }
+
+    fn parse<T: FromStr<Err = ParseError>>(
+        self,
+        field: &'static str,
+    ) -> Result<Option<T>, ParseError> {
+        match self {
+            Self::Null => Ok(None),
+            Self::Str(s) => s.parse().map(Some).map_err(|e: ParseError| e.in_field(field)),
+            Self::Other(found) => {
+                Err(ParseError::field(field, format!("expected a string, found {found}")))
+            }
+        }
+    }
+}
+
+macro_rules! fields {
+    ($($variant:ident = $name:literal),* $(,)?) => {
+        #[derive(Clone, Copy)]
+        enum Field { $($variant,)* Other }
+
+        impl<'de> Deserialize<'de> for Field {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl Visitor<'_> for V {
+                    type Value = Field;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a property name")
+                    }
+                    fn visit_str<E>(self, v: &str) -> Result<Field, E> {
+                        Ok(match v { $($name => Field::$variant,)* _ => Field::Other })
+                    }
+                }
+                d.deserialize_identifier(V)
+            }
+        }
+    };
+}
+
+fields! {
+    Id = "id", From = "from", Pp = "pp", To = "to", Metadata = "metadata",
+    Type = "type", Content = "content", Resource = "resource", Event = "event",
+    Reason = "reason", Method = "method", Uri = "uri", Status = "status", State = "state",
+    EncryptionOptions = "encryptionOptions", Encryption = "encryption",
+    CompressionOptions = "compressionOptions", Compression = "compression",
+    SchemeOptions = "schemeOptions", Scheme = "scheme", Authentication = "authentication",
+}
+
+/// Every known key, as found (present-but-null counts as present).
+#[derive(Default)]
+struct Raw<'de> {
+    id: Option<Scalar<'de>>,
+    from: Option<Scalar<'de>>,
+    pp: Option<Scalar<'de>>,
+    to: Option<Scalar<'de>>,
+    metadata: Option<Value>,
+    media_type: Option<Scalar<'de>>,
+    content: Option<Value>,
+    resource: Option<Value>,
+    event: Option<Scalar<'de>>,
+    reason: Option<Value>,
+    method: Option<Scalar<'de>>,
+    uri: Option<Scalar<'de>>,
+    status: Option<Scalar<'de>>,
+    state: Option<Scalar<'de>>,
+    encryption_options: Option<Value>,
+    encryption: Option<Scalar<'de>>,
+    compression_options: Option<Value>,
+    compression: Option<Scalar<'de>>,
+    scheme_options: Option<Value>,
+    scheme: Option<Scalar<'de>>,
+    authentication: Option<Value>,
+}
+
+struct EnvelopeVisitor;
+
+impl<'de> Visitor<'de> for EnvelopeVisitor {
+    type Value = Result<Envelope, ParseError>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut raw = Raw::default();
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Id => raw.id = Some(map.next_value()?),
+                Field::From => raw.from = Some(map.next_value()?),
+                Field::Pp => raw.pp = Some(map.next_value()?),
+                Field::To => raw.to = Some(map.next_value()?),
+                Field::Metadata => raw.metadata = Some(map.next_value()?),
+                Field::Type => raw.media_type = Some(map.next_value()?),
+                Field::Content => raw.content = Some(map.next_value()?),
+                Field::Resource => raw.resource = Some(map.next_value()?),
+                Field::Event => raw.event = Some(map.next_value()?),
+                Field::Reason => raw.reason = Some(map.next_value()?),
+                Field::Method => raw.method = Some(map.next_value()?),
+                Field::Uri => raw.uri = Some(map.next_value()?),
+                Field::Status => raw.status = Some(map.next_value()?),
+                Field::State => raw.state = Some(map.next_value()?),
+                Field::EncryptionOptions => raw.encryption_options = Some(map.next_value()?),
+                Field::Encryption => raw.encryption = Some(map.next_value()?),
+                Field::CompressionOptions => raw.compression_options = Some(map.next_value()?),
+                Field::Compression => raw.compression = Some(map.next_value()?),
+                Field::SchemeOptions => raw.scheme_options = Some(map.next_value()?),
+                Field::Scheme => raw.scheme = Some(map.next_value()?),
+                Field::Authentication => {
+                    raw.authentication = Some(map.next_value()?);
+                }
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(build(raw))
+    }
+}
+
+fn build(raw: Raw<'_>) -> Result<Envelope, ParseError> {
+    if raw.content.is_some() {
+        build_message(raw).map(Envelope::Message)
+    } else if raw.event.is_some() {
+        build_notification(raw).map(Envelope::Notification)
+    } else if raw.method.is_some() {
+        build_command(raw).map(Envelope::Command)
+    } else if raw.state.is_some() {
+        build_session(raw).map(Envelope::Session)
+    } else {
+        Err(ParseError::NotEnvelope(
+            "the object has none of `content`, `event`, `method` or `state`".into(),
+        ))
+    }
+}
+
+struct Header {
+    id: Option<String>,
+    from: Option<Node>,
+    pp: Option<Node>,
+    to: Option<Node>,
+    metadata: Option<Metadata>,
+}
+
+fn header(
+    id: Option<Scalar<'_>>,
+    from: Option<Scalar<'_>>,
+    pp: Option<Scalar<'_>>,
+    to: Option<Scalar<'_>>,
+    metadata: Option<Value>,
+) -> Result<Header, ParseError> {
+    Ok(Header {
+        id: opt(id, |s| s.string("id"))?,
+        from: opt(from, |s| s.parse("from"))?,
+        pp: opt(pp, |s| s.parse("pp"))?,
+        to: opt(to, |s| s.parse("to"))?,
+        metadata: metadata.map(parse_metadata).transpose()?.flatten(),
+    })
+}
+
+fn opt<'de, T>(
+    s: Option<Scalar<'de>>,
+    f: impl FnOnce(Scalar<'de>) -> Result<Option<T>, ParseError>,
+) -> Result<Option<T>, ParseError> {
+    s.map(f).transpose().map(Option::flatten)
+}
+
+/// Metadata values must be strings; primitives are coerced like Newtonsoft does, nulls dropped.
+fn parse_metadata(value: Value) -> Result<Option<Metadata>, ParseError> {
+    let obj = match value {
+        Value::Null => return Ok(None),
+        Value::Object(obj) => obj,
+        _ => return Err(ParseError::field("metadata", "expected an object of strings")),
+    };
+    let mut out = Metadata::with_capacity(obj.len());
+    for (k, v) in obj {
+        let v = match v {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => continue,
+            Value::Array(_) | Value::Object(_) => {
+                return Err(ParseError::field(
+                    "metadata",
+                    format!("the value of {k:?} must be a string"),
+                ))
+            }
+        };
+        out.insert(k, v);
+    }
+    Ok(Some(out))
+}
+
+fn document(
+    media_type: Option<Scalar<'_>>,
+    value: Option<Value>,
+    key: &'static str,
+) -> Result<Option<Document>, ParseError> {
+    let value = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(v) => v,
+    };
+    let Some(media_type) = opt(media_type, |s| s.parse::<MediaType>("type"))? else {
+        return Err(ParseError::field("type", format!("`{key}` requires a media type in `type`")));
+    };
+    Ok(Some(Document::new(media_type, value)))
+}
+
+fn reason(value: Option<Value>) -> Result<Option<Reason>, ParseError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => Reason::deserialize(v).map(Some).map_err(|e| ParseError::field("reason", e)),
+    }
+}
+
+fn build_message(raw: Raw<'_>) -> Result<Message, ParseError> {
+    let h = header(raw.id, raw.from, raw.pp, raw.to, raw.metadata)?;
+    Ok(Message {
+        content: document(raw.media_type, raw.content, "content")?,
+        id: h.id,
+        from: h.from,
+        pp: h.pp,
+        to: h.to,
+        metadata: h.metadata,
+    })
+}
+
+fn build_notification(raw: Raw<'_>) -> Result<Notification, ParseError> {
+    let h = header(raw.id, raw.from, raw.pp, raw.to, raw.metadata)?;
+    Ok(Notification {
+        event: opt(raw.event, |s| s.parse::<NotificationEvent>("event"))?
+            .unwrap_or(NotificationEvent::Failed),
+        reason: reason(raw.reason)?,
+        id: h.id,
+        from: h.from,
+        pp: h.pp,
+        to: h.to,
+        metadata: h.metadata,
+    })
+}
+
+fn build_command(raw: Raw<'_>) -> Result<Command, ParseError> {
+    let h = header(raw.id, raw.from, raw.pp, raw.to, raw.metadata)?;
+    Ok(Command {
+        uri: opt(raw.uri, |s| s.parse::<LimeUri>("uri"))?,
+        method: opt(raw.method, |s| s.parse::<CommandMethod>("method"))?.unwrap_or_default(),
+        status: opt(raw.status, |s| s.parse::<CommandStatus>("status"))?.unwrap_or_default(),
+        resource: document(raw.media_type, raw.resource, "resource")?,
+        reason: reason(raw.reason)?,
+        id: h.id,
+        from: h.from,
+        pp: h.pp,
+        to: h.to,
+        metadata: h.metadata,
+    })
+}
+
+fn enum_list<T: FromStr<Err = ParseError>>(
+    value: Option<Value>,
+    field: &'static str,
+) -> Result<Option<Vec<T>>, ParseError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => s.parse().map_err(|e: ParseError| e.in_field(field)),
+                _ => Err(ParseError::field(field, "expected an array of strings")),
+            })
+            .collect::<Result<Vec<T>, _>>()
+            .map(Some),
+        Some(_) => Err(ParseError::field(field, "expected an array of strings")),
+    }
+}
+
+fn authentication(
+    scheme: Option<Scalar<'_>>,
+    value: Option<Value>,
+) -> Result<Option<Authentication>, ParseError> {
+    let mut obj = match value {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(obj)) => Some(obj),
+        Some(_) => return Err(ParseError::field("authentication", "expected an object")),
+    };
+    let inner_scheme = obj.as_mut().and_then(|o| o.swap_remove("scheme"));
+    let scheme = match opt(scheme, |s| s.parse::<AuthenticationScheme>("scheme"))? {
+        Some(scheme) => scheme,
+        None => match inner_scheme {
+            Some(Value::String(s)) => {
+                s.parse().map_err(|e: ParseError| e.in_field("authentication"))?
+            }
+            Some(Value::Null) | None => return Ok(None),
+            Some(_) => {
+                return Err(ParseError::field("authentication", "`scheme` must be a string"))
+            }
+        },
+    };
+    let mut take = |key: &'static str| -> Result<Option<String>, ParseError> {
+        match obj.as_mut().and_then(|o| o.swap_remove(key)) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => {
+                Err(ParseError::field("authentication", format!("`{key}` must be a string")))
+            }
+        }
+    };
+    Ok(Some(match scheme {
+        AuthenticationScheme::Guest => Authentication::Guest,
+        AuthenticationScheme::Transport => Authentication::Transport,
+        AuthenticationScheme::Plain => Authentication::Plain { password: take("password")? },
+        AuthenticationScheme::Key => Authentication::Key { key: take("key")? },
+        AuthenticationScheme::External => {
+            Authentication::External { token: take("token")?, issuer: take("issuer")? }
+        }
+    }))
+}
+
+fn build_session(raw: Raw<'_>) -> Result<Session, ParseError> {
+    let h = header(raw.id, raw.from, raw.pp, raw.to, raw.metadata)?;
+    Ok(Session {
+        state: opt(raw.state, |s| s.parse::<SessionState>("state"))?.unwrap_or_default(),
+        encryption_options: enum_list(raw.encryption_options, "encryptionOptions")?,
+        encryption: opt(raw.encryption, |s| s.parse("encryption"))?,
+        compression_options: enum_list(raw.compression_options, "compressionOptions")?,
+        compression: opt(raw.compression, |s| s.parse("compression"))?,
+        scheme_options: enum_list(raw.scheme_options, "schemeOptions")?,
+        authentication: authentication(raw.scheme, raw.authentication)?,
+        reason: reason(raw.reason)?,
+        id: h.id,
+        from: h.from,
+        pp: h.pp,
+        to: h.to,
+        metadata: h.metadata,
+    })
+}

@@ -1,0 +1,189 @@
+//! Errors of the LIME core.
+//!
+//! One top-level [`enum@Error`] whose families are small enums joined by `From`, so a caller can
+//! match on a family (`Error::Parse(_)`) without caring about every detail. Errors never carry
+//! the input they failed on beyond a short excerpt: envelopes may hold private data.
+
+use std::fmt;
+
+/// Result type of the crate, with [`enum@Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every error the LIME core reports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An envelope, node, media type or URI could not be parsed.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// A byte stream could not be split into envelopes.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+}
+
+/// Why a piece of LIME text could not be parsed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The bytes are not valid JSON.
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    /// Valid JSON that is not an envelope (not an object, or none of `content`, `event`,
+    /// `method`, `state`).
+    #[error("not a LIME envelope: {0}")]
+    NotEnvelope(String),
+    /// A known field holds a value of the wrong shape.
+    #[error("invalid `{field}`: {message}")]
+    InvalidField {
+        /// JSON name of the field.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An enumerated field holds a value LIME does not define.
+    #[error("unknown {what} {value:?} (expected one of: {expected})")]
+    UnknownValue {
+        /// Which enumeration (`session state`, `command method`, …).
+        what: &'static str,
+        /// The value found (truncated when long).
+        value: String,
+        /// The accepted spellings.
+        expected: &'static str,
+    },
+    /// A node or identity string that cannot be parsed.
+    #[error("invalid node {input:?}: {message}")]
+    InvalidNode {
+        /// The input (truncated when long).
+        input: String,
+        /// What is wrong with it.
+        message: &'static str,
+    },
+    /// A media type that is not `type/subtype[+suffix]`.
+    #[error("invalid media type {input:?}: {message}")]
+    InvalidMediaType {
+        /// The input (truncated when long).
+        input: String,
+        /// What is wrong with it.
+        message: &'static str,
+    },
+    /// A command URI that is neither relative nor `lime://`.
+    #[error("invalid LIME URI {input:?}: {message}")]
+    InvalidUri {
+        /// The input (truncated when long).
+        input: String,
+        /// What is wrong with it.
+        message: &'static str,
+    },
+}
+
+impl ParseError {
+    /// A stable, language-neutral name of the error family, used by the cross-language vectors:
+    /// `json`, `not_envelope`, `invalid_field`, `unknown_value`, `invalid_node`,
+    /// `invalid_media_type` or `invalid_uri`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Json(_) => "json",
+            Self::NotEnvelope(_) => "not_envelope",
+            Self::InvalidField { .. } => "invalid_field",
+            Self::UnknownValue { .. } => "unknown_value",
+            Self::InvalidNode { .. } => "invalid_node",
+            Self::InvalidMediaType { .. } => "invalid_media_type",
+            Self::InvalidUri { .. } => "invalid_uri",
+        }
+    }
+
+    pub(crate) fn invalid_node(input: &str, message: &'static str) -> Self {
+        Self::InvalidNode { input: excerpt(input), message }
+    }
+
+    pub(crate) fn invalid_media_type(input: &str, message: &'static str) -> Self {
+        Self::InvalidMediaType { input: excerpt(input), message }
+    }
+
+    pub(crate) fn invalid_uri(input: &str, message: &'static str) -> Self {
+        Self::InvalidUri { input: excerpt(input), message }
+    }
+
+    pub(crate) fn field(field: &'static str, message: impl fmt::Display) -> Self {
+        Self::InvalidField { field, message: message.to_string() }
+    }
+
+    pub(crate) fn unknown(what: &'static str, value: &str, expected: &'static str) -> Self {
+        Self::UnknownValue { what, value: excerpt(value), expected }
+    }
+
+    /// Attaches a field name to an error found while parsing that field's value.
+    pub(crate) fn in_field(self, field: &'static str) -> Self {
+        match self {
+            Self::InvalidField { .. } | Self::UnknownValue { .. } => self,
+            other => Self::InvalidField { field, message: other.to_string() },
+        }
+    }
+
+    pub(crate) fn from_json(err: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        match err.classify() {
+            Category::Data => Self::NotEnvelope(err.to_string()),
+            Category::Io | Category::Syntax | Category::Eof => Self::Json(err.to_string()),
+        }
+    }
+}
+
+/// Why a byte stream could not be split into envelopes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// An envelope grew beyond the configured maximum before it was complete.
+    #[error("envelope starting at byte offset {offset} exceeds the maximum size of {limit} bytes")]
+    TooLarge {
+        /// Stream offset of the envelope's opening brace.
+        offset: u64,
+        /// The configured maximum envelope size in bytes.
+        limit: usize,
+    },
+    /// A complete frame that is not a valid envelope.
+    #[error("invalid envelope at byte offset {offset}: {error}")]
+    Invalid {
+        /// Stream offset of the envelope's opening brace.
+        offset: u64,
+        /// Why it could not be parsed.
+        error: ParseError,
+    },
+    /// The stream ended inside an envelope.
+    #[error("stream ended inside the envelope starting at byte offset {offset}")]
+    Truncated {
+        /// Stream offset of the envelope's opening brace.
+        offset: u64,
+    },
+}
+
+impl FrameError {
+    /// A stable, language-neutral name: `too_large`, `truncated`, or the [`ParseError::kind`]
+    /// of an invalid envelope.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "too_large",
+            Self::Truncated { .. } => "truncated",
+            Self::Invalid { error, .. } => error.kind(),
+        }
+    }
+
+    /// Stream offset of the opening brace of the envelope at fault.
+    pub fn offset(&self) -> u64 {
+        match self {
+            Self::TooLarge { offset, .. }
+            | Self::Truncated { offset }
+            | Self::Invalid { offset, .. } => *offset,
+        }
+    }
+}
+
+const EXCERPT: usize = 64;
+
+/// The first characters of untrusted input, for error messages.
+pub(crate) fn excerpt(s: &str) -> String {
+    match s.char_indices().nth(EXCERPT) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}

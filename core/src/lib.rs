@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+pub mod codec;
+pub mod document;
+pub mod enums;
+pub mod envelope;
+pub mod error;
+pub mod node;
+pub mod uri;
+
+pub use crate::{
+    codec::{EnvelopeDecoder, FrameDecoder, DEFAULT_MAX_ENVELOPE_SIZE},
+    document::{Document, MediaType, TypedDocument},
+    enums::{
+        AuthenticationScheme, CommandMethod, CommandStatus, NotificationEvent, SessionCompression,
+        SessionEncryption, SessionState,
+    },
+    envelope::{
+        reason, Authentication, Command, Envelope, EnvelopeKind, Message, Metadata, Notification,
+        Reason, Session,
+    },
+    error::{Error, FrameError, ParseError, Result},
+    node::{Identity, Node},
+    uri::LimeUri,
+};

@@ -1,0 +1,406 @@
+//! LIME addresses: [`Identity`] (`name@domain`) and [`Node`] (`name@domain/instance`).
+//!
+//! Parsing follows the C# reference implementation exactly (PROTOCOL §1.10), because every
+//! peer that talks to a C# server has been shaped by those rules:
+//!
+//! * the string is split on **every** `@`; the name is the first piece (absent when it is
+//!   blank) and the domain is the second piece up to its first `/` (absent when blank);
+//! * the instance of a node is everything after the identity's own text plus one character,
+//!   so it keeps further `/` characters (`a@b.com/x/y` has instance `x/y`) and the C# quirk
+//!   `a@b@c` → name `a`, domain `b`, instance `c` is preserved;
+//! * nothing is ever percent-decoded: `andre%40take.net@blip.ai/!desk` is opaque text;
+//! * equality and hashing ignore case.
+//!
+//! # Examples
+//!
+//! ```
+//! use lime::{Identity, Node};
+//!
+//! let node: Node = "Alice@Example.com/home/phone".parse()?;
+//! assert_eq!(node.name(), Some("Alice"));
+//! assert_eq!(node.domain(), Some("Example.com"));
+//! assert_eq!(node.instance(), Some("home/phone"));
+//! assert_eq!(node, "alice@example.com/HOME/phone".parse::<Node>()?);
+//! assert_eq!(node.to_identity(), "alice@example.com".parse::<Identity>()?);
+//! # Ok::<(), lime::ParseError>(())
+//! ```
+
+use std::{
+    fmt,
+    hash::{Hash, Hasher},
+    str::FromStr,
+};
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::ParseError;
+
+/// `name@domain`: who a party is, regardless of the connection it uses.
+///
+/// Both parts are optional, as in C#: `@domain` has no name and `name` has no domain.
+#[derive(Clone, Debug, Default)]
+pub struct Identity {
+    name: Option<String>,
+    domain: Option<String>,
+}
+
+/// `name@domain/instance`: one connected party (an identity plus the instance of its session).
+///
+/// The instance may be empty (`a@b/` keeps its trailing slash) and may contain `/`.
+#[derive(Clone, Debug, Default)]
+pub struct Node {
+    identity: Identity,
+    instance: Option<String>,
+}
+
+fn blank(s: &str) -> bool {
+    s.chars().all(char::is_whitespace)
+}
+
+fn non_blank(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !blank(s))
+}
+
+impl Identity {
+    /// Builds an identity from its parts; blank parts count as absent, as in C#.
+    pub fn new(name: Option<&str>, domain: Option<&str>) -> Self {
+        Self {
+            name: non_blank(name).map(str::to_owned),
+            domain: non_blank(domain).map(str::to_owned),
+        }
+    }
+
+    /// The part before `@`, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The part after `@` (up to the first `/`), if any.
+    pub fn domain(&self) -> Option<&str> {
+        self.domain.as_deref()
+    }
+
+    /// Parses like C# `Identity.Parse`, which never fails on non-empty input.
+    fn parse_parts(s: &str) -> Result<Self, ParseError> {
+        if s.is_empty() {
+            return Err(ParseError::invalid_node(s, "an identity cannot be empty"));
+        }
+        let mut parts = s.split('@');
+        let name = parts.next().filter(|p| !blank(p)).map(str::to_owned);
+        let domain = parts
+            .next()
+            .filter(|p| !blank(p))
+            .map(|p| p.split('/').next().unwrap_or_default().to_owned());
+        Ok(Self { name, domain })
+    }
+
+    /// Writes the C# `ToString()` form: `name` when the domain is blank, else `name@domain`.
+    fn write_to(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        match self.domain.as_deref() {
+            Some(d) if !blank(d) => {
+                out.write_str(self.name.as_deref().unwrap_or(""))?;
+                out.write_char('@')?;
+                out.write_str(d)
+            }
+            _ => out.write_str(self.name.as_deref().unwrap_or("")),
+        }
+    }
+
+    fn key_eq(&self, other: &Self) -> bool {
+        eq_ignore_case(self.name.as_deref(), other.name.as_deref())
+            && eq_ignore_case(self.domain.as_deref(), other.domain.as_deref())
+    }
+
+    fn hash_into<H: Hasher>(&self, state: &mut H) {
+        hash_lower(self.name.as_deref(), state);
+        hash_lower(self.domain.as_deref(), state);
+    }
+}
+
+impl Node {
+    /// Builds a node from its parts; blank name/domain count as absent, the instance is kept as given.
+    pub fn new(name: Option<&str>, domain: Option<&str>, instance: Option<&str>) -> Self {
+        Self { identity: Identity::new(name, domain), instance: instance.map(str::to_owned) }
+    }
+
+    /// The part before `@`, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.identity.name()
+    }
+
+    /// The part after `@` up to the first `/`, if any.
+    pub fn domain(&self) -> Option<&str> {
+        self.identity.domain()
+    }
+
+    /// Everything after the first `/` that follows the domain, if there was a `/`.
+    pub fn instance(&self) -> Option<&str> {
+        self.instance.as_deref()
+    }
+
+    /// The identity of this node (the node without its instance).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Drops the instance, like C# `Node.ToIdentity()`.
+    pub fn to_identity(&self) -> Identity {
+        self.identity.clone()
+    }
+
+    /// Returns this node with another instance.
+    #[must_use]
+    pub fn with_instance(mut self, instance: Option<&str>) -> Self {
+        self.instance = instance.map(str::to_owned);
+        self
+    }
+
+    /// True when name, domain and instance are all present and non-empty (C# `IsComplete`).
+    pub fn is_complete(&self) -> bool {
+        [self.name(), self.domain(), self.instance()]
+            .iter()
+            .all(|p| p.is_some_and(|p| !p.is_empty()))
+    }
+
+    fn parse_node(s: &str) -> Result<Self, ParseError> {
+        if blank(s) {
+            return Err(ParseError::invalid_node(s, "a node cannot be empty or blank"));
+        }
+        let identity = Identity::parse_parts(s)?;
+        if identity.name.is_none() && identity.domain.as_deref().is_none_or(blank) {
+            // C# `Node.Parse("@")` dereferences a null identity string: reject it cleanly.
+            return Err(ParseError::invalid_node(s, "a node needs a name or a domain"));
+        }
+        let mut id_text = String::with_capacity(s.len());
+        // invariant: writing into a String cannot fail.
+        let _ = identity.write_to(&mut id_text);
+        let instance = instance_after(s, &id_text).map(str::to_owned);
+        Ok(Self { identity, instance })
+    }
+}
+
+/// The C# rule `s.Length > id.Length ? s.Substring(id.Length + 1) : null`, in UTF-16 units.
+fn instance_after<'a>(s: &'a str, id_text: &str) -> Option<&'a str> {
+    if s.is_ascii() && id_text.is_ascii() {
+        return (s.len() > id_text.len()).then(|| &s[id_text.len() + 1..]);
+    }
+    let id_units: usize = id_text.encode_utf16().count();
+    let s_units: usize = s.encode_utf16().count();
+    if s_units <= id_units {
+        return None;
+    }
+    let mut units = 0;
+    for (i, c) in s.char_indices() {
+        if units > id_units {
+            return Some(&s[i..]);
+        }
+        units += c.len_utf16();
+    }
+    Some("")
+}
+
+fn eq_ignore_case(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            a.eq_ignore_ascii_case(b)
+                || (!(a.is_ascii() && b.is_ascii())
+                    && a.chars()
+                        .flat_map(char::to_lowercase)
+                        .eq(b.chars().flat_map(char::to_lowercase)))
+        }
+        _ => false,
+    }
+}
+
+fn hash_lower<H: Hasher>(s: Option<&str>, state: &mut H) {
+    match s {
+        None => state.write_u8(0),
+        Some(s) => {
+            state.write_u8(1);
+            for c in s.chars().flat_map(char::to_lowercase) {
+                state.write_u32(c as u32);
+            }
+            state.write_u8(0xff);
+        }
+    }
+}
+
+impl FromStr for Identity {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_parts(s)
+    }
+}
+
+impl FromStr for Node {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_node(s)
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_to(f)
+    }
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.identity.write_to(f)?;
+        if let Some(instance) = &self.instance {
+            f.write_str("/")?;
+            f.write_str(instance)?;
+        }
+        Ok(())
+    }
+}
+
+impl PartialEq for Identity {
+    fn eq(&self, other: &Self) -> bool {
+        self.key_eq(other)
+    }
+}
+impl Eq for Identity {}
+
+impl Hash for Identity {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.hash_into(state);
+    }
+}
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity.key_eq(&other.identity)
+            && eq_ignore_case(self.instance.as_deref(), other.instance.as_deref())
+    }
+}
+impl Eq for Node {}
+
+impl Hash for Node {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.identity.hash_into(state);
+        hash_lower(self.instance.as_deref(), state);
+    }
+}
+
+impl From<Identity> for Node {
+    fn from(identity: Identity) -> Self {
+        Self { identity, instance: None }
+    }
+}
+
+macro_rules! string_serde {
+    ($ty:ty, $what:literal) => {
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct V;
+                impl de::Visitor<'_> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                        v.parse().map_err(E::custom)
+                    }
+                }
+                deserializer.deserialize_str(V)
+            }
+        }
+    };
+}
+
+string_serde!(Identity, "an identity string `name@domain`");
+string_serde!(Node, "a node string `name@domain/instance`");
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    fn parts(s: &str) -> (Option<String>, Option<String>, Option<String>) {
+        let n: Node = s.parse().unwrap();
+        (n.name().map(Into::into), n.domain().map(Into::into), n.instance().map(Into::into))
+    }
+
+    fn o(s: &str) -> Option<String> {
+        Some(s.to_owned())
+    }
+
+    #[test]
+    fn parses_like_csharp() {
+        assert_eq!(parts("a@b.com/home"), (o("a"), o("b.com"), o("home")));
+        assert_eq!(parts("a@b.com"), (o("a"), o("b.com"), None));
+        assert_eq!(parts("a@b.com/"), (o("a"), o("b.com"), o("")));
+        assert_eq!(parts("a@b.com/x/y"), (o("a"), o("b.com"), o("x/y")));
+        assert_eq!(parts("@b.com/i"), (None, o("b.com"), o("i")));
+        assert_eq!(parts("name"), (o("name"), None, None));
+        assert_eq!(parts("name/inst"), (o("name/inst"), None, None));
+        assert_eq!(parts("a@b@c"), (o("a"), o("b"), o("c")));
+        assert_eq!(
+            parts("andre%40take.net@blip.ai/!desk"),
+            (o("andre%40take.net"), o("blip.ai"), o("!desk"))
+        );
+    }
+
+    #[test]
+    fn rejects_what_csharp_cannot_parse() {
+        assert!("".parse::<Node>().is_err());
+        assert!("   ".parse::<Node>().is_err());
+        assert!("@".parse::<Node>().is_err());
+        assert!("".parse::<Identity>().is_err());
+    }
+
+    #[test]
+    fn displays_canonically() {
+        for (input, shown) in [
+            ("a@b.com/home", "a@b.com/home"),
+            ("a@b.com/", "a@b.com/"),
+            ("a@b@c", "a@b/c"),
+            ("@b.com/i", "@b.com/i"),
+            ("a@b.com/x/y", "a@b.com/x/y"),
+        ] {
+            assert_eq!(input.parse::<Node>().unwrap().to_string(), shown);
+        }
+        assert_eq!("a@b.com/x".parse::<Identity>().unwrap().to_string(), "a@b.com");
+    }
+
+    #[test]
+    fn instance_offsets_count_utf16_units() {
+        // A blank (ideographic space) name is dropped from the identity text, so the instance
+        // offset is computed from lengths, exactly as C# does it.
+        let n: Node = "\u{3000}@b/x".parse().unwrap();
+        assert_eq!(n.name(), None);
+        assert_eq!(n.instance(), Some("/x"));
+        let n: Node = "ñame@dömain/ínst".parse().unwrap();
+        assert_eq!(n.instance(), Some("ínst"));
+    }
+
+    #[test]
+    fn equality_and_hash_ignore_case() {
+        let a: Node = "Alice@Example.COM/Home".parse().unwrap();
+        let b: Node = "alice@example.com/home".parse().unwrap();
+        assert_eq!(a, b);
+        let set: HashSet<Node> = [a, b].into_iter().collect();
+        assert_eq!(set.len(), 1);
+        let c: Node = "alice@example.com".parse().unwrap();
+        assert_ne!(set.iter().next().unwrap(), &c);
+        assert_eq!("ÀB@x".parse::<Identity>().unwrap(), "àb@X".parse::<Identity>().unwrap());
+    }
+
+    #[test]
+    fn serde_uses_strings() {
+        let n: Node = serde_json::from_str("\"a@b/c\"").unwrap();
+        assert_eq!(serde_json::to_string(&n).unwrap(), "\"a@b/c\"");
+        assert!(serde_json::from_str::<Node>("\"\"").is_err());
+        assert!(serde_json::from_str::<Node>("5").is_err());
+    }
+}
