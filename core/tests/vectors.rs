@@ -75,10 +75,14 @@ fn valid_envelopes() {
                 // The canonical form is a fixed point, except for a message whose content was
                 // `null`: like C#, it is written without `content` and is no longer a message.
                 match env.to_json().parse::<Envelope>() {
-                    Ok(again) => r.check(name, again == env, || "canonical form reparses different".into()),
-                    Err(e) => r.check(name, matches!(&env, Envelope::Message(m) if m.content.is_none()), || {
-                        format!("canonical form does not reparse: {e}")
-                    }),
+                    Ok(again) => {
+                        r.check(name, again == env, || "canonical form reparses different".into())
+                    }
+                    Err(e) => r.check(
+                        name,
+                        matches!(&env, Envelope::Message(m) if m.content.is_none()),
+                        || format!("canonical form does not reparse: {e}"),
+                    ),
                 }
             }
         }
