@@ -19,6 +19,128 @@ pub enum Error {
     /// A byte stream could not be split into envelopes.
     #[error(transparent)]
     Frame(#[from] FrameError),
+    /// The transport failed (I/O, TLS, WebSocket, size limit).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The session could not be established or ended with a failure.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// A command could not be sent or its response matched.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// An operation did not complete in time.
+    #[error("timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    /// The channel is closed.
+    #[error("the channel is closed")]
+    Closed,
+}
+
+impl Error {
+    /// The LIME reason to tell a peer about this error (rustls' alert mapping, for LIME).
+    pub fn reason(&self) -> crate::Reason {
+        use crate::reason::codes;
+        match self {
+            Self::Session(SessionError::Failed { reason }) => reason.clone(),
+            Self::Session(SessionError::InvalidState { .. }) => {
+                crate::Reason::new(codes::SESSION_INVALID_ACTION_FOR_STATE, self.to_string())
+            }
+            Self::Command(CommandError::Failed { reason }) => reason.clone(),
+            Self::Parse(_) | Self::Frame(_) => {
+                crate::Reason::new(codes::VALIDATION_ERROR, self.to_string())
+            }
+            Self::Timeout(_) => {
+                crate::Reason::new(codes::SESSION_NEGOTIATION_TIMEOUT, self.to_string())
+            }
+            _ => crate::Reason::new(codes::GENERAL_ERROR, self.to_string()),
+        }
+    }
+}
+
+/// Why a transport failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// An I/O error (connection refused, reset, …).
+    #[error("I/O error: {0}")]
+    Io(String),
+    /// The peer sent bytes that are not a valid envelope stream.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// An envelope to send is larger than the configured maximum; nothing was sent and the
+    /// transport stays open.
+    #[error("envelope of {size} bytes exceeds the maximum size of {limit} bytes; not sent")]
+    EnvelopeTooLarge {
+        /// Serialized size of the envelope.
+        size: usize,
+        /// The configured maximum.
+        limit: usize,
+    },
+    /// TLS configuration or handshake failure.
+    #[error("TLS error: {0}")]
+    Tls(String),
+    /// WebSocket protocol failure.
+    #[error("WebSocket error: {0}")]
+    WebSocket(String),
+    /// The requested option (encryption, compression, scheme) is not supported here.
+    #[error("not supported: {0}")]
+    Unsupported(String),
+    /// The URI is not one this transport can open.
+    #[error("invalid transport URI {0:?}")]
+    InvalidUri(String),
+    /// The transport is closed.
+    #[error("the transport is closed")]
+    Closed,
+}
+
+impl From<std::io::Error> for TransportError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e.to_string())
+    }
+}
+
+/// Why a session could not be established, or how it ended.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The peer sent `failed` with this reason.
+    #[error("session failed: {reason}")]
+    Failed {
+        /// The reason given by the peer.
+        reason: crate::Reason,
+    },
+    /// The operation is not allowed in the channel's current state.
+    #[error("cannot {action} in the {state} state")]
+    InvalidState {
+        /// What was attempted.
+        action: &'static str,
+        /// The channel's state.
+        state: crate::SessionState,
+    },
+    /// The peer broke the protocol (e.g. a message before `established`).
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+    /// The session was finished by the peer.
+    #[error("the session was finished by the remote party")]
+    Finished,
+}
+
+/// Why a command could not be processed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// A request with this id is already waiting for its response.
+    #[error("a command with id {0:?} is already pending")]
+    DuplicateId(String),
+    /// The command is not a request (its status is not pending) or has no id.
+    #[error("invalid command request: {0}")]
+    InvalidRequest(&'static str),
+    /// The response had status `failure`.
+    #[error("command failed: {reason}")]
+    Failed {
+        /// The reason in the response.
+        reason: crate::Reason,
+    },
 }
 
 /// Why a piece of LIME text could not be parsed.

@@ -1,12 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+pub mod channel;
 pub mod codec;
 pub mod document;
 pub mod enums;
 pub mod envelope;
 pub mod error;
 pub mod node;
+pub mod transport;
 pub mod uri;
 
 pub use crate::{
@@ -20,7 +22,7 @@ pub use crate::{
         reason, Authentication, Command, Envelope, EnvelopeKind, Message, Metadata, Notification,
         Reason, Session,
     },
-    error::{Error, FrameError, ParseError, Result},
+    error::{CommandError, Error, FrameError, ParseError, Result, SessionError, TransportError},
     node::{Identity, Node},
     uri::LimeUri,
 };

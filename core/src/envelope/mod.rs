@@ -148,8 +148,9 @@ impl Envelope {
         each!(self, e => e.id.as_deref())
     }
 
-    /// The sender (`from`).
-    pub fn from(&self) -> Option<&Node> {
+    /// The sender (`from`). Named `from_node` because `Envelope::from` is the `From`
+    /// conversion.
+    pub fn from_node(&self) -> Option<&Node> {
         each!(self, e => e.from.as_ref())
     }
 
@@ -170,7 +171,7 @@ impl Envelope {
 
     /// The sender of record for replies: `pp`, else `from` (C# `GetSender`).
     pub fn sender(&self) -> Option<&Node> {
-        self.pp().or_else(|| self.from())
+        self.pp().or_else(|| self.from_node())
     }
 
     /// Sets the id.

@@ -1,0 +1,8 @@
+//! Channels: the LIME session machine with its features, over any transport.
+//!
+//! [`ChannelCore`] is the sans-IO implementation shared by every driver and binding;
+//! [`ClientChannel`](client::ClientChannel) drives it over a tokio transport.
+
+mod core;
+
+pub use self::core::{new_id, ChannelCore, ChannelOptions, IdPolicy, Inbound, ReceiptTarget, Role};

@@ -1,0 +1,176 @@
+//! Transports: how envelopes travel between two nodes.
+//!
+//! A [`Transport`] is object-safe (`Box<dyn Transport>`), so channels work the same over TCP
+//! ([`tcp`], with the in-band TLS upgrade), WebSocket ([`websocket`]) and the in-process
+//! [`memory`] pair, and foreign code can bring its own. Before a session is established a
+//! channel uses the transport as a whole (the TLS upgrade happens on it); afterwards it
+//! [`split`](Transport::split)s it so reading and writing proceed independently.
+//!
+//! `receive` returns `Ok(None)` when the peer closed the connection cleanly (as in
+//! mini-redis); every other failure is a [`TransportError`].
+
+pub mod memory;
+mod stream;
+pub mod tcp;
+pub mod tls;
+pub mod websocket;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+pub use self::stream::MaybeTlsStream;
+pub use crate::error::TransportError;
+use crate::{Envelope, SessionCompression, SessionEncryption, DEFAULT_MAX_ENVELOPE_SIZE};
+
+/// Result of transport operations.
+pub type TransportResult<T> = Result<T, TransportError>;
+
+/// A bidirectional envelope transport.
+#[async_trait]
+pub trait Transport: Send {
+    /// Sends one serialized envelope (canonical JSON). Fails without closing the transport when
+    /// it is larger than the maximum envelope size.
+    async fn send_bytes(&mut self, json: Bytes) -> TransportResult<()>;
+
+    /// Receives the next envelope; `Ok(None)` when the peer closed the connection.
+    async fn receive(&mut self) -> TransportResult<Option<Envelope>>;
+
+    /// Closes the connection (idempotent).
+    async fn close(&mut self) -> TransportResult<()>;
+
+    /// Serializes and sends one envelope.
+    async fn send(&mut self, envelope: &Envelope) -> TransportResult<()> {
+        self.send_bytes(Bytes::from(envelope.to_vec())).await
+    }
+
+    /// Encryption options this transport can apply (`[none]` unless it can upgrade to TLS).
+    fn supported_encryption(&self) -> Vec<SessionEncryption> {
+        vec![SessionEncryption::None]
+    }
+
+    /// Compression options this transport can apply.
+    fn supported_compression(&self) -> Vec<SessionCompression> {
+        vec![SessionCompression::None]
+    }
+
+    /// The encryption currently applied.
+    fn encryption(&self) -> SessionEncryption {
+        SessionEncryption::None
+    }
+
+    /// The compression currently applied.
+    fn compression(&self) -> SessionCompression {
+        SessionCompression::None
+    }
+
+    /// Applies an encryption option (for TCP: the TLS handshake on the same socket).
+    async fn set_encryption(&mut self, encryption: SessionEncryption) -> TransportResult<()> {
+        match encryption {
+            SessionEncryption::None => Ok(()),
+            other => Err(TransportError::Unsupported(format!("encryption {other}"))),
+        }
+    }
+
+    /// Applies a compression option.
+    async fn set_compression(&mut self, compression: SessionCompression) -> TransportResult<()> {
+        match compression {
+            SessionCompression::None => Ok(()),
+            other => Err(TransportError::Unsupported(format!("compression {other}"))),
+        }
+    }
+
+    /// DNS names and common name of the peer's verified TLS client certificate, used by
+    /// `transport` authentication. Empty without one.
+    fn peer_certificate_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The peer's address, for logs.
+    fn remote_addr(&self) -> Option<String> {
+        None
+    }
+
+    /// Splits into independent halves for concurrent reading and writing.
+    fn split(self: Box<Self>) -> (Box<dyn TransportSender>, Box<dyn TransportReceiver>);
+}
+
+/// The sending half of a split transport.
+#[async_trait]
+pub trait TransportSender: Send {
+    /// Sends one serialized envelope; see [`Transport::send_bytes`].
+    async fn send_bytes(&mut self, json: Bytes) -> TransportResult<()>;
+
+    /// Sends several serialized envelopes, draining `batch`; transports that can write them
+    /// in one go (TCP) override this. An oversized envelope is skipped and reported after the
+    /// others are sent.
+    async fn send_many(&mut self, batch: &mut Vec<Bytes>) -> TransportResult<()> {
+        let mut result = Ok(());
+        for json in batch.drain(..) {
+            match self.send_bytes(json).await {
+                Err(e @ TransportError::EnvelopeTooLarge { .. }) => result = Err(e),
+                other => other?,
+            }
+        }
+        result
+    }
+
+    /// Closes the connection.
+    async fn close(&mut self) -> TransportResult<()>;
+
+    /// Serializes and sends one envelope.
+    async fn send(&mut self, envelope: &Envelope) -> TransportResult<()> {
+        self.send_bytes(Bytes::from(envelope.to_vec())).await
+    }
+}
+
+/// The receiving half of a split transport.
+#[async_trait]
+pub trait TransportReceiver: Send {
+    /// Receives the next envelope; `Ok(None)` when the peer closed the connection.
+    async fn receive(&mut self) -> TransportResult<Option<Envelope>>;
+}
+
+/// Options shared by the transports.
+#[derive(Clone, Debug)]
+pub struct TransportOptions {
+    /// Largest envelope accepted or sent, in bytes (default 8 MiB).
+    pub max_envelope_size: usize,
+    /// Offer and accept `gzip` compression (TCP only; off by default: no other LIME
+    /// implementation supports it).
+    pub enable_gzip: bool,
+}
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        Self { max_envelope_size: DEFAULT_MAX_ENVELOPE_SIZE, enable_gzip: false }
+    }
+}
+
+pub(crate) fn check_size(json: &Bytes, limit: usize) -> TransportResult<()> {
+    if json.len() > limit {
+        return Err(TransportError::EnvelopeTooLarge { size: json.len(), limit });
+    }
+    Ok(())
+}
+
+/// Opens a client transport for `uri`: `net.tcp://host[:port]` (default port 55321),
+/// `ws://…` or `wss://…`.
+pub async fn connect(uri: &str, tls: &tls::ClientTlsConfig) -> TransportResult<Box<dyn Transport>> {
+    connect_with(uri, tls, TransportOptions::default()).await
+}
+
+/// [`connect`] with explicit options.
+pub async fn connect_with(
+    uri: &str,
+    tls: &tls::ClientTlsConfig,
+    options: TransportOptions,
+) -> TransportResult<Box<dyn Transport>> {
+    let lower = uri.to_ascii_lowercase();
+    if lower.starts_with("net.tcp://") {
+        Ok(Box::new(tcp::TcpTransport::connect(uri, tls.clone(), options).await?))
+    } else if lower.starts_with("ws://") || lower.starts_with("wss://") {
+        Err(TransportError::Unsupported("TODO-WS".into())) // WS-PENDING
+    } else {
+        Err(TransportError::InvalidUri(uri.to_owned()))
+    }
+}

@@ -1,0 +1,616 @@
+//! The TCP transport: `net.tcp://host:port` (default port 55321), brace-counting framing, the
+//! in-band TLS upgrade at the negotiation confirmation, and optional gzip.
+//!
+//! LIME over TCP starts in plain text; when a session negotiates `tls`, both ends start a TLS
+//! handshake on the same socket right after the server's confirmation (PROTOCOL §2.3). Nothing
+//! may have been read past that confirmation: this transport reads only what the socket has,
+//! and refuses the upgrade if any unread non-whitespace byte is buffered.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use lime::transport::{tcp::TcpTransport, tls::ClientTlsConfig, Transport, TransportOptions};
+//! use lime::{Session, SessionState};
+//!
+//! # async fn run() -> Result<(), lime::TransportError> {
+//! let mut t = TcpTransport::connect("net.tcp://127.0.0.1:55321", ClientTlsConfig::default(), TransportOptions::default()).await?;
+//! t.send(&Session::new(SessionState::New).into()).await?;
+//! let reply = t.receive().await?;
+//! # Ok(()) }
+//! ```
+
+use std::{io, net::SocketAddr};
+
+use async_compression::tokio::{bufread::GzipDecoder, write::GzipEncoder};
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use rustls_pki_types::ServerName;
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader},
+    net::{tcp::OwnedReadHalf, TcpListener, TcpStream},
+};
+
+use super::{
+    check_size,
+    stream::{host_port, MaybeTlsStream},
+    tls::{ClientTlsConfig, ServerTlsConfig},
+    Transport, TransportOptions, TransportReceiver, TransportResult, TransportSender,
+};
+use crate::{
+    codec::FrameDecoder, Envelope, FrameError, SessionCompression, SessionEncryption,
+    TransportError,
+};
+
+/// The conventional LIME TCP port.
+pub const DEFAULT_PORT: u16 = 55321;
+const SCHEME: &str = "net.tcp://";
+const READ_CHUNK: usize = 8 * 1024;
+
+type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
+type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
+
+enum Io {
+    Whole(MaybeTlsStream),
+    Split(BoxRead, BoxWrite),
+    Taken,
+}
+
+enum Role {
+    Client { host: String, tls: ClientTlsConfig },
+    Server { tls: Option<ServerTlsConfig> },
+}
+
+/// A LIME connection over TCP. See the [module docs](self).
+pub struct TcpTransport {
+    io: Io,
+    reader: Reader,
+    role: Role,
+    options: TransportOptions,
+    encryption: SessionEncryption,
+    compression: SessionCompression,
+    peer_names: Vec<String>,
+    remote: Option<SocketAddr>,
+}
+
+impl std::fmt::Debug for TcpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpTransport")
+            .field("remote", &self.remote)
+            .field("encryption", &self.encryption)
+            .field("compression", &self.compression)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The framing state of the read side: decoder plus a buffer allocated only while bytes are
+/// pending, so idle connections hold no read buffer.
+struct Reader {
+    buf: BytesMut,
+    decoder: FrameDecoder,
+}
+
+impl Reader {
+    fn new(max: usize) -> Self {
+        Self { buf: BytesMut::new(), decoder: FrameDecoder::with_max_envelope_size(max) }
+    }
+
+    /// Next envelope from what is buffered, without reading.
+    fn take(&mut self) -> TransportResult<Option<Envelope>> {
+        match self.decoder.decode(&mut self.buf)? {
+            None => {
+                if self.buf.is_empty() && self.buf.capacity() > 0 {
+                    self.buf = BytesMut::new();
+                }
+                Ok(None)
+            }
+            Some(frame) => Envelope::from_slice(&frame.bytes)
+                .map(Some)
+                .map_err(|error| FrameError::Invalid { offset: frame.offset, error }.into()),
+        }
+    }
+
+    fn reserve(&mut self) {
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
+            self.buf.reserve(READ_CHUNK.max(self.buf.len()));
+        }
+    }
+
+    fn eof(&self) -> TransportResult<Option<Envelope>> {
+        self.decoder.finish()?;
+        Ok(None)
+    }
+
+    async fn receive_from(
+        &mut self,
+        src: &mut (impl AsyncRead + Unpin + ?Sized),
+    ) -> TransportResult<Option<Envelope>> {
+        loop {
+            if let Some(env) = self.take()? {
+                return Ok(Some(env));
+            }
+            self.reserve();
+            if src.read_buf(&mut self.buf).await? == 0 {
+                return self.eof();
+            }
+        }
+    }
+
+    /// Plain TCP: wait for readability first so an idle connection holds no buffer.
+    async fn receive_tcp(&mut self, half: &OwnedReadHalf) -> TransportResult<Option<Envelope>> {
+        loop {
+            if let Some(env) = self.take()? {
+                return Ok(Some(env));
+            }
+            half.readable().await?;
+            self.reserve();
+            match half.try_read_buf(&mut self.buf) {
+                Ok(0) => return self.eof(),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn has_pending_data(&self) -> bool {
+        self.decoder.is_inside_envelope() || self.buf.iter().any(|b| !b.is_ascii_whitespace())
+    }
+}
+
+impl TcpTransport {
+    /// Connects to `net.tcp://host[:port]`.
+    pub async fn connect(
+        uri: &str,
+        tls: ClientTlsConfig,
+        options: TransportOptions,
+    ) -> TransportResult<Self> {
+        if !uri.get(..SCHEME.len()).is_some_and(|s| s.eq_ignore_ascii_case(SCHEME)) {
+            return Err(TransportError::InvalidUri(uri.to_owned()));
+        }
+        let (host, port, _) = host_port(uri, SCHEME.len(), DEFAULT_PORT)
+            .ok_or_else(|| TransportError::InvalidUri(uri.to_owned()))?;
+        let stream = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| TransportError::Io(format!("cannot connect to {host}:{port}: {e}")))?;
+        stream.set_nodelay(true)?;
+        let remote = stream.peer_addr().ok();
+        Ok(Self::new(stream, Role::Client { host, tls }, options, remote))
+    }
+
+    /// Wraps a connection accepted by a server. `tls` enables the `tls` negotiation option.
+    pub fn accept(
+        stream: TcpStream,
+        tls: Option<ServerTlsConfig>,
+        options: TransportOptions,
+    ) -> TransportResult<Self> {
+        stream.set_nodelay(true)?;
+        let remote = stream.peer_addr().ok();
+        Ok(Self::new(stream, Role::Server { tls }, options, remote))
+    }
+
+    fn new(
+        stream: TcpStream,
+        role: Role,
+        options: TransportOptions,
+        remote: Option<SocketAddr>,
+    ) -> Self {
+        Self {
+            io: Io::Whole(MaybeTlsStream::Plain(stream)),
+            reader: Reader::new(options.max_envelope_size),
+            role,
+            options,
+            encryption: SessionEncryption::None,
+            compression: SessionCompression::None,
+            peer_names: Vec::new(),
+            remote,
+        }
+    }
+
+    async fn write(&mut self, json: &[u8]) -> TransportResult<()> {
+        match &mut self.io {
+            Io::Whole(s) => write_flush(s, json).await,
+            Io::Split(_, w) => write_flush(w, json).await,
+            Io::Taken => Err(TransportError::Closed),
+        }
+    }
+}
+
+async fn write_flush(
+    w: &mut (impl AsyncWrite + Unpin + ?Sized),
+    json: &[u8],
+) -> TransportResult<()> {
+    w.write_all(json).await?;
+    w.flush().await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Transport for TcpTransport {
+    async fn send_bytes(&mut self, json: Bytes) -> TransportResult<()> {
+        check_size(&json, self.options.max_envelope_size)?;
+        self.write(&json).await
+    }
+
+    async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
+        match &mut self.io {
+            Io::Whole(MaybeTlsStream::Plain(s)) => self.reader.receive_from(s).await,
+            Io::Whole(s) => self.reader.receive_from(s).await,
+            Io::Split(r, _) => self.reader.receive_from(r.as_mut()).await,
+            Io::Taken => Err(TransportError::Closed),
+        }
+    }
+
+    async fn close(&mut self) -> TransportResult<()> {
+        let result = match &mut self.io {
+            Io::Whole(s) => s.shutdown().await,
+            Io::Split(_, w) => w.shutdown().await,
+            Io::Taken => Ok(()),
+        };
+        self.io = Io::Taken;
+        match result {
+            Err(e) if e.kind() != io::ErrorKind::NotConnected => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn supported_encryption(&self) -> Vec<SessionEncryption> {
+        match &self.role {
+            Role::Server { tls: None } => vec![SessionEncryption::None],
+            _ => vec![SessionEncryption::None, SessionEncryption::Tls],
+        }
+    }
+
+    fn supported_compression(&self) -> Vec<SessionCompression> {
+        if self.options.enable_gzip {
+            vec![SessionCompression::None, SessionCompression::Gzip]
+        } else {
+            vec![SessionCompression::None]
+        }
+    }
+
+    fn encryption(&self) -> SessionEncryption {
+        self.encryption
+    }
+
+    fn compression(&self) -> SessionCompression {
+        self.compression
+    }
+
+    async fn set_encryption(&mut self, encryption: SessionEncryption) -> TransportResult<()> {
+        if encryption == self.encryption {
+            return Ok(());
+        }
+        if encryption != SessionEncryption::Tls
+            || !self.supported_encryption().contains(&encryption)
+        {
+            return Err(TransportError::Unsupported(format!("encryption {encryption}")));
+        }
+        if self.reader.has_pending_data() {
+            return Err(TransportError::Tls(
+                "unexpected plaintext received before the TLS handshake".into(),
+            ));
+        }
+        self.reader.buf = BytesMut::new();
+        let Io::Whole(MaybeTlsStream::Plain(tcp)) = std::mem::replace(&mut self.io, Io::Taken)
+        else {
+            return Err(TransportError::Unsupported("TLS after compression or TLS".into()));
+        };
+        let upgraded = match &self.role {
+            Role::Client { host, tls } => {
+                let name = ServerName::try_from(host.clone()).map_err(|e| {
+                    TransportError::Tls(format!("invalid server name {host:?}: {e}"))
+                })?;
+                let s = tokio_rustls::TlsConnector::from(tls.rustls())
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| {
+                        TransportError::Tls(format!("handshake with {host} failed: {e}"))
+                    })?;
+                MaybeTlsStream::ClientTls(Box::new(s))
+            }
+            Role::Server { tls: Some(tls) } => {
+                let s = tokio_rustls::TlsAcceptor::from(tls.rustls())
+                    .accept(tcp)
+                    .await
+                    .map_err(|e| TransportError::Tls(format!("handshake failed: {e}")))?;
+                MaybeTlsStream::ServerTls(Box::new(s))
+            }
+            Role::Server { tls: None } => {
+                return Err(TransportError::Unsupported("TLS without a certificate".into()))
+            }
+        };
+        self.peer_names = upgraded.peer_certificate_names();
+        self.io = Io::Whole(upgraded);
+        self.encryption = SessionEncryption::Tls;
+        Ok(())
+    }
+
+    async fn set_compression(&mut self, compression: SessionCompression) -> TransportResult<()> {
+        if compression == self.compression {
+            return Ok(());
+        }
+        if compression != SessionCompression::Gzip || !self.options.enable_gzip {
+            return Err(TransportError::Unsupported(format!("compression {compression}")));
+        }
+        if self.reader.has_pending_data() {
+            return Err(TransportError::Io(
+                "unexpected data received before compression started".into(),
+            ));
+        }
+        let Io::Whole(stream) = std::mem::replace(&mut self.io, Io::Taken) else {
+            return Err(TransportError::Unsupported("compression applied twice".into()));
+        };
+        let (r, w) = tokio::io::split(stream);
+        let mut decoder = GzipDecoder::new(BufReader::new(r));
+        decoder.multiple_members(true);
+        self.io = Io::Split(Box::new(decoder), Box::new(GzipEncoder::new(w)));
+        self.compression = SessionCompression::Gzip;
+        Ok(())
+    }
+
+    fn peer_certificate_names(&self) -> Vec<String> {
+        self.peer_names.clone()
+    }
+
+    fn remote_addr(&self) -> Option<String> {
+        self.remote.map(|a| a.to_string())
+    }
+
+    fn split(self: Box<Self>) -> (Box<dyn TransportSender>, Box<dyn TransportReceiver>) {
+        let me = *self;
+        let max = me.options.max_envelope_size;
+        let (read, write): (ReadSide, Option<BoxWrite>) = match me.io {
+            Io::Whole(MaybeTlsStream::Plain(tcp)) => {
+                let (r, w) = tcp.into_split();
+                (ReadSide::Tcp(r), Some(Box::new(w)))
+            }
+            Io::Whole(other) => {
+                let (r, w) = tokio::io::split(other);
+                (ReadSide::Other(Box::new(r)), Some(Box::new(w)))
+            }
+            Io::Split(r, w) => (ReadSide::Other(r), Some(w)),
+            Io::Taken => (ReadSide::Closed, None),
+        };
+        (Box::new(TcpSender { w: write, max }), Box::new(TcpReceiver { read, reader: me.reader }))
+    }
+}
+
+enum ReadSide {
+    Tcp(OwnedReadHalf),
+    Other(BoxRead),
+    Closed,
+}
+
+struct TcpReceiver {
+    read: ReadSide,
+    reader: Reader,
+}
+
+#[async_trait]
+impl TransportReceiver for TcpReceiver {
+    async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
+        match &mut self.read {
+            ReadSide::Tcp(half) => self.reader.receive_tcp(half).await,
+            ReadSide::Other(r) => self.reader.receive_from(r.as_mut()).await,
+            ReadSide::Closed => Err(TransportError::Closed),
+        }
+    }
+}
+
+struct TcpSender {
+    w: Option<BoxWrite>,
+    max: usize,
+}
+
+#[async_trait]
+impl TransportSender for TcpSender {
+    async fn send_bytes(&mut self, json: Bytes) -> TransportResult<()> {
+        check_size(&json, self.max)?;
+        let w = self.w.as_mut().ok_or(TransportError::Closed)?;
+        write_flush(w, &json).await
+    }
+
+    async fn send_many(&mut self, batch: &mut Vec<Bytes>) -> TransportResult<()> {
+        let w = self.w.as_mut().ok_or(TransportError::Closed)?;
+        let total: usize = batch.iter().map(Bytes::len).sum();
+        let mut joined = Vec::with_capacity(total);
+        let mut result = Ok(());
+        for json in batch.drain(..) {
+            match check_size(&json, self.max) {
+                Ok(()) => joined.extend_from_slice(&json),
+                Err(e) => result = Err(e),
+            }
+        }
+        write_flush(w, &joined).await?;
+        result
+    }
+
+    async fn close(&mut self) -> TransportResult<()> {
+        if let Some(mut w) = self.w.take() {
+            match w.shutdown().await {
+                Err(e) if e.kind() != io::ErrorKind::NotConnected => return Err(e.into()),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Accepts LIME TCP connections.
+#[derive(Debug)]
+pub struct TcpTransportListener {
+    listener: TcpListener,
+    tls: Option<ServerTlsConfig>,
+    options: TransportOptions,
+}
+
+impl TcpTransportListener {
+    /// Binds `addr` (`host:port`). With `tls`, accepted connections can negotiate TLS.
+    pub async fn bind(
+        addr: &str,
+        tls: Option<ServerTlsConfig>,
+        options: TransportOptions,
+    ) -> io::Result<Self> {
+        Ok(Self { listener: TcpListener::bind(addr).await?, tls, options })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts the next connection.
+    pub async fn accept(&self) -> io::Result<TcpTransport> {
+        let (stream, _) = self.listener.accept().await?;
+        TcpTransport::accept(stream, self.tls.clone(), self.options.clone())
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::time::timeout;
+
+    use super::*;
+    use crate::{Message, Session, SessionState};
+
+    const T: Duration = Duration::from_secs(10);
+
+    async fn pair(
+        server_tls: Option<ServerTlsConfig>,
+        client_tls: ClientTlsConfig,
+        options: TransportOptions,
+    ) -> (TcpTransport, TcpTransport) {
+        let listener =
+            TcpTransportListener::bind("127.0.0.1:0", server_tls, options.clone()).await.unwrap();
+        let uri = format!("net.tcp://localhost:{}", listener.local_addr().unwrap().port());
+        let (server, client) =
+            tokio::join!(listener.accept(), TcpTransport::connect(&uri, client_tls, options));
+        (server.unwrap(), client.unwrap())
+    }
+
+    fn cert() -> (String, String) {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        (ck.cert.pem(), ck.signing_key.serialize_pem())
+    }
+
+    #[tokio::test]
+    async fn envelopes_flow_both_ways_and_eof_is_none() {
+        let (mut s, mut c) =
+            pair(None, ClientTlsConfig::default(), TransportOptions::default()).await;
+        let new: Envelope = Session::new(SessionState::New).into();
+        c.send(&new).await.unwrap();
+        assert_eq!(timeout(T, s.receive()).await.unwrap().unwrap(), Some(new));
+        let msg: Envelope = Message::text("hi {\"}").with_id("1").into();
+        s.send(&msg).await.unwrap();
+        assert_eq!(timeout(T, c.receive()).await.unwrap().unwrap(), Some(msg));
+        c.close().await.unwrap();
+        assert_eq!(timeout(T, s.receive()).await.unwrap().unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn tls_upgrade_in_band() {
+        let (cert, key) = cert();
+        let server_tls = ServerTlsConfig::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+        let client_tls = ClientTlsConfig::builder()
+            .without_default_roots()
+            .add_roots_pem(cert.as_bytes())
+            .unwrap()
+            .build()
+            .unwrap();
+        let (mut s, mut c) = pair(Some(server_tls), client_tls, TransportOptions::default()).await;
+        assert!(s.supported_encryption().contains(&SessionEncryption::Tls));
+        let confirmation: Envelope = Session::new(SessionState::Negotiating).into();
+        s.send(&confirmation).await.unwrap();
+        assert_eq!(c.receive().await.unwrap(), Some(confirmation));
+        let (a, b) = tokio::join!(
+            s.set_encryption(SessionEncryption::Tls),
+            c.set_encryption(SessionEncryption::Tls)
+        );
+        a.unwrap();
+        b.unwrap();
+        let auth: Envelope = Session::new(SessionState::Authenticating).into();
+        c.send(&auth).await.unwrap();
+        assert_eq!(timeout(T, s.receive()).await.unwrap().unwrap(), Some(auth));
+        // after splitting, both halves still speak TLS
+        let (mut ss, mut sr) = Box::new(s).split();
+        let (mut cs, mut cr) = Box::new(c).split();
+        ss.send(&Message::text("over tls").into()).await.unwrap();
+        assert!(timeout(T, cr.receive()).await.unwrap().unwrap().is_some());
+        cs.send(&Message::text("back").into()).await.unwrap();
+        assert!(timeout(T, sr.receive()).await.unwrap().unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn untrusted_server_certificate_fails_the_upgrade() {
+        let (cert, key) = cert();
+        let server_tls = ServerTlsConfig::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+        let (mut s, mut c) =
+            pair(Some(server_tls), ClientTlsConfig::default(), TransportOptions::default()).await;
+        let (_, b) = tokio::join!(
+            s.set_encryption(SessionEncryption::Tls),
+            c.set_encryption(SessionEncryption::Tls)
+        );
+        assert!(matches!(b, Err(TransportError::Tls(_))), "{b:?}");
+    }
+
+    #[tokio::test]
+    async fn server_without_certificate_offers_no_tls() {
+        let (s, c) = pair(None, ClientTlsConfig::default(), TransportOptions::default()).await;
+        assert_eq!(s.supported_encryption(), vec![SessionEncryption::None]);
+        assert!(c.supported_encryption().contains(&SessionEncryption::Tls));
+    }
+
+    #[tokio::test]
+    async fn plaintext_read_ahead_refuses_the_upgrade() {
+        let (cert, key) = cert();
+        let server_tls = ServerTlsConfig::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+        let (mut s, mut c) =
+            pair(Some(server_tls), ClientTlsConfig::default(), TransportOptions::default()).await;
+        c.write(b"{\"state\":\"negotiating\"}{\"state\"").await.unwrap();
+        assert!(s.receive().await.unwrap().is_some());
+        let err = s.set_encryption(SessionEncryption::Tls).await.unwrap_err();
+        assert!(matches!(err, TransportError::Tls(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn gzip_when_both_enable_it() {
+        let options = TransportOptions { enable_gzip: true, ..TransportOptions::default() };
+        let (mut s, mut c) = pair(None, ClientTlsConfig::default(), options).await;
+        assert!(s.supported_compression().contains(&SessionCompression::Gzip));
+        s.set_compression(SessionCompression::Gzip).await.unwrap();
+        c.set_compression(SessionCompression::Gzip).await.unwrap();
+        let msg: Envelope = Message::text("compressed ".repeat(100)).into();
+        c.send(&msg).await.unwrap();
+        assert_eq!(timeout(T, s.receive()).await.unwrap().unwrap(), Some(msg.clone()));
+        let (mut ss, _sr) = Box::new(s).split();
+        ss.send(&msg).await.unwrap();
+        assert_eq!(timeout(T, c.receive()).await.unwrap().unwrap(), Some(msg));
+    }
+
+    #[tokio::test]
+    async fn oversize_incoming_is_an_error_and_outgoing_is_refused() {
+        let small = TransportOptions { max_envelope_size: 64, ..TransportOptions::default() };
+        let (mut s, mut c) = pair(None, ClientTlsConfig::default(), small).await;
+        let big: Envelope = Message::text("x".repeat(200)).into();
+        assert!(matches!(c.send(&big).await, Err(TransportError::EnvelopeTooLarge { .. })));
+        c.send(&Message::text("ok").into()).await.unwrap();
+        assert!(s.receive().await.unwrap().is_some());
+        c.write(&big.to_vec()).await.unwrap();
+        let err = timeout(T, s.receive()).await.unwrap().unwrap_err();
+        assert!(matches!(err, TransportError::Frame(FrameError::TooLarge { .. })), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn invalid_uris() {
+        for uri in ["tcp://x:1", "net.tcp://", "net.tcp://h:port"] {
+            let err =
+                TcpTransport::connect(uri, ClientTlsConfig::default(), TransportOptions::default())
+                    .await
+                    .unwrap_err();
+            assert!(matches!(err, TransportError::InvalidUri(_)), "{uri}: {err:?}");
+        }
+    }
+}
