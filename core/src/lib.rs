@@ -8,6 +8,7 @@ pub mod enums;
 pub mod envelope;
 pub mod error;
 pub mod node;
+pub mod server;
 pub mod transport;
 pub mod uri;
 

@@ -3,6 +3,9 @@
 //! [`ChannelCore`] is the sans-IO implementation shared by every driver and binding;
 //! [`ClientChannel`](client::ClientChannel) drives it over a tokio transport.
 
+pub mod client;
 mod core;
 
 pub use self::core::{new_id, ChannelCore, ChannelOptions, IdPolicy, Inbound, ReceiptTarget, Role};
+
+pub use self::client::{ChannelEvent, ClientChannel, ClientOptions, EstablishOptions};

@@ -169,7 +169,7 @@ pub async fn connect_with(
     if lower.starts_with("net.tcp://") {
         Ok(Box::new(tcp::TcpTransport::connect(uri, tls.clone(), options).await?))
     } else if lower.starts_with("ws://") || lower.starts_with("wss://") {
-        Err(TransportError::Unsupported("TODO-WS".into())) // WS-PENDING
+        Ok(Box::new(websocket::WebSocketTransport::connect(uri, tls, options).await?))
     } else {
         Err(TransportError::InvalidUri(uri.to_owned()))
     }

@@ -332,16 +332,20 @@ impl Transport for TcpTransport {
         if compression != SessionCompression::Gzip || !self.options.enable_gzip {
             return Err(TransportError::Unsupported(format!("compression {compression}")));
         }
-        if self.reader.has_pending_data() {
+        if self.reader.decoder.is_inside_envelope() {
             return Err(TransportError::Io(
-                "unexpected data received before compression started".into(),
+                "compression requested in the middle of an envelope".into(),
             ));
         }
         let Io::Whole(stream) = std::mem::replace(&mut self.io, Io::Taken) else {
             return Err(TransportError::Unsupported("compression applied twice".into()));
         };
+        // The peer starts compressing right after the confirmation, so compressed bytes may
+        // already be buffered: they are the start of the compressed stream.
+        let leftover = std::mem::take(&mut self.reader.buf).freeze();
         let (r, w) = tokio::io::split(stream);
-        let mut decoder = GzipDecoder::new(BufReader::new(r));
+        let source = std::io::Cursor::new(leftover).chain(r);
+        let mut decoder = GzipDecoder::new(BufReader::new(source));
         decoder.multiple_members(true);
         self.io = Io::Split(Box::new(decoder), Box::new(GzipEncoder::new(w)));
         self.compression = SessionCompression::Gzip;

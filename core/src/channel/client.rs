@@ -1,0 +1,559 @@
+//! [`ClientChannel`]: a LIME client session over any [`Transport`], driven by tokio.
+//!
+//! The handshake methods (`start_new_session`, `negotiate_session`, `authenticate_session`,
+//! or all of them through [`ClientChannel::establish_session`]) run on the caller's task.
+//! Once the session is established the transport is split and two tasks take over: a reader
+//! that feeds [`ChannelCore`] (which answers pings, sends receipts and completes pending
+//! commands) and a writer that drains a bounded queue. The application receives messages,
+//! notifications, commands and the end of the session from [`ClientChannel::receive`]; the
+//! queues are bounded, so a slow consumer slows the peer down instead of growing memory.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use lime::channel::client::{ClientChannel, EstablishOptions};
+//! use lime::transport::{connect, tls::ClientTlsConfig};
+//! use lime::{Message, Authentication};
+//!
+//! # async fn run() -> Result<(), lime::Error> {
+//! let transport = connect("net.tcp://127.0.0.1:55321", &ClientTlsConfig::default()).await?;
+//! let mut channel = ClientChannel::new(transport);
+//! channel
+//!     .establish_session(EstablishOptions::new("alice@example.com".parse()?, "home", Authentication::Guest))
+//!     .await?;
+//! channel.send_message(Message::text("Hello!").with_to("bob@example.com".parse()?)).await?;
+//! while let Some(event) = channel.receive().await {
+//!     println!("{event:?}");
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::{
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use tokio::{
+    sync::{mpsc, oneshot, watch},
+    task::JoinHandle,
+    time::timeout,
+};
+
+use super::{ChannelCore, ChannelOptions, Role};
+use crate::{
+    error::{SessionError, TransportError},
+    transport::{Transport, TransportReceiver, TransportSender},
+    Authentication, AuthenticationScheme, Command, Envelope, Error, Identity, Message, Node,
+    Notification, Session, SessionCompression, SessionEncryption, SessionState,
+    DEFAULT_MAX_ENVELOPE_SIZE,
+};
+
+/// What the application receives from an established channel.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChannelEvent {
+    /// A message.
+    Message(Message),
+    /// A notification.
+    Notification(Notification),
+    /// A command that is not the response to one of ours (requests, unknown responses).
+    Command(Command),
+    /// The server finished the session.
+    Finished(Session),
+    /// The server failed the session (see its reason).
+    Failed(Session),
+    /// The connection ended without a session envelope.
+    Closed {
+        /// The error that ended it, if any.
+        error: Option<String>,
+    },
+}
+
+/// Driver settings.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Behaviour of the channel core (pings, receipts, ids).
+    pub channel: ChannelOptions,
+    /// Capacity of the incoming event queue and of the outgoing envelope queue.
+    pub buffer: usize,
+    /// Largest envelope the channel sends (checked before queuing).
+    pub max_envelope_size: usize,
+    /// Timeout of each handshake step.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            channel: ChannelOptions::client(),
+            buffer: 1024,
+            max_envelope_size: DEFAULT_MAX_ENVELOPE_SIZE,
+            handshake_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Produces the credentials for each authentication round: given the scheme options and the
+/// server's round-trip authentication (if any).
+pub type Authenticator =
+    Box<dyn FnMut(&[AuthenticationScheme], Option<&Authentication>) -> Authentication + Send>;
+
+/// Everything [`ClientChannel::establish_session`] needs.
+pub struct EstablishOptions {
+    /// Who we are.
+    pub identity: Identity,
+    /// Our instance name.
+    pub instance: Option<String>,
+    /// Credentials per round.
+    pub authenticator: Authenticator,
+    /// Compression to choose if the server negotiates (default: its first option).
+    pub compression: Option<SessionCompression>,
+    /// Encryption to choose if the server negotiates (default: its first option).
+    pub encryption: Option<SessionEncryption>,
+}
+
+impl EstablishOptions {
+    /// Fixed credentials for every round.
+    pub fn new(identity: Identity, instance: &str, authentication: Authentication) -> Self {
+        Self {
+            identity,
+            instance: Some(instance.to_owned()),
+            authenticator: Box::new(move |_, _| authentication.clone()),
+            compression: None,
+            encryption: None,
+        }
+    }
+
+    /// Credentials computed per round (multi-round-trip authentication).
+    pub fn with_authenticator(
+        identity: Identity,
+        instance: &str,
+        authenticator: Authenticator,
+    ) -> Self {
+        Self { authenticator, ..Self::new(identity, instance, Authentication::Guest) }
+    }
+
+    /// Chooses these options when the server negotiates.
+    #[must_use]
+    pub fn negotiate(
+        mut self,
+        compression: SessionCompression,
+        encryption: SessionEncryption,
+    ) -> Self {
+        self.compression = Some(compression);
+        self.encryption = Some(encryption);
+        self
+    }
+}
+
+type Pending = oneshot::Sender<Command>;
+
+struct Shared {
+    core: Mutex<ChannelCore<Pending>>,
+    options: ClientOptions,
+}
+
+impl Shared {
+    fn core(&self) -> MutexGuard<'_, ChannelCore<Pending>> {
+        // invariant: no code panics while holding the lock; recover the data if one did.
+        self.core.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+struct Running {
+    out: mpsc::Sender<Bytes>,
+    events: tokio::sync::Mutex<mpsc::Receiver<ChannelEvent>>,
+    ended: watch::Receiver<Option<Session>>,
+    reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
+}
+
+/// A client session. See the [module docs](self).
+pub struct ClientChannel {
+    shared: Arc<Shared>,
+    transport: Option<Box<dyn Transport>>,
+    running: Option<Running>,
+}
+
+impl std::fmt::Debug for ClientChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let core = self.shared.core();
+        f.debug_struct("ClientChannel")
+            .field("state", &core.state())
+            .field("session_id", &core.session_id())
+            .field("local_node", &core.local_node())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ClientChannel {
+    fn drop(&mut self) {
+        if let Some(r) = &self.running {
+            r.reader.abort();
+            r.writer.abort();
+        }
+    }
+}
+
+impl ClientChannel {
+    /// A channel over `transport` with the default options.
+    pub fn new(transport: Box<dyn Transport>) -> Self {
+        Self::with_options(transport, ClientOptions::default())
+    }
+
+    /// A channel with explicit options.
+    pub fn with_options(transport: Box<dyn Transport>, options: ClientOptions) -> Self {
+        let core = ChannelCore::new(Role::Client, options.channel.clone());
+        Self {
+            shared: Arc::new(Shared { core: Mutex::new(core), options }),
+            transport: Some(transport),
+            running: None,
+        }
+    }
+
+    /// The session state.
+    pub fn state(&self) -> SessionState {
+        self.shared.core().state()
+    }
+
+    /// The session id.
+    pub fn session_id(&self) -> Option<String> {
+        self.shared.core().session_id().map(str::to_owned)
+    }
+
+    /// Our node, as the server registered it (once established).
+    pub fn local_node(&self) -> Option<Node> {
+        self.shared.core().local_node().cloned()
+    }
+
+    /// The server's node (once established).
+    pub fn remote_node(&self) -> Option<Node> {
+        self.shared.core().remote_node().cloned()
+    }
+
+    fn transport(&mut self) -> Result<&mut Box<dyn Transport>, Error> {
+        self.transport.as_mut().ok_or(Error::Closed)
+    }
+
+    /// Sends a session envelope and waits for the server's next session envelope.
+    async fn exchange(&mut self, session: Session) -> Result<Session, Error> {
+        let limit = self.shared.options.handshake_timeout;
+        let transport = self.transport()?;
+        transport.send(&session.into()).await?;
+        self.receive_session(limit).await
+    }
+
+    async fn receive_session(&mut self, limit: Duration) -> Result<Session, Error> {
+        let transport = self.transport()?;
+        let received = match timeout(limit, transport.receive()).await {
+            Err(_) => return Err(Error::Timeout(limit)),
+            Ok(r) => r?,
+        };
+        let Some(envelope) = received else {
+            self.transport = None;
+            self.shared.core().fail();
+            return Err(Error::Closed);
+        };
+        let inbound = self.shared.core().receive(envelope)?;
+        let session = inbound
+            .session
+            .ok_or_else(|| SessionError::Protocol("expected a session envelope".into()))?;
+        if inbound.close {
+            if let Some(mut t) = self.transport.take() {
+                let _ = t.close().await;
+            }
+        } else if session.state == SessionState::Established {
+            self.run();
+        }
+        Ok(session)
+    }
+
+    /// Sends `{"state":"new"}` and returns the server's reply (negotiating, authenticating,
+    /// established or failed).
+    pub async fn start_new_session(&mut self) -> Result<Session, Error> {
+        let new = self.shared.core().start_new_session()?;
+        self.exchange(new).await
+    }
+
+    /// Sends the negotiation choice; on the server's confirmation applies the options to the
+    /// transport (the TLS upgrade happens here) and returns the session that follows
+    /// (authenticating, established or failed).
+    pub async fn negotiate_session(
+        &mut self,
+        compression: SessionCompression,
+        encryption: SessionEncryption,
+    ) -> Result<Session, Error> {
+        let choice = self.shared.core().negotiate_session(compression, encryption)?;
+        let confirmation = self.exchange(choice).await?;
+        if confirmation.state != SessionState::Negotiating {
+            return Ok(confirmation);
+        }
+        let transport = self.transport()?;
+        let compression = confirmation.compression.unwrap_or(compression);
+        let encryption = confirmation.encryption.unwrap_or(encryption);
+        if transport.encryption() != encryption {
+            transport.set_encryption(encryption).await?;
+        }
+        if transport.compression() != compression {
+            transport.set_compression(compression).await?;
+        }
+        let limit = self.shared.options.handshake_timeout;
+        self.receive_session(limit).await
+    }
+
+    /// Sends credentials and returns the server's reply (a round-trip `authenticating`,
+    /// established or failed).
+    pub async fn authenticate_session(
+        &mut self,
+        identity: &Identity,
+        authentication: Authentication,
+        instance: Option<&str>,
+    ) -> Result<Session, Error> {
+        let session =
+            self.shared.core().authenticate_session(identity, authentication, instance)?;
+        self.exchange(session).await
+    }
+
+    /// Runs the whole handshake: start, negotiate (first offered option unless chosen),
+    /// authenticate (as many rounds as the server asks). Returns the `established` session, or
+    /// [`SessionError::Failed`] with the server's reason.
+    pub async fn establish_session(
+        &mut self,
+        mut options: EstablishOptions,
+    ) -> Result<Session, Error> {
+        let mut session = self.start_new_session().await?;
+        if session.state == SessionState::Negotiating {
+            let compression = options
+                .compression
+                .or_else(|| session.compression_options.as_ref().and_then(|o| o.first().copied()))
+                .unwrap_or(SessionCompression::None);
+            let encryption = options
+                .encryption
+                .or_else(|| session.encryption_options.as_ref().and_then(|o| o.first().copied()))
+                .unwrap_or(SessionEncryption::None);
+            session = self.negotiate_session(compression, encryption).await?;
+        }
+        let mut schemes = Vec::new();
+        while session.state == SessionState::Authenticating {
+            if let Some(offered) = &session.scheme_options {
+                schemes.clone_from(offered);
+            }
+            let auth = (options.authenticator)(&schemes, session.authentication.as_ref());
+            session = self
+                .authenticate_session(&options.identity, auth, options.instance.as_deref())
+                .await?;
+        }
+        match session.state {
+            SessionState::Established => Ok(session),
+            SessionState::Failed => Err(SessionError::Failed {
+                reason: session.reason.clone().unwrap_or_else(|| {
+                    crate::Reason::new(
+                        crate::reason::codes::GENERAL_ERROR,
+                        "Could not establish the session for an unknown reason",
+                    )
+                }),
+            }
+            .into()),
+            SessionState::Finished => Err(SessionError::Finished.into()),
+            other => Err(SessionError::Protocol(format!(
+                "unexpected session state {other} during establishment"
+            ))
+            .into()),
+        }
+    }
+
+    /// Starts the reader and writer tasks on the split transport.
+    fn run(&mut self) {
+        let Some(transport) = self.transport.take() else { return };
+        let (sender, receiver) = transport.split();
+        let capacity = self.shared.options.buffer.max(1);
+        let (out_tx, out_rx) = mpsc::channel(capacity);
+        let (event_tx, event_rx) = mpsc::channel(capacity);
+        let (ended_tx, ended_rx) = watch::channel(None);
+        let writer = tokio::spawn(write_loop(sender, out_rx));
+        let reader = tokio::spawn(read_loop(
+            self.shared.clone(),
+            receiver,
+            out_tx.clone(),
+            event_tx,
+            ended_tx,
+        ));
+        self.running = Some(Running {
+            out: out_tx,
+            events: tokio::sync::Mutex::new(event_rx),
+            ended: ended_rx,
+            reader,
+            writer,
+        });
+    }
+
+    fn running(&self) -> Result<&Running, Error> {
+        self.running.as_ref().ok_or_else(|| {
+            SessionError::InvalidState { action: "use the channel", state: self.state() }.into()
+        })
+    }
+
+    async fn queue(&self, envelope: Envelope) -> Result<(), Error> {
+        let envelope = self.shared.core().prepare_send(envelope)?;
+        self.queue_prepared(&envelope).await
+    }
+
+    async fn queue_prepared(&self, envelope: &Envelope) -> Result<(), Error> {
+        let bytes = Bytes::from(envelope.to_vec());
+        let limit = self.shared.options.max_envelope_size;
+        if bytes.len() > limit {
+            return Err(TransportError::EnvelopeTooLarge { size: bytes.len(), limit }.into());
+        }
+        self.running()?.out.send(bytes).await.map_err(|_| Error::Closed)
+    }
+
+    /// Sends a message (established only).
+    pub async fn send_message(&self, message: Message) -> Result<(), Error> {
+        self.queue(message.into()).await
+    }
+
+    /// Sends a notification (established only).
+    pub async fn send_notification(&self, notification: Notification) -> Result<(), Error> {
+        self.queue(notification.into()).await
+    }
+
+    /// Sends a command without waiting for a response (established only).
+    pub async fn send_command(&self, command: Command) -> Result<(), Error> {
+        self.queue(command.into()).await
+    }
+
+    /// Sends a command request and waits up to `limit` for the response with the same id.
+    /// A `failure` response is returned as is (check its `status` and `reason`).
+    pub async fn process_command(
+        &self,
+        command: Command,
+        limit: Duration,
+    ) -> Result<Command, Error> {
+        let (tx, rx) = oneshot::channel();
+        let request = self.shared.core().register_command(command, tx)?;
+        let id = request.id.clone().unwrap_or_default();
+        if let Err(e) = self.queue_prepared(&request.into()).await {
+            self.shared.core().cancel_command(&id);
+            return Err(e);
+        }
+        match timeout(limit, rx).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(_)) => Err(Error::Closed),
+            Err(_) => {
+                self.shared.core().cancel_command(&id);
+                Err(Error::Timeout(limit))
+            }
+        }
+    }
+
+    /// The next event, or `None` once the channel has ended and every event was received.
+    /// Safe to call from several tasks (they take turns).
+    pub async fn receive(&self) -> Option<ChannelEvent> {
+        self.running.as_ref()?.events.lock().await.recv().await
+    }
+
+    /// Sends `finishing` and waits for the server's `finished` (or `failed`).
+    pub async fn finish(&mut self) -> Result<Session, Error> {
+        let finishing = self.shared.core().finishing_session()?;
+        self.queue_prepared(&finishing.into()).await?;
+        let limit = self.shared.options.handshake_timeout;
+        let mut ended = self.running()?.ended.clone();
+        let result = timeout(limit, ended.wait_for(Option::is_some)).await;
+        match result {
+            Err(_) => Err(Error::Timeout(limit)),
+            Ok(Err(_)) => Err(Error::Closed),
+            Ok(Ok(session)) => session.clone().ok_or(Error::Closed),
+        }
+    }
+
+    /// Closes the transport without a session envelope.
+    pub async fn close(&mut self) {
+        if let Some(mut t) = self.transport.take() {
+            let _ = t.close().await;
+        }
+        if let Some(r) = self.running.take() {
+            r.reader.abort();
+            drop(r.out);
+            let _ = r.writer.await;
+        }
+        self.shared.core().fail();
+    }
+}
+
+async fn write_loop(mut sender: Box<dyn TransportSender>, mut rx: mpsc::Receiver<Bytes>) {
+    let mut batch = Vec::with_capacity(64);
+    while rx.recv_many(&mut batch, 64).await > 0 {
+        match sender.send_many(&mut batch).await {
+            Ok(()) | Err(TransportError::EnvelopeTooLarge { .. }) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "client channel writer stopped");
+                break;
+            }
+        }
+    }
+    let _ = sender.close().await;
+}
+
+async fn read_loop(
+    shared: Arc<Shared>,
+    mut receiver: Box<dyn TransportReceiver>,
+    out: mpsc::Sender<Bytes>,
+    events: mpsc::Sender<ChannelEvent>,
+    ended: watch::Sender<Option<Session>>,
+) {
+    let end = loop {
+        let envelope = match receiver.receive().await {
+            Ok(Some(e)) => e,
+            Ok(None) => break ChannelEvent::Closed { error: None },
+            Err(e) => break ChannelEvent::Closed { error: Some(e.to_string()) },
+        };
+        let inbound = match shared.core().receive(envelope) {
+            Ok(i) => i,
+            Err(e) => break ChannelEvent::Closed { error: Some(e.to_string()) },
+        };
+        if let Some(reply) = inbound.reply {
+            if out.send(Bytes::from(reply.to_vec())).await.is_err() {
+                break ChannelEvent::Closed { error: Some("the writer stopped".into()) };
+            }
+        }
+        if let Some((response, waiter)) = inbound.response {
+            // The waiter may have timed out and gone: nothing to do then.
+            let _ = waiter.send(response);
+        }
+        if let Some(session) = inbound.session {
+            match session.state {
+                SessionState::Finished => {
+                    let _ = ended.send(Some(session.clone()));
+                    break ChannelEvent::Finished(session);
+                }
+                SessionState::Failed => {
+                    let _ = ended.send(Some(session.clone()));
+                    break ChannelEvent::Failed(session);
+                }
+                _ => {
+                    tracing::debug!(state = %session.state, "ignoring session envelope after establishment")
+                }
+            }
+        }
+        let event = match inbound.deliver {
+            Some(Envelope::Message(m)) => ChannelEvent::Message(m),
+            Some(Envelope::Notification(n)) => ChannelEvent::Notification(n),
+            Some(Envelope::Command(c)) => ChannelEvent::Command(c),
+            Some(Envelope::Session(_)) | None => continue,
+        };
+        if events.send(event).await.is_err() {
+            // The application dropped the channel.
+            return;
+        }
+    };
+    {
+        let mut core = shared.core();
+        core.fail();
+        core.drain_pending();
+    }
+    if matches!(end, ChannelEvent::Closed { .. }) {
+        let _ = ended.send(None);
+    }
+    drop(out);
+    let _ = events.send(end).await;
+}

@@ -1,0 +1,303 @@
+//! Server-side authentication: the [`Authenticator`] trait and the built-in schemes.
+//!
+//! The built-in [`AuthConfig`] accepts `guest`, `plain` and `key` against a user file,
+//! `transport` through the TLS client certificate, and `external` through a callback — each
+//! scheme only when enabled. Multi-round-trip schemes are possible with a custom
+//! authenticator returning [`AuthOutcome::Roundtrip`].
+
+use std::{collections::HashMap, path::Path, sync::Arc};
+
+use async_trait::async_trait;
+
+use crate::{
+    transport::tls::{domain_role, DomainRole},
+    Authentication, AuthenticationScheme, Identity, Node, TransportError,
+};
+
+/// One authentication attempt.
+#[derive(Debug)]
+pub struct AuthRequest<'a> {
+    /// The node the client claims (`from` of its `authenticating` session).
+    pub node: &'a Node,
+    /// Its credentials.
+    pub authentication: &'a Authentication,
+    /// Names in the client's verified TLS certificate (for `transport`).
+    pub certificate_names: &'a [String],
+    /// 0 for the first attempt, then 1, 2… for round-trips.
+    pub round: u32,
+}
+
+/// The decision on an attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// Authenticated.
+    Accept,
+    /// Send this authentication back and wait for another attempt.
+    Roundtrip(Authentication),
+    /// Rejected (failed session, reason 13).
+    Reject,
+}
+
+/// Decides who may establish a session.
+#[async_trait]
+pub trait Authenticator: Send + Sync {
+    /// The schemes offered to clients, in order of preference.
+    fn schemes(&self) -> Vec<AuthenticationScheme>;
+
+    /// Checks one attempt. Called only with a scheme from [`Authenticator::schemes`].
+    async fn authenticate(&self, request: AuthRequest<'_>) -> AuthOutcome;
+}
+
+/// Verifies `external` tokens: `(identity, decoded token, issuer) -> accepted`.
+pub type ExternalVerifier = Arc<dyn Fn(&Identity, &str, Option<&str>) -> bool + Send + Sync>;
+
+/// The built-in authenticator. See the [module docs](self).
+#[derive(Clone, Default)]
+pub struct AuthConfig {
+    /// Accept `guest` (anyone, any name).
+    pub guest: bool,
+    /// Users for `plain` and `key` (and the schemes are offered only when some user has one).
+    pub users: Option<UserFile>,
+    /// Accept `transport`: the client certificate must cover the identity's domain.
+    pub transport: bool,
+    /// Accept `external` through this callback.
+    pub external: Option<ExternalVerifier>,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("guest", &self.guest)
+            .field("users", &self.users.as_ref().map(UserFile::len))
+            .field("transport", &self.transport)
+            .field("external", &self.external.is_some())
+            .finish()
+    }
+}
+
+impl AuthConfig {
+    /// Guests only (the server's default).
+    pub fn guest() -> Self {
+        Self { guest: true, ..Self::default() }
+    }
+}
+
+#[async_trait]
+impl Authenticator for AuthConfig {
+    fn schemes(&self) -> Vec<AuthenticationScheme> {
+        let mut out = Vec::new();
+        if self.guest {
+            out.push(AuthenticationScheme::Guest);
+        }
+        if let Some(users) = &self.users {
+            if users.has(AuthenticationScheme::Plain) {
+                out.push(AuthenticationScheme::Plain);
+            }
+            if users.has(AuthenticationScheme::Key) {
+                out.push(AuthenticationScheme::Key);
+            }
+        }
+        if self.transport {
+            out.push(AuthenticationScheme::Transport);
+        }
+        if self.external.is_some() {
+            out.push(AuthenticationScheme::External);
+        }
+        out
+    }
+
+    async fn authenticate(&self, request: AuthRequest<'_>) -> AuthOutcome {
+        let identity = request.node.to_identity();
+        let ok = match request.authentication {
+            Authentication::Guest => self.guest,
+            Authentication::Plain { .. } | Authentication::Key { .. } => {
+                match (&self.users, request.authentication.decoded_secret()) {
+                    (Some(users), Some(Ok(secret))) => {
+                        users.check(&identity, request.authentication.scheme(), &secret)
+                    }
+                    _ => false,
+                }
+            }
+            Authentication::Transport => {
+                self.transport
+                    && identity.domain().is_some_and(|d| {
+                        domain_role(request.certificate_names, d) != DomainRole::Unknown
+                    })
+            }
+            Authentication::External { issuer, .. } => {
+                match (&self.external, request.authentication.decoded_secret()) {
+                    (Some(verify), Some(Ok(token))) => verify(&identity, &token, issuer.as_deref()),
+                    _ => false,
+                }
+            }
+        };
+        if ok {
+            AuthOutcome::Accept
+        } else {
+            AuthOutcome::Reject
+        }
+    }
+}
+
+/// Users for `plain` and `key` authentication.
+///
+/// The file has one user per line: `identity scheme secret`, where scheme is `plain` or `key`
+/// and the secret is the clear-text password or key (the rest of the line, so it may contain
+/// spaces). Blank lines and lines starting with `#` are ignored. Identities compare
+/// case-insensitively.
+///
+/// ```text
+/// # name@domain   scheme  secret
+/// alice@example.com plain wonderland
+/// bot@example.com   key   0f8e-secret-key
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct UserFile {
+    entries: HashMap<(Identity, AuthenticationScheme), String>,
+}
+
+impl UserFile {
+    /// Parses the file format above.
+    pub fn parse(text: &str) -> Result<Self, TransportError> {
+        let mut entries = HashMap::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad =
+                |why: &str| TransportError::Unsupported(format!("user file line {}: {why}", n + 1));
+            let mut parts = line.splitn(3, char::is_whitespace);
+            let (Some(identity), Some(scheme), Some(secret)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(bad("expected `identity scheme secret`"));
+            };
+            let identity: Identity = identity.parse().map_err(|e| bad(&format!("{e}")))?;
+            if identity.name().is_none() || identity.domain().is_none() {
+                return Err(bad("the identity must be name@domain"));
+            }
+            let scheme = match scheme.to_ascii_lowercase().as_str() {
+                "plain" => AuthenticationScheme::Plain,
+                "key" => AuthenticationScheme::Key,
+                other => {
+                    return Err(bad(&format!("unknown scheme {other:?} (expected plain or key)")))
+                }
+            };
+            entries.insert((identity, scheme), secret.trim_start().to_owned());
+        }
+        Ok(Self { entries })
+    }
+
+    /// Reads and parses a user file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, TransportError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            TransportError::Io(format!("cannot read user file {}: {e}", path.display()))
+        })?;
+        Self::parse(&text)
+    }
+
+    /// Adds or replaces a user.
+    pub fn insert(
+        &mut self,
+        identity: Identity,
+        scheme: AuthenticationScheme,
+        secret: impl Into<String>,
+    ) {
+        self.entries.insert((identity, scheme), secret.into());
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True without entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn has(&self, scheme: AuthenticationScheme) -> bool {
+        self.entries.keys().any(|(_, s)| *s == scheme)
+    }
+
+    fn check(&self, identity: &Identity, scheme: AuthenticationScheme, secret: &str) -> bool {
+        self.entries
+            .get(&(identity.clone(), scheme))
+            .is_some_and(|expected| constant_time_eq(expected.as_bytes(), secret.as_bytes()))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req<'a>(node: &'a Node, auth: &'a Authentication, names: &'a [String]) -> AuthRequest<'a> {
+        AuthRequest { node, authentication: auth, certificate_names: names, round: 0 }
+    }
+
+    #[tokio::test]
+    async fn user_file_plain_and_key() {
+        let users = UserFile::parse(
+            "# comment\nalice@example.com plain won der\n\nbot@example.com key k1\n",
+        )
+        .unwrap();
+        assert_eq!(users.len(), 2);
+        let config = AuthConfig { users: Some(users), ..AuthConfig::default() };
+        assert_eq!(config.schemes(), vec![AuthenticationScheme::Plain, AuthenticationScheme::Key]);
+        let alice: Node = "ALICE@example.com/home".parse().unwrap();
+        let good = Authentication::plain("won der");
+        assert_eq!(config.authenticate(req(&alice, &good, &[])).await, AuthOutcome::Accept);
+        let bad = Authentication::plain("wonder");
+        assert_eq!(config.authenticate(req(&alice, &bad, &[])).await, AuthOutcome::Reject);
+        let bot: Node = "bot@example.com/x".parse().unwrap();
+        assert_eq!(
+            config.authenticate(req(&bot, &Authentication::key("k1"), &[])).await,
+            AuthOutcome::Accept
+        );
+        assert_eq!(
+            config.authenticate(req(&bot, &Authentication::plain("k1"), &[])).await,
+            AuthOutcome::Reject
+        );
+        assert_eq!(
+            config.authenticate(req(&bot, &Authentication::Guest, &[])).await,
+            AuthOutcome::Reject
+        );
+    }
+
+    #[test]
+    fn user_file_errors_name_the_line() {
+        let err =
+            UserFile::parse("alice@example.com plain x\nbob@example.com token y\n").unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+        assert!(UserFile::parse("alice plain x").is_err());
+    }
+
+    #[tokio::test]
+    async fn transport_and_external() {
+        let verify: ExternalVerifier = Arc::new(|id, token, issuer| {
+            id.name() == Some("a") && token == "t0k" && issuer == Some("iss")
+        });
+        let config =
+            AuthConfig { transport: true, external: Some(verify), ..AuthConfig::default() };
+        let node: Node = "a@example.com/i".parse().unwrap();
+        let names = vec!["example.com".to_owned()];
+        assert_eq!(
+            config.authenticate(req(&node, &Authentication::Transport, &names)).await,
+            AuthOutcome::Accept
+        );
+        assert_eq!(
+            config.authenticate(req(&node, &Authentication::Transport, &[])).await,
+            AuthOutcome::Reject
+        );
+        let ext = Authentication::external("t0k", "iss");
+        assert_eq!(config.authenticate(req(&node, &ext, &[])).await, AuthOutcome::Accept);
+        let wrong = Authentication::external("nope", "iss");
+        assert_eq!(config.authenticate(req(&node, &wrong, &[])).await, AuthOutcome::Reject);
+    }
+}

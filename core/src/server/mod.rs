@@ -1,0 +1,296 @@
+//! The LIME routing server: TCP and WebSocket listeners, session handshakes with negotiation
+//! and pluggable authentication, a node registry, and routing between established sessions.
+//!
+//! Behaviour follows the C# server (PROTOCOL §3.2) with the additions the C# one lacks: a
+//! handshake timeout (failed, reason 16), graceful shutdown (every session gets failed,
+//! reason 11 "The server is being shut down"), `from` validation so no client can impersonate
+//! another node, and failures for undeliverable envelopes (reason 42).
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use lime::server::{Server, ServerConfig};
+//!
+//! # async fn run() -> Result<(), lime::Error> {
+//! let config = ServerConfig { tcp: vec!["127.0.0.1:55321".into()], ..ServerConfig::default() };
+//! let handle = Server::bind(config).await?.start();
+//! println!("listening on {:?}", handle.tcp_addrs());
+//! tokio::signal::ctrl_c().await.ok();
+//! handle.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+mod router;
+mod session;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
+
+use self::router::Router;
+pub use self::{
+    auth::{AuthConfig, AuthOutcome, AuthRequest, Authenticator, UserFile},
+    router::DuplicatePolicy,
+};
+use crate::{
+    channel::ChannelOptions,
+    transport::{
+        tcp::TcpTransportListener,
+        tls::ServerTlsConfig,
+        websocket::{WebSocketListener, WebSocketTransport},
+        Transport, TransportOptions,
+    },
+    Error, Node, SessionCompression, SessionEncryption, TransportError,
+};
+
+/// Everything a server needs; `ServerConfig::default()` is the embedded configuration of
+/// `lime serve` without flags (no listeners: set `tcp`/`ws`).
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// The server's own node (`postmaster@<domain>/<instance>`).
+    pub node: Node,
+    /// TCP listen addresses (`host:port`).
+    pub tcp: Vec<String>,
+    /// WebSocket listen addresses (`host:port`).
+    pub ws: Vec<String>,
+    /// Certificate for the TCP TLS upgrade (offered only with one) and, with `wss`, WebSocket.
+    pub tls: Option<ServerTlsConfig>,
+    /// Serve WebSocket over TLS (`wss://`) using `tls`.
+    pub wss: bool,
+    /// Who may establish sessions.
+    pub authenticator: Arc<dyn Authenticator>,
+    /// Encryption options enabled (intersected with what each transport supports).
+    pub encryption: Vec<SessionEncryption>,
+    /// Compression options enabled (intersected with what each transport supports).
+    pub compression: Vec<SessionCompression>,
+    /// Time allowed from connection to `established` (then failed, reason 16).
+    pub handshake_timeout: Duration,
+    /// Size limit and gzip switch for the transports.
+    pub transport: TransportOptions,
+    /// What to do when a node connects twice.
+    pub duplicates: DuplicatePolicy,
+    /// Outgoing queue per session, in envelopes (back-pressure beyond it).
+    pub queue_capacity: usize,
+    /// Channel behaviour (ping replies for pings addressed to the server).
+    pub channel: ChannelOptions,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("node", &self.node)
+            .field("tcp", &self.tcp)
+            .field("ws", &self.ws)
+            .field("tls", &self.tls.is_some())
+            .field("wss", &self.wss)
+            .field("schemes", &self.authenticator.schemes())
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            node: Node::new(Some("postmaster"), Some("localhost"), Some("server")),
+            tcp: Vec::new(),
+            ws: Vec::new(),
+            tls: None,
+            wss: false,
+            authenticator: Arc::new(AuthConfig::guest()),
+            encryption: vec![SessionEncryption::None, SessionEncryption::Tls],
+            compression: vec![SessionCompression::None, SessionCompression::Gzip],
+            handshake_timeout: Duration::from_secs(30),
+            transport: TransportOptions::default(),
+            duplicates: DuplicatePolicy::default(),
+            queue_capacity: 256,
+            channel: ChannelOptions::server(),
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    config: ServerConfig,
+    router: Router,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// A bound server, not yet accepting. See [`Server::start`].
+pub struct Server {
+    shared: Arc<Shared>,
+    shutdown_tx: watch::Sender<bool>,
+    tcp: Vec<TcpTransportListener>,
+    ws: Vec<WebSocketListener>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("config", &self.shared.config).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds every listener of `config` (errors such as "address in use" surface here).
+    pub async fn bind(config: ServerConfig) -> Result<Self, Error> {
+        if config.wss && config.tls.is_none() {
+            return Err(TransportError::Tls("wss needs a certificate and key".into()).into());
+        }
+        if config.authenticator.schemes().is_empty() {
+            return Err(
+                TransportError::Unsupported("no authentication scheme is enabled".into()).into()
+            );
+        }
+        let mut tcp = Vec::new();
+        for addr in &config.tcp {
+            let l = TcpTransportListener::bind(addr, config.tls.clone(), config.transport.clone())
+                .await
+                .map_err(|e| TransportError::Io(format!("cannot listen on TCP {addr}: {e}")))?;
+            tcp.push(l);
+        }
+        let mut ws = Vec::new();
+        for addr in &config.ws {
+            let tls = if config.wss { config.tls.clone() } else { None };
+            let l = WebSocketListener::bind(addr, tls, config.transport.clone()).await.map_err(
+                |e| TransportError::Io(format!("cannot listen on WebSocket {addr}: {e}")),
+            )?;
+            ws.push(l);
+        }
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        let router = Router::new(config.node.clone(), config.duplicates);
+        Ok(Self { shared: Arc::new(Shared { config, router, shutdown }), shutdown_tx, tcp, ws })
+    }
+
+    /// Starts accepting on every listener.
+    pub fn start(self) -> ServerHandle {
+        let (guard, done) = mpsc::channel::<()>(1);
+        let tcp_addrs = self.tcp.iter().filter_map(|l| l.local_addr().ok()).collect();
+        let ws_addrs = self.ws.iter().filter_map(|l| l.local_addr().ok()).collect();
+        let mut accept_loops = Vec::new();
+        for l in self.tcp {
+            accept_loops.push(tokio::spawn(accept_tcp(self.shared.clone(), l, guard.clone())));
+        }
+        for l in self.ws {
+            accept_loops.push(tokio::spawn(accept_ws(self.shared.clone(), l, guard.clone())));
+        }
+        ServerHandle {
+            shared: self.shared,
+            shutdown_tx: self.shutdown_tx,
+            accept_loops,
+            guard: Some(guard),
+            done,
+            tcp_addrs,
+            ws_addrs,
+        }
+    }
+}
+
+/// A running server.
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+    shutdown_tx: watch::Sender<bool>,
+    accept_loops: Vec<JoinHandle<()>>,
+    guard: Option<mpsc::Sender<()>>,
+    done: mpsc::Receiver<()>,
+    tcp_addrs: Vec<SocketAddr>,
+    ws_addrs: Vec<SocketAddr>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("tcp", &self.tcp_addrs)
+            .field("ws", &self.ws_addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// Bound TCP addresses.
+    pub fn tcp_addrs(&self) -> &[SocketAddr] {
+        &self.tcp_addrs
+    }
+
+    /// Bound WebSocket addresses.
+    pub fn ws_addrs(&self) -> &[SocketAddr] {
+        &self.ws_addrs
+    }
+
+    /// Number of established sessions.
+    pub fn session_count(&self) -> usize {
+        self.shared.router.len()
+    }
+
+    /// Runs a session over any transport (e.g. one end of a [`MemoryTransport`] pair) as if it
+    /// had been accepted by a listener.
+    ///
+    /// [`MemoryTransport`]: crate::transport::memory::MemoryTransport
+    pub fn serve(&self, transport: Box<dyn Transport>) {
+        if let Some(guard) = &self.guard {
+            tokio::spawn(session::run(self.shared.clone(), transport, guard.clone()));
+        }
+    }
+
+    /// Stops accepting, fails every session with reason 11 "The server is being shut down",
+    /// and returns once every connection is closed.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown_tx.send(true);
+        for l in &self.accept_loops {
+            l.abort();
+        }
+        for l in self.accept_loops.drain(..) {
+            let _ = l.await;
+        }
+        self.guard = None;
+        while self.done.recv().await.is_some() {}
+    }
+}
+
+async fn accept_tcp(shared: Arc<Shared>, listener: TcpTransportListener, guard: mpsc::Sender<()>) {
+    loop {
+        match listener.accept().await {
+            Ok(t) => {
+                tokio::spawn(session::run(shared.clone(), Box::new(t), guard.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "TCP accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn accept_ws(shared: Arc<Shared>, listener: WebSocketListener, guard: mpsc::Sender<()>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                let shared = shared.clone();
+                let guard = guard.clone();
+                let tls = listener.tls().cloned();
+                let options = listener.options().clone();
+                let limit = shared.config.handshake_timeout;
+                tokio::spawn(async move {
+                    match tokio::time::timeout(
+                        limit,
+                        WebSocketTransport::accept(stream, tls.as_ref(), options),
+                    )
+                    .await
+                    {
+                        Ok(Ok(t)) => session::run(shared, Box::new(t), guard).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%addr, error = %e, "WebSocket handshake failed")
+                        }
+                        Err(_) => tracing::debug!(%addr, "WebSocket handshake timed out"),
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "WebSocket accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}

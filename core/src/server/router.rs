@@ -1,0 +1,326 @@
+//! The node registry and envelope routing between established sessions.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, RwLock,
+    },
+};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    reason::codes, Command, CommandStatus, Envelope, Identity, Node, Notification, Reason,
+};
+
+/// What happens when a node that is already connected establishes another session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DuplicatePolicy {
+    /// The new session fails with reason 12 (C# `NodeRegistry` default).
+    #[default]
+    Reject,
+    /// The old session fails with reason 11 and the new one takes its place.
+    Replace,
+}
+
+/// One established session, as other sessions see it.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) node: Node,
+    pub(crate) serial: u64,
+    pub(crate) out: mpsc::Sender<Bytes>,
+    kick: Mutex<Option<oneshot::Sender<Reason>>>,
+}
+
+#[derive(Default)]
+struct Tables {
+    nodes: HashMap<Node, Arc<Entry>>,
+    identities: HashMap<Identity, Vec<Node>>,
+}
+
+/// The registry of established sessions, shared by every connection of a server.
+pub(crate) struct Router {
+    server: Node,
+    policy: DuplicatePolicy,
+    tables: RwLock<Tables>,
+    serial: AtomicU64,
+}
+
+/// Why a registration failed.
+#[derive(Debug)]
+pub(crate) struct Duplicate;
+
+impl Router {
+    pub(crate) fn new(server: Node, policy: DuplicatePolicy) -> Self {
+        Self { server, policy, tables: RwLock::default(), serial: AtomicU64::new(1) }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
+        self.tables.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Tables> {
+        self.tables.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Number of registered sessions.
+    pub(crate) fn len(&self) -> usize {
+        self.read().nodes.len()
+    }
+
+    /// Registers `node`; returns its entry and a receiver that fires when the session must end
+    /// (replaced by another session of the same node).
+    pub(crate) fn register(
+        &self,
+        node: Node,
+        out: mpsc::Sender<Bytes>,
+    ) -> Result<(Arc<Entry>, oneshot::Receiver<Reason>), Duplicate> {
+        let (kick_tx, kick_rx) = oneshot::channel();
+        let entry = Arc::new(Entry {
+            node: node.clone(),
+            serial: self.serial.fetch_add(1, Ordering::Relaxed),
+            out,
+            kick: Mutex::new(Some(kick_tx)),
+        });
+        let mut t = self.write();
+        if let Some(old) = t.nodes.get(&node) {
+            match self.policy {
+                DuplicatePolicy::Reject => return Err(Duplicate),
+                DuplicatePolicy::Replace => {
+                    let kick =
+                        old.kick.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                    if let Some(kick) = kick {
+                        let _ = kick.send(Reason::new(
+                            codes::SESSION_ERROR,
+                            "The session was replaced by a new session of the same node",
+                        ));
+                    }
+                }
+            }
+        }
+        t.nodes.insert(node.clone(), entry.clone());
+        let instances = t.identities.entry(node.to_identity()).or_default();
+        if !instances.contains(&node) {
+            instances.push(node);
+        }
+        Ok((entry, kick_rx))
+    }
+
+    /// Removes `entry` (only if it is still the registered session of its node).
+    pub(crate) fn unregister(&self, entry: &Entry) {
+        let mut t = self.write();
+        if t.nodes.get(&entry.node).is_some_and(|e| e.serial == entry.serial) {
+            t.nodes.remove(&entry.node);
+            let identity = entry.node.to_identity();
+            if let Some(list) = t.identities.get_mut(&identity) {
+                list.retain(|n| n != &entry.node);
+                if list.is_empty() {
+                    t.identities.remove(&identity);
+                }
+            }
+        }
+    }
+
+    fn targets(&self, to: &Node) -> Vec<Arc<Entry>> {
+        let t = self.read();
+        if to.instance().is_some() {
+            t.nodes.get(to).cloned().into_iter().collect()
+        } else {
+            let identity = to.to_identity();
+            t.identities
+                .get(&identity)
+                .map(|nodes| nodes.iter().filter_map(|n| t.nodes.get(n).cloned()).collect())
+                .unwrap_or_default()
+        }
+    }
+
+    fn is_server(&self, to: &Node) -> bool {
+        to.identity() == self.server.identity()
+            || (to.name().is_none() && to.domain().is_some() && to.domain() == self.server.domain())
+    }
+
+    /// Routes an envelope received from the session of `origin`. Returns an envelope to send
+    /// back to the origin (a failure), if any.
+    pub(crate) async fn route(&self, origin: &Node, mut env: Envelope) -> Option<Envelope> {
+        match env.from_node() {
+            None => env.set_from(Some(origin.clone())),
+            Some(f) if f == origin => {}
+            Some(f) if f.instance().is_none() && f.identity() == origin.identity() => {
+                env.set_from(Some(origin.clone()))
+            }
+            Some(_) => {
+                return self.failure(
+                    origin,
+                    &env,
+                    Reason::new(
+                        codes::AUTHORIZATION_UNAUTHORIZED_SENDER,
+                        "The sender is not authorized to send on behalf of the `from` node",
+                    ),
+                );
+            }
+        }
+        let Some(to) = env.to().cloned() else { return self.to_server(origin, &env) };
+        if self.is_server(&to) {
+            return self.to_server(origin, &env);
+        }
+        let targets = self.targets(&to);
+        let bytes = Bytes::from(env.to_vec());
+        let mut delivered = false;
+        for target in targets {
+            if target.out.send(bytes.clone()).await.is_ok() {
+                delivered = true;
+            }
+        }
+        if delivered {
+            None
+        } else {
+            self.failure(
+                origin,
+                &env,
+                Reason::new(
+                    codes::ROUTING_DESTINATION_NOT_FOUND,
+                    "The message destination was not found",
+                ),
+            )
+        }
+    }
+
+    fn to_server(&self, origin: &Node, env: &Envelope) -> Option<Envelope> {
+        match env {
+            Envelope::Command(c) if c.is_request() => self.failure(
+                origin,
+                env,
+                Reason::new(
+                    codes::COMMAND_RESOURCE_NOT_SUPPORTED,
+                    "The server does not support this resource",
+                ),
+            ),
+            Envelope::Message(_) => self.failure(
+                origin,
+                env,
+                Reason::new(
+                    codes::ROUTING_DESTINATION_NOT_FOUND,
+                    "The message destination was not found",
+                ),
+            ),
+            _ => {
+                tracing::debug!(kind = %env.kind(), "ignoring an envelope addressed to the server");
+                None
+            }
+        }
+    }
+
+    /// The failure to send back for `env`: a `failed` notification for messages with an id, a
+    /// `failure` response for command requests, nothing otherwise (never answer notifications
+    /// or responses, which could loop).
+    fn failure(&self, origin: &Node, env: &Envelope, reason: Reason) -> Option<Envelope> {
+        let back_to = env.pp().cloned().unwrap_or_else(|| origin.clone());
+        match env {
+            Envelope::Message(m) => {
+                let id = m.id.clone()?;
+                let mut n = Notification::failed(reason).with_id(id).with_to(back_to);
+                n.from = Some(self.server.clone());
+                Some(n.into())
+            }
+            Envelope::Command(c) if c.status == CommandStatus::Pending && c.id.is_some() => {
+                let mut r = Command::failure_for(c, reason);
+                r.to = Some(back_to);
+                r.from = Some(self.server.clone());
+                Some(r.into())
+            }
+            _ => {
+                tracing::debug!(kind = %env.kind(), code = reason.code, "dropping an undeliverable envelope");
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Message, NotificationEvent};
+
+    fn node(s: &str) -> Node {
+        s.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn routes_to_nodes_and_identities() {
+        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject);
+        let (a_tx, mut a_rx) = mpsc::channel(8);
+        let (b1_tx, mut b1_rx) = mpsc::channel(8);
+        let (b2_tx, mut b2_rx) = mpsc::channel(8);
+        let (_a, _) = router.register(node("a@x.com/1"), a_tx).unwrap();
+        router.register(node("b@x.com/1"), b1_tx).unwrap();
+        let (b2, _) = router.register(node("b@x.com/2"), b2_tx).unwrap();
+        assert!(router.register(node("B@X.com/1"), mpsc::channel(1).0).is_err());
+        assert_eq!(router.len(), 3);
+
+        let back = router
+            .route(&node("a@x.com/1"), Message::text("hi").with_to(node("b@x.com/2")).into())
+            .await;
+        assert!(back.is_none());
+        let got = Envelope::from_slice(&b2_rx.recv().await.unwrap()).unwrap();
+        assert_eq!(got.from_node().unwrap().to_string(), "a@x.com/1");
+        assert!(b1_rx.try_recv().is_err());
+
+        router
+            .route(&node("a@x.com/1"), Message::text("all").with_to(node("b@x.com")).into())
+            .await;
+        assert!(b1_rx.recv().await.is_some() && b2_rx.recv().await.is_some());
+
+        router.unregister(&b2);
+        let back = router
+            .route(
+                &node("a@x.com/1"),
+                Message::text("x").with_id("m1").with_to(node("b@x.com/2")).into(),
+            )
+            .await;
+        let Some(Envelope::Notification(n)) = back else { panic!("{back:?}") };
+        assert_eq!((n.event, n.reason.unwrap().code), (NotificationEvent::Failed, 42));
+        assert_eq!(n.to.unwrap().to_string(), "a@x.com/1");
+        assert!(a_rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn impersonation_is_refused() {
+        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject);
+        let (b_tx, mut b_rx) = mpsc::channel(8);
+        router.register(node("b@x.com/1"), b_tx).unwrap();
+        let forged = Message::text("x")
+            .with_id("m")
+            .with_from(node("boss@x.com/1"))
+            .with_to(node("b@x.com/1"));
+        let back = router.route(&node("a@x.com/1"), forged.into()).await;
+        let Some(Envelope::Notification(n)) = back else { panic!() };
+        assert_eq!(n.reason.unwrap().code, codes::AUTHORIZATION_UNAUTHORIZED_SENDER);
+        assert!(b_rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn replace_policy_kicks_the_old_session() {
+        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Replace);
+        let (old, kick) = router.register(node("a@x.com/1"), mpsc::channel(1).0).unwrap();
+        let (new, _) = router.register(node("a@x.com/1"), mpsc::channel(1).0).unwrap();
+        assert_eq!(kick.await.unwrap().code, codes::SESSION_ERROR);
+        router.unregister(&old); // stale: must not remove the new one
+        assert_eq!(router.len(), 1);
+        router.unregister(&new);
+        assert_eq!(router.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn commands_to_the_server_get_a_failure_response() {
+        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject);
+        let cmd =
+            Command::request(crate::CommandMethod::Get, "/account".parse().unwrap()).with_id("c1");
+        let back = router.route(&node("a@x.com/1"), cmd.into()).await;
+        let Some(Envelope::Command(r)) = back else { panic!() };
+        assert_eq!((r.status, r.id.as_deref()), (CommandStatus::Failure, Some("c1")));
+        let n = Notification::new(crate::NotificationEvent::Received).with_id("m");
+        assert!(router.route(&node("a@x.com/1"), n.into()).await.is_none());
+    }
+}

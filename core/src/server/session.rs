@@ -1,0 +1,327 @@
+//! One server-side connection: handshake, then the established loop.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{auth::AuthRequest, AuthOutcome, Shared};
+use crate::{
+    channel::{new_id, ChannelCore, Role},
+    reason::codes,
+    transport::{Transport, TransportReceiver, TransportSender},
+    Envelope, Error, Node, Reason, Session, SessionState, TransportError,
+};
+
+/// How a handshake ended without a session.
+enum End {
+    /// Tell the client why, then close.
+    Fail(Reason),
+    /// The connection is gone (or unusable): just close.
+    Close,
+}
+
+impl From<TransportError> for End {
+    fn from(e: TransportError) -> Self {
+        match e {
+            TransportError::Frame(f) => Self::Fail(Reason::new(codes::SESSION_ERROR, f.to_string())),
+            other => {
+                tracing::debug!(error = %other, "connection lost during the handshake");
+                Self::Close
+            }
+        }
+    }
+}
+
+fn fail(code: i32, description: &str) -> End {
+    End::Fail(Reason::new(code, description))
+}
+
+const MAX_AUTH_ROUNDS: u32 = 16;
+
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    mut transport: Box<dyn Transport>,
+    _guard: mpsc::Sender<()>,
+) {
+    let mut core: ChannelCore<()> = ChannelCore::new(Role::Server, shared.config.channel.clone());
+    core.set_session_id(new_id());
+    core.set_local_node(shared.config.node.clone());
+    let mut shutdown = shared.shutdown.clone();
+    let limit = shared.config.handshake_timeout;
+    let outcome = tokio::select! {
+        r = tokio::time::timeout(limit, handshake(&shared, &mut core, transport.as_mut())) => match r {
+            Ok(r) => r,
+            Err(_) => Err(fail(codes::SESSION_NEGOTIATION_TIMEOUT, "The session negotiation timed out")),
+        },
+        _ = shutdown.wait_for(|s| *s) => Err(fail(codes::SESSION_ERROR, "The server is being shut down")),
+    };
+    match outcome {
+        Ok(node) => established(shared, core, transport, node).await,
+        Err(End::Fail(reason)) => {
+            if let Ok(failed) = core.server_session(Session::failed(reason)) {
+                let _ = transport.send(&failed.into()).await;
+            }
+            let _ = transport.close().await;
+        }
+        Err(End::Close) => {
+            let _ = transport.close().await;
+        }
+    }
+}
+
+async fn receive_session(
+    core: &mut ChannelCore<()>,
+    t: &mut dyn Transport,
+) -> Result<Session, End> {
+    let Some(env) = t.receive().await? else { return Err(End::Close) };
+    match core.receive(env) {
+        Ok(inbound) => inbound.session.ok_or_else(|| {
+            fail(codes::SESSION_ERROR, "An empty or unexpected envelope was received")
+        }),
+        Err(Error::Session(e)) => Err(fail(codes::SESSION_ERROR, &e.to_string())),
+        Err(e) => Err(fail(codes::SESSION_ERROR, &e.to_string())),
+    }
+}
+
+async fn send_session(
+    core: &mut ChannelCore<()>,
+    t: &mut dyn Transport,
+    s: Session,
+) -> Result<(), End> {
+    let s = core.server_session(s).map_err(|e| fail(codes::SESSION_ERROR, &e.to_string()))?;
+    t.send(&s.into()).await?;
+    Ok(())
+}
+
+async fn handshake(
+    shared: &Shared,
+    core: &mut ChannelCore<()>,
+    t: &mut dyn Transport,
+) -> Result<Node, End> {
+    let config = &shared.config;
+    let first = receive_session(core, t).await?;
+    if first.state != SessionState::New {
+        return Err(fail(codes::SESSION_ERROR, "The session establishment failed"));
+    }
+
+    // Negotiate only when there is a real choice (PROTOCOL §3.2 step 2).
+    let supported_enc = t.supported_encryption();
+    let supported_comp = t.supported_compression();
+    let enc: Vec<_> =
+        config.encryption.iter().copied().filter(|e| supported_enc.contains(e)).collect();
+    let comp: Vec<_> =
+        config.compression.iter().copied().filter(|c| supported_comp.contains(c)).collect();
+    if enc.len() > 1 || comp.len() > 1 {
+        let mut offer = Session::new(SessionState::Negotiating);
+        offer.encryption_options = Some(enc.clone());
+        offer.compression_options = Some(comp.clone());
+        send_session(core, t, offer).await?;
+        let choice = receive_session(core, t).await?;
+        let (Some(c), Some(e)) = (choice.compression, choice.encryption) else {
+            return Err(fail(
+                codes::SESSION_NEGOTIATION_INVALID_OPTIONS,
+                "An invalid negotiation option was selected",
+            ));
+        };
+        if choice.state != SessionState::Negotiating || !comp.contains(&c) || !enc.contains(&e) {
+            return Err(fail(
+                codes::SESSION_NEGOTIATION_INVALID_OPTIONS,
+                "An invalid negotiation option was selected",
+            ));
+        }
+        let mut confirmation = Session::new(SessionState::Negotiating);
+        confirmation.compression = Some(c);
+        confirmation.encryption = Some(e);
+        send_session(core, t, confirmation).await?;
+        if t.encryption() != e {
+            if let Err(err) = t.set_encryption(e).await {
+                tracing::debug!(error = %err, "TLS upgrade failed");
+                return Err(End::Close);
+            }
+        }
+        if t.compression() != c {
+            if let Err(err) = t.set_compression(c).await {
+                tracing::debug!(error = %err, "compression failed");
+                return Err(End::Close);
+            }
+        }
+    }
+
+    let schemes = config.authenticator.schemes();
+    let mut offer = Session::new(SessionState::Authenticating);
+    offer.scheme_options = Some(schemes.clone());
+    send_session(core, t, offer).await?;
+    let names = t.peer_certificate_names();
+    for round in 0..MAX_AUTH_ROUNDS {
+        let attempt = receive_session(core, t).await?;
+        if attempt.state != SessionState::Authenticating {
+            return Err(fail(codes::SESSION_ERROR, "The session establishment failed"));
+        }
+        let (Some(node), Some(auth)) = (attempt.from.as_ref(), attempt.authentication.as_ref())
+        else {
+            return Err(fail(
+                codes::SESSION_AUTHENTICATION_FAILED,
+                "The authentication requires `from` and `authentication`",
+            ));
+        };
+        if !schemes.contains(&auth.scheme()) {
+            return Err(fail(
+                codes::SESSION_AUTHENTICATION_FAILED,
+                "The authentication scheme is not supported",
+            ));
+        }
+        let request = AuthRequest { node, authentication: auth, certificate_names: &names, round };
+        match config.authenticator.authenticate(request).await {
+            AuthOutcome::Accept => {
+                if node.name().is_none() || node.domain().is_none() {
+                    return Err(fail(
+                        codes::SESSION_REGISTRATION_ERROR,
+                        "The session instance registration failed",
+                    ));
+                }
+                let instance = node.instance().filter(|i| !i.is_empty()).unwrap_or("default");
+                return Ok(node.clone().with_instance(Some(instance)));
+            }
+            AuthOutcome::Roundtrip(challenge) => {
+                send_session(
+                    core,
+                    t,
+                    Session::new(SessionState::Authenticating).with_authentication(challenge),
+                )
+                .await?;
+            }
+            AuthOutcome::Reject => {
+                return Err(fail(
+                    codes::SESSION_AUTHENTICATION_FAILED,
+                    "The session authentication failed",
+                ));
+            }
+        }
+    }
+    Err(fail(codes::SESSION_AUTHENTICATION_FAILED, "Too many authentication round-trips"))
+}
+
+/// Registers the node, confirms `established`, and routes until the session ends.
+async fn established(
+    shared: Arc<Shared>,
+    mut core: ChannelCore<()>,
+    mut transport: Box<dyn Transport>,
+    node: Node,
+) {
+    let (out_tx, out_rx) = mpsc::channel::<Bytes>(shared.config.queue_capacity.max(1));
+    let Ok((entry, kick)) = shared.router.register(node.clone(), out_tx.clone()) else {
+        let reason = Reason::new(
+            codes::SESSION_REGISTRATION_ERROR,
+            "The session instance registration failed",
+        );
+        if let Ok(failed) = core.server_session(Session::failed(reason)) {
+            let _ = transport.send(&failed.into()).await;
+        }
+        let _ = transport.close().await;
+        return;
+    };
+    let confirmed =
+        core.server_session(Session::new(SessionState::Established).with_to(node.clone()));
+    let sent = match confirmed {
+        Ok(s) => transport.send(&s.into()).await.is_ok(),
+        Err(_) => false,
+    };
+    if !sent {
+        shared.router.unregister(&entry);
+        let _ = transport.close().await;
+        return;
+    }
+    tracing::debug!(%node, "session established");
+    let (sender, receiver) = transport.split();
+    let writer = tokio::spawn(write_loop(sender, out_rx));
+    let end = read_loop(&shared, &mut core, receiver, &node, &out_tx, kick).await;
+    shared.router.unregister(&entry);
+    drop(entry);
+    if let Some(session) = end {
+        if let Ok(s) = core.server_session(session) {
+            let _ = out_tx.send(Bytes::from(Envelope::from(s).to_vec())).await;
+        }
+    }
+    drop(out_tx);
+    let _ = writer.await;
+    tracing::debug!(%node, "session ended");
+}
+
+/// Returns the session envelope to send last (finished or failed), if any.
+async fn read_loop(
+    shared: &Shared,
+    core: &mut ChannelCore<()>,
+    mut receiver: Box<dyn TransportReceiver>,
+    node: &Node,
+    out: &mpsc::Sender<Bytes>,
+    mut kick: oneshot::Receiver<Reason>,
+) -> Option<Session> {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let received = tokio::select! {
+            r = receiver.receive() => r,
+            _ = shutdown.wait_for(|s| *s) => {
+                return Some(Session::failed(Reason::new(codes::SESSION_ERROR, "The server is being shut down")));
+            }
+            reason = &mut kick => {
+                return Some(Session::failed(reason.unwrap_or_else(|_| Reason::new(codes::SESSION_ERROR, "The session was terminated by the server"))));
+            }
+        };
+        let envelope = match received {
+            Ok(Some(e)) => e,
+            Ok(None) => return None,
+            Err(TransportError::Frame(f)) => {
+                return Some(Session::failed(Reason::new(codes::SESSION_ERROR, f.to_string())));
+            }
+            Err(e) => {
+                tracing::debug!(%node, error = %e, "connection lost");
+                return None;
+            }
+        };
+        let inbound = match core.receive(envelope) {
+            Ok(i) => i,
+            Err(e) => {
+                return Some(Session::failed(Reason::new(codes::SESSION_ERROR, e.to_string())))
+            }
+        };
+        if let Some(session) = inbound.session {
+            return Some(match session.state {
+                SessionState::Finishing => Session::new(SessionState::Finished),
+                _ => Session::failed(Reason::new(
+                    codes::SESSION_ERROR,
+                    "The session was terminated by the server",
+                )),
+            });
+        }
+        if let Some(reply) = inbound.reply {
+            if out.send(Bytes::from(reply.to_vec())).await.is_err() {
+                return None;
+            }
+        }
+        if let Some(env) = inbound.deliver {
+            if let Some(back) = shared.router.route(node, env).await {
+                if out.send(Bytes::from(back.to_vec())).await.is_err() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+async fn write_loop(mut sender: Box<dyn TransportSender>, mut rx: mpsc::Receiver<Bytes>) {
+    let mut batch = Vec::with_capacity(64);
+    while rx.recv_many(&mut batch, 64).await > 0 {
+        match sender.send_many(&mut batch).await {
+            Ok(()) => {}
+            Err(TransportError::EnvelopeTooLarge { size, limit }) => {
+                tracing::warn!(size, limit, "dropped an envelope larger than the limit");
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "writer stopped");
+                break;
+            }
+        }
+    }
+    let _ = sender.close().await;
+}
