@@ -39,6 +39,11 @@ pub struct LimeUri {
 pub const LIME_URI_SCHEME: &str = "lime";
 
 impl LimeUri {
+    /// `/ping`, the URI of ping requests.
+    pub fn ping() -> Self {
+        Self { text: "/ping".to_owned(), path_start: 0, absolute: false }
+    }
+
     /// True for relative URIs (`/presence`).
     pub fn is_relative(&self) -> bool {
         !self.absolute

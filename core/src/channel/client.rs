@@ -40,7 +40,10 @@ use tokio::{
     time::timeout,
 };
 
-use super::{ChannelCore, ChannelOptions, Role};
+use super::{
+    ping::{PingAction, RemotePing},
+    ChannelCore, ChannelOptions, Role,
+};
 use crate::{
     error::{SessionError, TransportError},
     transport::{Transport, TransportReceiver, TransportSender},
@@ -80,6 +83,10 @@ pub struct ClientOptions {
     pub max_envelope_size: usize,
     /// Timeout of each handshake step.
     pub handshake_timeout: Duration,
+    /// Send a `/ping` request when the server has been silent this long (off by default).
+    pub remote_ping_interval: Option<Duration>,
+    /// Finish the session when the server stays silent this long after a ping.
+    pub remote_idle_timeout: Option<Duration>,
 }
 
 impl Default for ClientOptions {
@@ -89,6 +96,8 @@ impl Default for ClientOptions {
             buffer: 1024,
             max_envelope_size: DEFAULT_MAX_ENVELOPE_SIZE,
             handshake_timeout: Duration::from_secs(30),
+            remote_ping_interval: None,
+            remote_idle_timeout: None,
         }
     }
 }
@@ -501,8 +510,33 @@ async fn read_loop(
     events: mpsc::Sender<ChannelEvent>,
     ended: watch::Sender<Option<Session>>,
 ) {
+    let mut ping =
+        RemotePing::new(shared.options.remote_ping_interval, shared.options.remote_idle_timeout);
     let end = loop {
-        let envelope = match receiver.receive().await {
+        let received = tokio::select! {
+            r = receiver.receive() => r,
+            action = ping.next() => {
+                let outgoing = match action {
+                    PingAction::SendPing => {
+                        // The response is matched and dropped: only its arrival matters.
+                        let (tx, _) = oneshot::channel();
+                        shared.core().register_command(Command::ping_request(), tx).map(Envelope::from)
+                    }
+                    PingAction::IdleTimeout => shared.core().finishing_session().map(Envelope::from),
+                };
+                if let Ok(env) = outgoing {
+                    if out.send(Bytes::from(env.to_vec())).await.is_err() {
+                        break ChannelEvent::Closed { error: Some("the writer stopped".into()) };
+                    }
+                }
+                if action == PingAction::IdleTimeout {
+                    break ChannelEvent::Closed { error: Some("the server did not answer pings in time".into()) };
+                }
+                continue;
+            }
+        };
+        ping.received();
+        let envelope = match received {
             Ok(Some(e)) => e,
             Ok(None) => break ChannelEvent::Closed { error: None },
             Err(e) => break ChannelEvent::Closed { error: Some(e.to_string()) },

@@ -5,6 +5,7 @@
 
 pub mod client;
 mod core;
+pub(crate) mod ping;
 
 pub use self::core::{new_id, ChannelCore, ChannelOptions, IdPolicy, Inbound, ReceiptTarget, Role};
 

@@ -86,6 +86,11 @@ impl Command {
         Self::success_for(request, Some(ping))
     }
 
+    /// A `get /ping` request (without id: channels assign one).
+    pub fn ping_request() -> Self {
+        Self::request(CommandMethod::Get, LimeUri::ping())
+    }
+
     /// True for a request (`status` pending).
     pub fn is_request(&self) -> bool {
         self.status == CommandStatus::Pending

@@ -208,6 +208,15 @@ impl UserFile {
         self.entries.insert((identity, scheme), secret.into());
     }
 
+    /// Copies the entries of `other` that use `scheme`.
+    pub fn extend_from(&mut self, other: &Self, scheme: AuthenticationScheme) {
+        for ((identity, s), secret) in &other.entries {
+            if *s == scheme {
+                self.entries.insert((identity.clone(), *s), secret.clone());
+            }
+        }
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()

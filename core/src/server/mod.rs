@@ -77,6 +77,10 @@ pub struct ServerConfig {
     pub queue_capacity: usize,
     /// Channel behaviour (ping replies for pings addressed to the server).
     pub channel: ChannelOptions,
+    /// Ping a session that has been silent this long (off by default).
+    pub remote_ping_interval: Option<Duration>,
+    /// End (`finished`) a session that stays silent this long after a ping.
+    pub remote_idle_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -109,6 +113,8 @@ impl Default for ServerConfig {
             duplicates: DuplicatePolicy::default(),
             queue_capacity: 256,
             channel: ChannelOptions::server(),
+            remote_ping_interval: None,
+            remote_idle_timeout: None,
         }
     }
 }

@@ -7,10 +7,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{auth::AuthRequest, AuthOutcome, Shared};
 use crate::{
-    channel::{new_id, ChannelCore, Role},
+    channel::{
+        new_id,
+        ping::{PingAction, RemotePing},
+        ChannelCore, Role,
+    },
     reason::codes,
     transport::{Transport, TransportReceiver, TransportSender},
-    Envelope, Error, Node, Reason, Session, SessionState, TransportError,
+    Command, Envelope, Error, Node, Reason, Session, SessionState, TransportError,
 };
 
 /// How a handshake ended without a session.
@@ -24,7 +28,9 @@ enum End {
 impl From<TransportError> for End {
     fn from(e: TransportError) -> Self {
         match e {
-            TransportError::Frame(f) => Self::Fail(Reason::new(codes::SESSION_ERROR, f.to_string())),
+            TransportError::Frame(f) => {
+                Self::Fail(Reason::new(codes::SESSION_ERROR, f.to_string()))
+            }
             other => {
                 tracing::debug!(error = %other, "connection lost during the handshake");
                 Self::Close
@@ -258,9 +264,17 @@ async fn read_loop(
     mut kick: oneshot::Receiver<Reason>,
 ) -> Option<Session> {
     let mut shutdown = shared.shutdown.clone();
+    let mut ping =
+        RemotePing::new(shared.config.remote_ping_interval, shared.config.remote_idle_timeout);
     loop {
         let received = tokio::select! {
-            r = receiver.receive() => r,
+            r = receiver.receive() => Some(r),
+            action = ping.next() => {
+                if action == PingAction::IdleTimeout {
+                    return Some(Session::new(SessionState::Finished));
+                }
+                None
+            }
             _ = shutdown.wait_for(|s| *s) => {
                 return Some(Session::failed(Reason::new(codes::SESSION_ERROR, "The server is being shut down")));
             }
@@ -268,6 +282,15 @@ async fn read_loop(
                 return Some(Session::failed(reason.unwrap_or_else(|_| Reason::new(codes::SESSION_ERROR, "The session was terminated by the server"))));
             }
         };
+        let Some(received) = received else {
+            if let Ok(req) = core.register_command(Command::ping_request(), ()) {
+                if out.send(Bytes::from(Envelope::from(req).to_vec())).await.is_err() {
+                    return None;
+                }
+            }
+            continue;
+        };
+        ping.received();
         let envelope = match received {
             Ok(Some(e)) => e,
             Ok(None) => return None,

@@ -376,3 +376,36 @@ async fn memory_transport_sessions() {
     assert_eq!(server.session_count(), 3);
     within(server.shutdown()).await;
 }
+
+#[tokio::test]
+async fn server_pings_idle_sessions_and_finishes_silent_ones() {
+    let server = start(ServerConfig {
+        remote_ping_interval: Some(Duration::from_millis(100)),
+        remote_idle_timeout: Some(Duration::from_millis(300)),
+        ..config()
+    })
+    .await;
+    // a well-behaved client answers the pings automatically and stays established
+    let polite = guest(&tcp_uri(&server), &ClientTlsConfig::default(), "polite", "1").await;
+    // a raw client that never answers
+    let mut t = within(lime::transport::connect(&tcp_uri(&server), &ClientTlsConfig::default()))
+        .await
+        .unwrap();
+    t.send(&lime::Session::new(SessionState::New).into()).await.unwrap();
+    within(t.receive()).await.unwrap();
+    let auth = lime::Session::new(SessionState::Authenticating)
+        .with_from("silent@localhost/1".parse().unwrap())
+        .with_authentication(Authentication::Guest);
+    t.send(&auth.into()).await.unwrap();
+    let Some(lime::Envelope::Session(est)) = within(t.receive()).await.unwrap() else { panic!() };
+    assert_eq!(est.state, SessionState::Established);
+    let Some(lime::Envelope::Command(ping)) = within(t.receive()).await.unwrap() else { panic!() };
+    assert!(ping.is_ping_request() && ping.id.is_some());
+    let Some(lime::Envelope::Session(end)) = within(t.receive()).await.unwrap() else { panic!() };
+    assert_eq!(end.state, SessionState::Finished);
+    // the polite one survived the same period and still works
+    assert_eq!(polite.state(), SessionState::Established);
+    let pong = within(polite.process_command(Command::ping_request(), T)).await.unwrap();
+    assert_eq!(pong.status, CommandStatus::Success);
+    within(server.shutdown()).await;
+}
