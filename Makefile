@@ -4,13 +4,18 @@ CARGO ?= cargo
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: all demo build-dev fmt lint test test-rust test-python vectors bench clean
+.PHONY: all demo serve build-dev fmt lint test test-rust test-python test-kotlin test-dart dart-generate vectors interop bench clean
 
 all: lint test
 
-## The main job: decode the bundled sample capture (replaced by `lime demo` once the server lands).
+## The main job: a server and two clients over loopback sockets (TLS over TCP, WebSocket,
+## routing, receipts, a command round trip, a clean finish).
 demo:
-	$(CARGO) run --release -q -p lime-cli -- decode tests/captures/sample-session.lime
+	$(CARGO) run -q -p lime-cli -- demo
+
+## Run the server on its embedded defaults (net.tcp://127.0.0.1:55321, ws://127.0.0.1:8080).
+serve:
+	$(CARGO) run --release -q -p lime-cli -- serve
 
 build-dev:
 	$(CARGO) build --workspace --all-targets
@@ -24,26 +29,52 @@ lint:
 
 $(VENV)/.ready: pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check 'pytest>=8,<10'
+	$(PY) -m pip install -q --disable-pip-version-check 'maturin>=1.9,<2' 'pytest>=8,<10' \
+		'pytest-asyncio>=1.0,<2' 'pytest-mock>=3.14,<4' 'websockets>=13' 'cryptography>=42'
 	touch $@
 
-## Everything: lints, Rust unit/integration/property/vector tests and doc tests, then the
-## Python suite that checks the vectors through the `lime decode` binary.
-test: lint test-rust test-python
+## Everything: lints, Rust unit/integration/property/vector tests and doc tests, the Python
+## suite (drop-in lime_python + vectors through `lime decode`), then the interop matrix.
+test: lint test-rust test-python test-kotlin test-dart interop
 
 test-rust:
 	$(CARGO) test --workspace
 
+## The lime-python drop-in (built into the venv with maturin) and the vector checks through
+## `lime decode`, against real `lime serve` processes.
 test-python: $(VENV)/.ready
 	$(CARGO) build -q -p lime-cli
-	LIME_BIN=$(CURDIR)/target/debug/lime $(PY) -m pytest -q tests
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop -q
+	LIME_BIN=$(CURDIR)/target/debug/lime $(PY) -m pytest -q tests python/tests
+
+## The uniffi bindings from Kotlin against a real `lime serve` (Swift is generated only: no
+## Swift toolchain here). Installs npm kotlin-compiler and Debian libjna-java itself.
+test-kotlin:
+	bash bindings/ffi/run-kotlin-tests.sh
+
+## Dart package: regenerate the flutter_rust_bridge glue and fail on drift, Dart syntax check,
+## native symbol check, Dart tests when an SDK is present. The first run installs the codegen
+## and cargo-expand into target/tools (about 10 minutes on 2 cores).
+test-dart:
+	bash dart/tool/check.sh
+
+dart-generate:
+	bash dart/tool/generate.sh
+
+## Real peers (lime-python 2.0.13, lime-js 3.0.1, lime-go) against `lime serve`, and our client
+## against the lime-go server; installs the peers into tests/interop/.cache.
+interop:
+	$(CARGO) build -q -p lime-cli
+	tests/interop/run.sh target/debug/lime
 
 vectors:
 	$(CARGO) test -p lime-core --test vectors -- --nocapture
 
-## Criterion benchmarks (release build). Figures are recorded in BENCHMARKS.md.
+## Benchmarks (release build): criterion for the codec, `lime bench` for transports, channels
+## and the server. Figures are recorded in BENCHMARKS.md.
 bench:
 	$(CARGO) bench -p lime-core --bench codec
+	$(CARGO) run --release -q -p lime-cli -- bench all
 
 clean:
 	$(CARGO) clean

@@ -180,7 +180,10 @@ struct Running {
 /// A client session. See the [module docs](self).
 pub struct ClientChannel {
     shared: Arc<Shared>,
-    transport: Option<Box<dyn Transport>>,
+    /// The whole transport until the session is established (then it is split between the
+    /// reader and writer tasks). Behind a mutex only so that the channel is `Sync`; the
+    /// handshake methods take `&mut self` and never lock it.
+    transport: std::sync::Mutex<Option<Box<dyn Transport>>>,
     running: Option<Running>,
 }
 
@@ -194,6 +197,12 @@ impl std::fmt::Debug for ClientChannel {
             .finish_non_exhaustive()
     }
 }
+
+/// A `ClientChannel` can be shared between tasks (`Arc<ClientChannel>`) once established.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ClientChannel>();
+};
 
 impl Drop for ClientChannel {
     fn drop(&mut self) {
@@ -215,7 +224,7 @@ impl ClientChannel {
         let core = ChannelCore::new(Role::Client, options.channel.clone());
         Self {
             shared: Arc::new(Shared { core: Mutex::new(core), options }),
-            transport: Some(transport),
+            transport: std::sync::Mutex::new(Some(transport)),
             running: None,
         }
     }
@@ -240,8 +249,12 @@ impl ClientChannel {
         self.shared.core().remote_node().cloned()
     }
 
+    fn slot(&mut self) -> &mut Option<Box<dyn Transport>> {
+        self.transport.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn transport(&mut self) -> Result<&mut Box<dyn Transport>, Error> {
-        self.transport.as_mut().ok_or(Error::Closed)
+        self.slot().as_mut().ok_or(Error::Closed)
     }
 
     /// Sends a session envelope and waits for the server's next session envelope.
@@ -259,7 +272,7 @@ impl ClientChannel {
             Ok(r) => r?,
         };
         let Some(envelope) = received else {
-            self.transport = None;
+            *self.slot() = None;
             self.shared.core().fail();
             return Err(Error::Closed);
         };
@@ -268,7 +281,7 @@ impl ClientChannel {
             .session
             .ok_or_else(|| SessionError::Protocol("expected a session envelope".into()))?;
         if inbound.close {
-            if let Some(mut t) = self.transport.take() {
+            if let Some(mut t) = self.slot().take() {
                 let _ = t.close().await;
             }
         } else if session.state == SessionState::Established {
@@ -373,7 +386,7 @@ impl ClientChannel {
 
     /// Starts the reader and writer tasks on the split transport.
     fn run(&mut self) {
-        let Some(transport) = self.transport.take() else { return };
+        let Some(transport) = self.slot().take() else { return };
         let (sender, receiver) = transport.split();
         let capacity = self.shared.options.buffer.max(1);
         let (out_tx, out_rx) = mpsc::channel(capacity);
@@ -477,7 +490,7 @@ impl ClientChannel {
 
     /// Closes the transport without a session envelope.
     pub async fn close(&mut self) {
-        if let Some(mut t) = self.transport.take() {
+        if let Some(mut t) = self.slot().take() {
             let _ = t.close().await;
         }
         if let Some(r) = self.running.take() {

@@ -202,6 +202,26 @@ impl<P> ChannelCore<P> {
         self.local_node = Some(node);
     }
 
+    /// Overrides the state, session id and nodes: for bindings whose public API lets users
+    /// assign them (lime-python's tests and applications set `channel.state` directly).
+    pub fn restore(
+        &mut self,
+        state: SessionState,
+        session_id: Option<String>,
+        local_node: Option<Node>,
+        remote_node: Option<Node>,
+    ) {
+        self.state = state;
+        self.session_id = session_id;
+        self.local_node = local_node;
+        self.remote_node = remote_node;
+    }
+
+    /// The options, to change them after construction.
+    pub fn options_mut(&mut self) -> &mut ChannelOptions {
+        &mut self.options
+    }
+
     /// Number of commands waiting for their response.
     pub fn pending_commands(&self) -> usize {
         self.pending.len()
@@ -286,6 +306,10 @@ impl<P> ChannelCore<P> {
         }
         if session.state == SessionState::Established {
             self.remote_node.clone_from(&session.to);
+        }
+        if session.state.is_terminal() && session.to.is_none() {
+            // C# writes `{id, from, to, state}` when ending a session.
+            session.to.clone_from(&self.remote_node);
         }
         self.state = session.state;
         Ok(session)
@@ -458,6 +482,9 @@ impl<P> ChannelCore<P> {
             let mut reply = Command::ping_response(&c);
             if self.role == Role::Server {
                 reply.from.clone_from(&self.local_node);
+                if reply.to.is_none() {
+                    reply.to.clone_from(&self.remote_node);
+                }
             }
             out.reply = Some(Envelope::Command(reply));
             if !self.options.deliver_answered_pings {

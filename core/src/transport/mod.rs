@@ -43,6 +43,24 @@ pub trait Transport: Send {
         self.send_bytes(Bytes::from(envelope.to_vec())).await
     }
 
+    /// Sends several serialized envelopes, draining `batch` (see
+    /// [`TransportSender::send_many`]).
+    async fn send_many(&mut self, batch: &mut Vec<Bytes>) -> TransportResult<()> {
+        let mut result = Ok(());
+        for json in batch.drain(..) {
+            match self.send_bytes(json).await {
+                Err(e @ TransportError::EnvelopeTooLarge { .. }) => result = Err(e),
+                other => other?,
+            }
+        }
+        result
+    }
+
+    /// The WebSocket subprotocol agreed with the peer, if any.
+    fn subprotocol(&self) -> Option<String> {
+        None
+    }
+
     /// Encryption options this transport can apply (`[none]` unless it can upgrade to TLS).
     fn supported_encryption(&self) -> Vec<SessionEncryption> {
         vec![SessionEncryption::None]

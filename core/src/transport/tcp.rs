@@ -231,6 +231,19 @@ impl Transport for TcpTransport {
         self.write(&json).await
     }
 
+    async fn send_many(&mut self, batch: &mut Vec<Bytes>) -> TransportResult<()> {
+        let mut joined = Vec::with_capacity(batch.iter().map(Bytes::len).sum());
+        let mut result = Ok(());
+        for json in batch.drain(..) {
+            match check_size(&json, self.options.max_envelope_size) {
+                Ok(()) => joined.extend_from_slice(&json),
+                Err(e) => result = Err(e),
+            }
+        }
+        self.write(&joined).await?;
+        result
+    }
+
     async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
         match &mut self.io {
             Io::Whole(MaybeTlsStream::Plain(s)) => self.reader.receive_from(s).await,

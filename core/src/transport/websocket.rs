@@ -51,7 +51,13 @@ use tokio_tungstenite::{
         error::{CapacityError, ProtocolError},
         handshake::server::{ErrorResponse, Request, Response},
         http::{header::SEC_WEBSOCKET_PROTOCOL, HeaderValue},
-        protocol::{frame::coding::CloseCode, CloseFrame, Role, WebSocketConfig},
+        protocol::{
+            frame::{
+                coding::{CloseCode, Data, OpCode},
+                Frame,
+            },
+            CloseFrame, Role, WebSocketConfig,
+        },
         Error as WsError, Message as WsMessage, Utf8Bytes,
     },
     WebSocketStream,
@@ -147,11 +153,32 @@ where
     if closed {
         return Err(TransportError::Closed);
     }
-    let text = Utf8Bytes::try_from(json).map_err(|e| {
-        TransportError::WebSocket(format!("an envelope must be UTF-8 to be sent as text: {e}"))
-    })?;
-    sink.send(WsMessage::Text(text)).await.map_err(|e| ws_error(e, max))
+    if std::str::from_utf8(&json).is_err() {
+        return Err(TransportError::WebSocket(
+            "an envelope must be UTF-8 to be sent as text".into(),
+        ));
+    }
+    if json.len() <= FRAGMENT_SIZE {
+        let text =
+            Utf8Bytes::try_from(json).map_err(|e| TransportError::WebSocket(e.to_string()))?;
+        return sink.send(WsMessage::Text(text)).await.map_err(|e| ws_error(e, max));
+    }
+    // Large envelopes go out as a fragmented message: some peers (the `websocket` npm package
+    // behind lime-js) refuse single frames over 1 MiB but reassemble fragments up to 8 MiB.
+    let mut rest = json;
+    let mut first = true;
+    while !rest.is_empty() {
+        let chunk = rest.split_to(FRAGMENT_SIZE.min(rest.len()));
+        let opcode = if first { OpCode::Data(Data::Text) } else { OpCode::Data(Data::Continue) };
+        let frame = Frame::message(chunk, opcode, rest.is_empty());
+        sink.feed(WsMessage::Frame(frame)).await.map_err(|e| ws_error(e, max))?;
+        first = false;
+    }
+    sink.flush().await.map_err(|e| ws_error(e, max))
 }
+
+/// Envelopes above this size are sent as several WebSocket frames.
+const FRAGMENT_SIZE: usize = 64 * 1024;
 
 async fn receive_from<S>(
     stream: &mut S,
@@ -404,6 +431,10 @@ async fn connect_tcp(host: &str, port: u16) -> TransportResult<TcpStream> {
 
 #[async_trait]
 impl Transport for WebSocketTransport {
+    fn subprotocol(&self) -> Option<String> {
+        self.subprotocol.clone()
+    }
+
     async fn send_bytes(&mut self, json: Bytes) -> TransportResult<()> {
         send_text(&mut self.ws, self.closed, self.max, json).await
     }
@@ -540,6 +571,37 @@ impl WebSocketListener {
     /// The transport options of the connections.
     pub fn options(&self) -> &TransportOptions {
         &self.options
+    }
+}
+
+#[cfg(test)]
+mod fragment_tests {
+    use super::*;
+    use crate::Message;
+
+    #[tokio::test]
+    async fn large_envelopes_are_fragmented_and_reassembled() {
+        let listener = WebSocketListener::bind("127.0.0.1:0", None, TransportOptions::default())
+            .await
+            .unwrap();
+        let uri = format!("ws://{}", listener.local_addr().unwrap());
+        let server = async {
+            let (stream, _) = listener.accept().await.unwrap();
+            WebSocketTransport::accept(stream, None, TransportOptions::default()).await.unwrap()
+        };
+        let tls = ClientTlsConfig::default();
+        let (mut server, client) = tokio::join!(
+            server,
+            WebSocketTransport::connect(&uri, &tls, TransportOptions::default())
+        );
+        let mut client = client.unwrap();
+        let big: Envelope = Message::text("é".repeat(300_000)).into();
+        client.send(&big).await.unwrap();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), server.receive())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, Some(big));
     }
 }
 

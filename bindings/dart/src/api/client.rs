@@ -1,0 +1,428 @@
+//! [`LimeClient`]: a LIME client session over TCP (`net.tcp://`, with the in-band TLS
+//! upgrade) or WebSocket (`ws://`, `wss://`, subprotocol `lime`), driven by lime-core's
+//! `ClientChannel`.
+//!
+//! The session state machine, ping replies, `received` receipts and command correlation all
+//! run in Rust; Dart sees async calls and a stream of [`ChannelEventDto`]s. Calls may overlap
+//! (a command can wait for its response while messages are sent and events arrive); the
+//! handshake steps, `finish` and `close` wait for the calls in progress.
+
+use std::time::Duration;
+
+use flutter_rust_bridge::frb;
+use lime::{
+    channel::{ChannelEvent, ChannelOptions, ClientChannel, ClientOptions, EstablishOptions},
+    Envelope, Identity,
+};
+
+use super::{
+    driver::DriverHandle,
+    enums::{SessionCompressionDto, SessionEncryptionDto, SessionStateDto},
+    envelope::{AuthenticationDto, CommandDto, MessageDto, NotificationDto, SessionDto},
+    error::{invalid, LimeError},
+    transport::{open, size, LimeTransport, TransportOptionsDto},
+};
+use crate::frb_generated::StreamSink;
+
+/// How the channel behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelOptionsDto {
+    /// Answer the server's `get /ping` requests automatically (they are not delivered).
+    pub auto_reply_pings: bool,
+    /// Send a `received` notification (to `pp ?? from`) for every message with an id.
+    pub auto_notify_receipt: bool,
+    /// Timeout of each handshake step and of `finish`, in milliseconds.
+    pub handshake_timeout_ms: u32,
+    /// Largest envelope the channel sends, in bytes (default 8 MiB).
+    pub max_envelope_size: Option<u32>,
+    /// Capacity of the incoming event and outgoing envelope queues (default 1024).
+    pub buffer: Option<u32>,
+    /// Send a `/ping` to the server after this many milliseconds of silence (off by default).
+    pub remote_ping_interval_ms: Option<u32>,
+    /// Finish the session when the server stays silent this long after a ping.
+    pub remote_idle_timeout_ms: Option<u32>,
+}
+
+impl Default for ChannelOptionsDto {
+    fn default() -> Self {
+        Self {
+            auto_reply_pings: true,
+            auto_notify_receipt: false,
+            handshake_timeout_ms: 30_000,
+            max_envelope_size: None,
+            buffer: None,
+            remote_ping_interval_ms: None,
+            remote_idle_timeout_ms: None,
+        }
+    }
+}
+
+/// Everything [`LimeClient::connect`] needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientOptionsDto {
+    /// TLS and size settings of the connection.
+    pub transport: TransportOptionsDto,
+    /// Channel behaviour.
+    pub channel: ChannelOptionsDto,
+}
+
+/// The default [`ChannelOptionsDto`]: ping replies on, receipts off, 30 s handshake steps.
+#[frb(sync)]
+pub fn default_channel_options() -> ChannelOptionsDto {
+    ChannelOptionsDto::default()
+}
+
+/// The default [`ClientOptionsDto`].
+#[frb(sync)]
+pub fn default_client_options() -> ClientOptionsDto {
+    ClientOptionsDto::default()
+}
+
+/// Where the session stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelInfoDto {
+    /// The session state.
+    pub state: SessionStateDto,
+    /// The session id assigned by the server.
+    pub session_id: Option<String>,
+    /// Our node, as the server registered it (once established).
+    pub local_node: Option<String>,
+    /// The server's node (once established).
+    pub remote_node: Option<String>,
+}
+
+impl ChannelInfoDto {
+    pub(crate) fn of(channel: &ClientChannel) -> Self {
+        Self {
+            state: channel.state().into(),
+            session_id: channel.session_id(),
+            local_node: channel.local_node().map(|n| n.to_string()),
+            remote_node: channel.remote_node().map(|n| n.to_string()),
+        }
+    }
+}
+
+/// What a [`ChannelEventDto`] carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelEventKind {
+    /// A message ([`ChannelEventDto::message`]).
+    Message,
+    /// A notification ([`ChannelEventDto::notification`]).
+    Notification,
+    /// A command that is not the response to one of ours ([`ChannelEventDto::command`]).
+    Command,
+    /// The server finished the session ([`ChannelEventDto::session`]).
+    Finished,
+    /// The server failed the session ([`ChannelEventDto::session`], see its reason).
+    Failed,
+    /// The connection ended without a session envelope ([`ChannelEventDto::error`]).
+    Closed,
+}
+
+/// One incoming event of an established channel: `kind` says which field is set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelEventDto {
+    /// What happened.
+    pub kind: ChannelEventKind,
+    /// For [`ChannelEventKind::Message`].
+    pub message: Option<MessageDto>,
+    /// For [`ChannelEventKind::Notification`].
+    pub notification: Option<NotificationDto>,
+    /// For [`ChannelEventKind::Command`].
+    pub command: Option<CommandDto>,
+    /// For [`ChannelEventKind::Finished`] and [`ChannelEventKind::Failed`].
+    pub session: Option<SessionDto>,
+    /// For [`ChannelEventKind::Closed`]: the error that ended the connection, if any.
+    pub error: Option<String>,
+}
+
+impl From<ChannelEvent> for ChannelEventDto {
+    fn from(event: ChannelEvent) -> Self {
+        let mut dto = Self {
+            kind: ChannelEventKind::Closed,
+            message: None,
+            notification: None,
+            command: None,
+            session: None,
+            error: None,
+        };
+        match event {
+            ChannelEvent::Message(m) => {
+                dto.kind = ChannelEventKind::Message;
+                dto.message = Some((&m).into());
+            }
+            ChannelEvent::Notification(n) => {
+                dto.kind = ChannelEventKind::Notification;
+                dto.notification = Some((&n).into());
+            }
+            ChannelEvent::Command(c) => {
+                dto.kind = ChannelEventKind::Command;
+                dto.command = Some((&c).into());
+            }
+            ChannelEvent::Finished(s) => {
+                dto.kind = ChannelEventKind::Finished;
+                dto.session = Some((&s).into());
+            }
+            ChannelEvent::Failed(s) => {
+                dto.kind = ChannelEventKind::Failed;
+                dto.session = Some((&s).into());
+            }
+            ChannelEvent::Closed { error } => dto.error = error,
+        }
+        dto
+    }
+}
+
+/// A LIME client session: connect, establish, send and receive, finish.
+///
+/// Dart: `await LimeClient.connect(uri: …, options: …)`, then `establishSession(…)` (or the
+/// steps `startNewSession`, `negotiateSession`, `authenticateSession`), then `events()` for
+/// incoming envelopes. Call `finish()` (or `close()`) when done: an open connection keeps the
+/// client alive.
+#[frb(opaque)]
+#[derive(Debug)]
+pub struct LimeClient {
+    driver: DriverHandle,
+}
+
+fn millis(ms: u32) -> Duration {
+    Duration::from_millis(u64::from(ms))
+}
+
+fn client_options(options: &ChannelOptionsDto) -> ClientOptions {
+    // Field by field, so fields a later lime-core adds keep their defaults.
+    let mut client = ClientOptions::default();
+    client.channel = ChannelOptions {
+        auto_reply_pings: options.auto_reply_pings,
+        auto_notify_receipt: options.auto_notify_receipt,
+        ..ChannelOptions::client()
+    };
+    client.buffer = size(options.buffer, client.buffer);
+    client.max_envelope_size = size(options.max_envelope_size, client.max_envelope_size);
+    client.handshake_timeout = millis(options.handshake_timeout_ms);
+    client.remote_ping_interval = options.remote_ping_interval_ms.map(millis);
+    client.remote_idle_timeout = options.remote_idle_timeout_ms.map(millis);
+    client
+}
+
+fn identity(text: &str) -> Result<Identity, LimeError> {
+    text.parse().map_err(|e| invalid("identity", e))
+}
+
+impl LimeClient {
+    /// Opens a connection to `uri` (`net.tcp://host[:port]`, default port 55321; `ws://…`;
+    /// `wss://…`) and a channel over it. The session starts with
+    /// [`LimeClient::establish_session`] or [`LimeClient::start_new_session`].
+    pub async fn connect(uri: String, options: ClientOptionsDto) -> Result<Self, LimeError> {
+        let transport = open(&uri, &options.transport).await?;
+        Self::start(transport, &options.channel)
+    }
+
+    /// A channel over a connection opened with [`LimeTransport::connect`], which it takes
+    /// over (the transport is no longer open afterwards).
+    pub async fn attach(
+        transport: &LimeTransport,
+        options: ChannelOptionsDto,
+    ) -> Result<Self, LimeError> {
+        Self::start(transport.take()?, &options)
+    }
+
+    fn start(
+        transport: Box<dyn lime::transport::Transport>,
+        options: &ChannelOptionsDto,
+    ) -> Result<Self, LimeError> {
+        let channel = ClientChannel::with_options(transport, client_options(options));
+        Ok(Self { driver: DriverHandle::start(channel)? })
+    }
+
+    /// The session state (while a handshake step or `finish` runs: the state before it).
+    #[frb(sync, getter)]
+    pub fn state(&self) -> SessionStateDto {
+        self.driver.info().state
+    }
+
+    /// State, session id and nodes.
+    #[frb(sync, getter)]
+    pub fn info(&self) -> ChannelInfoDto {
+        self.driver.info()
+    }
+
+    /// Sends `{"state":"new"}` and returns the server's reply: `negotiating`,
+    /// `authenticating`, `established` or `failed`.
+    pub async fn start_new_session(&self) -> Result<SessionDto, LimeError> {
+        self.driver
+            .call(|d| async move {
+                let session = d.exclusive().await.start_new_session().await?;
+                Ok(SessionDto::from(&session))
+            })
+            .await
+    }
+
+    /// Sends the negotiation choice; on the server's confirmation applies it to the
+    /// connection (the TLS upgrade happens here) and returns the session that follows
+    /// (`authenticating`, `established` or `failed`).
+    pub async fn negotiate_session(
+        &self,
+        compression: SessionCompressionDto,
+        encryption: SessionEncryptionDto,
+    ) -> Result<SessionDto, LimeError> {
+        self.driver
+            .call(move |d| async move {
+                let mut channel = d.exclusive().await;
+                let session =
+                    channel.negotiate_session(compression.into(), encryption.into()).await?;
+                Ok(SessionDto::from(&session))
+            })
+            .await
+    }
+
+    /// Sends credentials as `identity` (`name@domain`) on `instance` and returns the
+    /// server's reply: `established`, `failed`, or another `authenticating` round.
+    pub async fn authenticate_session(
+        &self,
+        identity: String,
+        authentication: AuthenticationDto,
+        instance: Option<String>,
+    ) -> Result<SessionDto, LimeError> {
+        let identity = self::identity(&identity)?;
+        self.driver
+            .call(move |d| async move {
+                let mut channel = d.exclusive().await;
+                let session = channel
+                    .authenticate_session(&identity, authentication.into(), instance.as_deref())
+                    .await?;
+                Ok(SessionDto::from(&session))
+            })
+            .await
+    }
+
+    /// Runs the whole handshake: start, negotiation when the server asks (the given options,
+    /// else its first ones), authentication with the same credentials in every round.
+    /// Returns the `established` session; a refusal is [`LimeError::Session`] with the
+    /// server's reason (13: authentication failed).
+    pub async fn establish_session(
+        &self,
+        identity: String,
+        instance: Option<String>,
+        authentication: AuthenticationDto,
+        compression: Option<SessionCompressionDto>,
+        encryption: Option<SessionEncryptionDto>,
+    ) -> Result<SessionDto, LimeError> {
+        let mut options =
+            EstablishOptions::new(self::identity(&identity)?, "", authentication.into());
+        options.instance = instance;
+        options.compression = compression.map(Into::into);
+        options.encryption = encryption.map(Into::into);
+        self.driver
+            .call(move |d| async move {
+                let session = d.exclusive().await.establish_session(options).await?;
+                Ok(SessionDto::from(&session))
+            })
+            .await
+    }
+
+    /// Sends a message (established sessions only).
+    pub async fn send_message(&self, message: MessageDto) -> Result<(), LimeError> {
+        self.send(Envelope::Message(message.try_into()?)).await
+    }
+
+    /// Sends a notification (established sessions only).
+    pub async fn send_notification(&self, notification: NotificationDto) -> Result<(), LimeError> {
+        self.send(Envelope::Notification(notification.try_into()?)).await
+    }
+
+    /// Sends a command without waiting for a response: the answer to a received request, or
+    /// an `observe`.
+    pub async fn send_command(&self, command: CommandDto) -> Result<(), LimeError> {
+        self.send(Envelope::Command(command.try_into()?)).await
+    }
+
+    async fn send(&self, envelope: Envelope) -> Result<(), LimeError> {
+        self.driver
+            .call(move |d| async move {
+                let channel = d.shared().await;
+                match envelope {
+                    Envelope::Message(m) => channel.send_message(m).await?,
+                    Envelope::Notification(n) => channel.send_notification(n).await?,
+                    Envelope::Command(c) => channel.send_command(c).await?,
+                    Envelope::Session(_) => {
+                        return Err(invalid("envelope", "sessions are sent by the handshake"))
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Sends a command request (an id is assigned when it has none) and waits up to
+    /// `timeout_ms` for the response with the same id. A `failure` response is returned, not
+    /// thrown: check its `status` and `reason`.
+    pub async fn process_command(
+        &self,
+        command: CommandDto,
+        timeout_ms: u32,
+    ) -> Result<CommandDto, LimeError> {
+        let command: lime::Command = command.try_into()?;
+        self.driver
+            .call(move |d| async move {
+                let channel = d.shared().await;
+                let response = channel.process_command(command, millis(timeout_ms)).await?;
+                Ok(CommandDto::from(&response))
+            })
+            .await
+    }
+
+    /// Sends `finishing` and waits for the server's `finished` (or `failed`). The event
+    /// stream delivers the same session, then ends.
+    pub async fn finish(&self) -> Result<SessionDto, LimeError> {
+        self.driver
+            .call(|d| async move {
+                let session = d.exclusive().await.finish().await?;
+                Ok(SessionDto::from(&session))
+            })
+            .await
+    }
+
+    /// Closes the connection without a session envelope; the event stream ends.
+    pub async fn close(&self) -> Result<(), LimeError> {
+        self.driver
+            .call(|d| async move {
+                d.exclusive().await.close().await;
+                Ok(())
+            })
+            .await
+    }
+
+    /// The next incoming event; `None` once the session has ended and every event was
+    /// taken. Fails before the session is established.
+    pub async fn next_event(&self) -> Result<Option<ChannelEventDto>, LimeError> {
+        self.driver
+            .call(|d| async move { Ok(d.next_event().await?.map(ChannelEventDto::from)) })
+            .await
+    }
+
+    /// Streams every incoming event (messages, notifications, commands, then the end of the
+    /// session) until the session ends. Call once, after the session is established.
+    pub async fn events(&self, sink: StreamSink<ChannelEventDto>) -> Result<(), LimeError> {
+        self.pump(move |event| sink.add(event).is_ok()).await
+    }
+
+    /// Hands every incoming event to `emit` (on the driver thread) until the session ends or
+    /// `emit` returns false; what [`LimeClient::events`] does with a Dart stream.
+    #[frb(ignore)]
+    pub async fn pump<F>(&self, mut emit: F) -> Result<(), LimeError>
+    where
+        F: FnMut(ChannelEventDto) -> bool + Send + 'static,
+    {
+        self.driver
+            .call(move |d| async move {
+                while let Some(event) = d.next_event().await? {
+                    if !emit(event.into()) {
+                        break;
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+}

@@ -1,0 +1,234 @@
+//! [`LimeError`]: the one error type of the Dart bindings, converted from [`lime::Error`].
+//!
+//! Every fallible function of the API returns `Result<_, LimeError>`; the generated Dart code
+//! throws the error, and the idiomatic layer in `dart/lib/src/` turns it into a
+//! `LimeException` carrying the LIME [`ReasonDto`].
+//!
+//! The enum is opaque on the Dart side (`#[frb(opaque)]`): flutter_rust_bridge turns enums
+//! with fields into `freezed` classes, which need `build_runner` to generate code. An opaque
+//! error keeps the generated Dart self-contained; Dart reads it through [`LimeError::kind`],
+//! [`LimeError::reason`] and [`LimeError::message`].
+
+use flutter_rust_bridge::frb;
+use lime::reason::codes;
+
+use super::envelope::ReasonDto;
+
+/// Every failure the Dart bindings report.
+#[frb(opaque)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LimeError {
+    /// Text that is not valid LIME: an envelope, node, media type, URI or JSON document.
+    Parse {
+        /// What could not be parsed, and why.
+        message: String,
+    },
+    /// The connection failed (I/O, TLS, WebSocket, envelope size limit).
+    Transport {
+        /// What failed.
+        message: String,
+    },
+    /// The session could not be established, was refused or does not allow the operation
+    /// (13: authentication failed, 15: invalid action for the state, …).
+    Session {
+        /// LIME reason code.
+        code: i32,
+        /// The reason's description.
+        description: String,
+    },
+    /// A command could not be sent or its response matched.
+    Command {
+        /// LIME reason code.
+        code: i32,
+        /// The reason's description.
+        description: String,
+    },
+    /// The operation did not complete in time.
+    Timeout {
+        /// What timed out.
+        message: String,
+    },
+    /// The channel is closed.
+    Closed,
+}
+
+/// The variants of [`LimeError`], for matching in Dart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimeErrorKind {
+    /// [`LimeError::Parse`].
+    Parse,
+    /// [`LimeError::Transport`].
+    Transport,
+    /// [`LimeError::Session`].
+    Session,
+    /// [`LimeError::Command`].
+    Command,
+    /// [`LimeError::Timeout`].
+    Timeout,
+    /// [`LimeError::Closed`].
+    Closed,
+}
+
+impl LimeError {
+    /// Which kind of error this is.
+    #[frb(sync, getter)]
+    pub fn kind(&self) -> LimeErrorKind {
+        match self {
+            Self::Parse { .. } => LimeErrorKind::Parse,
+            Self::Transport { .. } => LimeErrorKind::Transport,
+            Self::Session { .. } => LimeErrorKind::Session,
+            Self::Command { .. } => LimeErrorKind::Command,
+            Self::Timeout { .. } => LimeErrorKind::Timeout,
+            Self::Closed => LimeErrorKind::Closed,
+        }
+    }
+
+    /// The LIME reason: the peer's for session and command failures, otherwise the code the
+    /// C# implementation uses for this kind of failure (21 validation error for parse errors,
+    /// 1 general error for transport errors and a closed channel, 0 — the `timeoutError` of
+    /// pub `lime` 0.0.25 — for timeouts).
+    #[frb(sync, getter)]
+    pub fn reason(&self) -> ReasonDto {
+        let (code, description) = match self {
+            Self::Parse { message } => (codes::VALIDATION_ERROR, message.clone()),
+            Self::Transport { message } => (codes::GENERAL_ERROR, message.clone()),
+            Self::Session { code, description } | Self::Command { code, description } => {
+                (*code, description.clone())
+            }
+            Self::Timeout { message } => (TIMEOUT_ERROR, message.clone()),
+            Self::Closed => (codes::GENERAL_ERROR, "the channel is closed".to_owned()),
+        };
+        ReasonDto { code, description: Some(description) }
+    }
+
+    /// A one-line description for logs and `toString()`.
+    #[frb(sync, getter)]
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// `ReasonCodes.timeoutError` of pub `lime` 0.0.25 (not a C# code).
+pub(crate) const TIMEOUT_ERROR: i32 = 0;
+
+impl std::fmt::Display for LimeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Parse { message } => write!(f, "parse error: {message}"),
+            Self::Transport { message } => write!(f, "transport error: {message}"),
+            Self::Session { code, description } => {
+                write!(f, "session error: {description} (Code {code})")
+            }
+            Self::Command { code, description } => {
+                write!(f, "command error: {description} (Code {code})")
+            }
+            Self::Timeout { message } => write!(f, "timeout: {message}"),
+            Self::Closed => f.write_str("the channel is closed"),
+        }
+    }
+}
+
+impl std::error::Error for LimeError {}
+
+impl From<lime::Error> for LimeError {
+    fn from(e: lime::Error) -> Self {
+        match e {
+            lime::Error::Parse(_) | lime::Error::Frame(_) => Self::Parse { message: e.to_string() },
+            lime::Error::Transport(lime::TransportError::Closed) | lime::Error::Closed => {
+                Self::Closed
+            }
+            lime::Error::Transport(_) => Self::Transport { message: e.to_string() },
+            lime::Error::Timeout(_) => Self::Timeout { message: e.to_string() },
+            lime::Error::Command(_) => {
+                let reason = e.reason();
+                let description = reason.description.unwrap_or_else(|| e.to_string());
+                Self::Command { code: reason.code, description }
+            }
+            // `Session` and any family a later lime-core adds: a session-level failure with
+            // the reason the core would tell a peer.
+            _ => {
+                let reason = e.reason();
+                let description = reason.description.unwrap_or_else(|| e.to_string());
+                Self::Session { code: reason.code, description }
+            }
+        }
+    }
+}
+
+impl From<lime::ParseError> for LimeError {
+    fn from(e: lime::ParseError) -> Self {
+        Self::Parse { message: e.to_string() }
+    }
+}
+
+impl From<lime::TransportError> for LimeError {
+    fn from(e: lime::TransportError) -> Self {
+        lime::Error::from(e).into()
+    }
+}
+
+/// A parse error about an argument the application passed, naming the field.
+pub(crate) fn invalid(field: &str, why: impl std::fmt::Display) -> LimeError {
+    LimeError::Parse { message: format!("invalid `{field}`: {why}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use lime::{CommandError, Reason, SessionError, SessionState, TransportError};
+
+    use super::*;
+
+    #[test]
+    fn session_failures_keep_the_peer_reason() {
+        let e: LimeError = lime::Error::from(SessionError::Failed {
+            reason: Reason::new(codes::SESSION_AUTHENTICATION_FAILED, "nope"),
+        })
+        .into();
+        assert_eq!(e, LimeError::Session { code: 13, description: "nope".into() });
+        assert_eq!(e.kind(), LimeErrorKind::Session);
+        assert_eq!(e.reason(), ReasonDto { code: 13, description: Some("nope".into()) });
+        assert_eq!(e.message(), "session error: nope (Code 13)");
+    }
+
+    #[test]
+    fn invalid_state_is_code_15() {
+        let e: LimeError = lime::Error::from(SessionError::InvalidState {
+            action: "send a message",
+            state: SessionState::New,
+        })
+        .into();
+        let LimeError::Session { code, description } = &e else { panic!("{e:?}") };
+        assert_eq!(*code, codes::SESSION_INVALID_ACTION_FOR_STATE);
+        assert!(description.contains("send a message"), "{description}");
+    }
+
+    #[test]
+    fn command_failures_and_duplicates() {
+        let e: LimeError = lime::Error::from(CommandError::Failed {
+            reason: Reason::new(codes::COMMAND_RESOURCE_NOT_FOUND, "gone"),
+        })
+        .into();
+        assert_eq!(e, LimeError::Command { code: 67, description: "gone".into() });
+        let e: LimeError = lime::Error::from(CommandError::DuplicateId("c1".into())).into();
+        assert_eq!(e.kind(), LimeErrorKind::Command);
+    }
+
+    #[test]
+    fn other_families() {
+        let parse: LimeError = "{".parse::<lime::Envelope>().unwrap_err().into();
+        assert_eq!(parse.kind(), LimeErrorKind::Parse);
+        assert_eq!(parse.reason().code, codes::VALIDATION_ERROR);
+        let io: LimeError = TransportError::Io("refused".into()).into();
+        assert_eq!(io.kind(), LimeErrorKind::Transport);
+        assert_eq!(io.reason().code, codes::GENERAL_ERROR);
+        let closed: LimeError = TransportError::Closed.into();
+        assert_eq!(closed, LimeError::Closed);
+        assert_eq!(LimeError::from(lime::Error::Closed), LimeError::Closed);
+        let timeout: LimeError = lime::Error::Timeout(Duration::from_secs(1)).into();
+        assert_eq!(timeout.kind(), LimeErrorKind::Timeout);
+        assert_eq!(timeout.reason().code, TIMEOUT_ERROR);
+        assert!(invalid("to", "bad").message().contains("`to`"));
+    }
+}

@@ -1,0 +1,117 @@
+//! [`LimeError`]: the one error type of the bindings (Kotlin `LimeException.*`, Swift
+//! `LimeError.*`), converted from [`lime::Error`].
+
+/// Every failure the bindings report.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum LimeError {
+    /// The peer sent something that is not valid LIME.
+    #[error("parse error: {msg}")]
+    Parse {
+        /// What could not be parsed.
+        msg: String,
+    },
+    /// The connection failed (I/O, TLS, WebSocket, size limit).
+    #[error("transport error: {msg}")]
+    Transport {
+        /// What failed.
+        msg: String,
+    },
+    /// The session could not be established, failed, or does not allow the operation. `code`
+    /// is the LIME reason code (13: authentication failed, 15: invalid action for the state…).
+    #[error("session error {code}: {description}")]
+    Session {
+        /// LIME reason code.
+        code: i32,
+        /// The reason's description (or the error text).
+        description: String,
+    },
+    /// A command could not be sent or matched.
+    #[error("command error {code}: {description}")]
+    Command {
+        /// LIME reason code.
+        code: i32,
+        /// The reason's description (or the error text).
+        description: String,
+    },
+    /// The operation did not complete in time.
+    #[error("timed out")]
+    Timeout,
+    /// The channel is closed.
+    #[error("the channel is closed")]
+    Closed,
+    /// An argument from the application is not valid (a node, media type, URI or JSON text).
+    #[error("invalid argument: {msg}")]
+    InvalidArgument {
+        /// Which argument and why.
+        msg: String,
+    },
+}
+
+impl From<lime::Error> for LimeError {
+    fn from(e: lime::Error) -> Self {
+        let reason = e.reason();
+        let description = reason.description.unwrap_or_else(|| e.to_string());
+        match e {
+            lime::Error::Parse(_) | lime::Error::Frame(_) => Self::Parse { msg: e.to_string() },
+            lime::Error::Transport(_) => Self::Transport { msg: e.to_string() },
+            lime::Error::Command(_) => Self::Command { code: reason.code, description },
+            lime::Error::Timeout(_) => Self::Timeout,
+            lime::Error::Closed => Self::Closed,
+            // `Session` and families the core may add later: a session-level failure with the
+            // reason the core would tell a peer.
+            _ => Self::Session { code: reason.code, description },
+        }
+    }
+}
+
+/// An invalid argument from the application, naming the field.
+pub(crate) fn invalid(field: &str, why: impl std::fmt::Display) -> LimeError {
+    LimeError::InvalidArgument { msg: format!("invalid `{field}`: {why}") }
+}
+
+impl From<lime::TransportError> for LimeError {
+    fn from(e: lime::TransportError) -> Self {
+        lime::Error::from(e).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lime::{reason::codes, CommandError, Reason, SessionError, SessionState, TransportError};
+
+    use super::*;
+
+    #[test]
+    fn a_failed_session_carries_the_reason() {
+        let e = lime::Error::from(SessionError::Failed {
+            reason: Reason::new(codes::SESSION_AUTHENTICATION_FAILED, "Invalid credentials"),
+        });
+        assert_eq!(
+            LimeError::from(e),
+            LimeError::Session { code: 13, description: "Invalid credentials".into() }
+        );
+    }
+
+    #[test]
+    fn every_family_maps() {
+        let state = SessionError::InvalidState { action: "send", state: SessionState::New };
+        assert!(matches!(
+            LimeError::from(lime::Error::from(state)),
+            LimeError::Session { code: codes::SESSION_INVALID_ACTION_FOR_STATE, .. }
+        ));
+        let failed = CommandError::Failed { reason: Reason::with_code(67) };
+        assert!(matches!(
+            LimeError::from(lime::Error::from(failed)),
+            LimeError::Command { code: 67, description } if description.contains("67")
+        ));
+        assert!(matches!(
+            LimeError::from(TransportError::Io("refused".into())),
+            LimeError::Transport { msg } if msg.contains("refused")
+        ));
+        let parse = "@".parse::<lime::Node>().unwrap_err();
+        assert!(matches!(LimeError::from(lime::Error::from(parse)), LimeError::Parse { .. }));
+        let timeout = lime::Error::Timeout(std::time::Duration::from_secs(1));
+        assert_eq!(LimeError::from(timeout), LimeError::Timeout);
+        assert_eq!(LimeError::from(lime::Error::Closed), LimeError::Closed);
+    }
+}

@@ -1,0 +1,113 @@
+//! [`ChannelListener`]: incoming envelopes delivered to the application, and the task that
+//! pumps them out of the channel.
+
+use std::sync::Arc;
+
+use lime::channel::ChannelEvent;
+
+use crate::{
+    driver::Driver,
+    records::{Command, Message, Notification, SessionInfo},
+};
+
+/// Receives what arrives on an established session; implemented by the application (a Kotlin
+/// class, a Swift type).
+///
+/// Methods are called one at a time, in arrival order, on a thread of the library's blocking
+/// pool: they may block, and may call the client (also synchronously, e.g. with Kotlin's
+/// `runBlocking`). An exception thrown by one surfaces as a Rust panic message on standard
+/// error, and the stream goes on.
+/// Exactly one of `on_finished`, `on_failed` and `on_closed` ends the stream.
+#[uniffi::export(foreign)]
+pub trait ChannelListener: Send + Sync {
+    /// A message (a `received` receipt was already sent if `auto_notify_receipt` is on).
+    fn on_message(&self, message: Message);
+    /// A notification.
+    fn on_notification(&self, notification: Notification);
+    /// A command that is not the response to one of ours (requests, unsolicited responses).
+    fn on_command(&self, command: Command);
+    /// The server finished the session.
+    fn on_finished(&self, session: SessionInfo);
+    /// The server failed the session (see `session.reason`).
+    fn on_failed(&self, session: SessionInfo);
+    /// The connection ended without a session envelope, or the session is not running.
+    fn on_closed(&self, error: Option<String>);
+}
+
+/// What to hand to the listener, taken out of the channel's event.
+enum Delivery {
+    Message(Message),
+    Notification(Notification),
+    Command(Command),
+    Finished(SessionInfo),
+    Failed(SessionInfo),
+    Closed(Option<String>),
+}
+
+impl Delivery {
+    /// True for the last delivery of a stream.
+    fn ends(&self) -> bool {
+        matches!(self, Self::Finished(_) | Self::Failed(_) | Self::Closed(_))
+    }
+
+    fn deliver(self, listener: &dyn ChannelListener) {
+        match self {
+            Self::Message(m) => listener.on_message(m),
+            Self::Notification(n) => listener.on_notification(n),
+            Self::Command(c) => listener.on_command(c),
+            Self::Finished(info) => listener.on_finished(info),
+            Self::Failed(info) => listener.on_failed(info),
+            Self::Closed(error) => listener.on_closed(error),
+        }
+    }
+}
+
+/// Delivers the channel's events to `listener` until the session ends. Waits for `establish`
+/// to have been called, and steps aside whenever an exclusive operation wants the channel
+/// (see [`Control`](crate::driver::Control)).
+pub(crate) async fn pump(driver: &Driver, listener: Arc<dyn ChannelListener>) {
+    let mut control = driver.control.subscribe();
+    loop {
+        if control.wait_for(|c| c.exclusive == 0 && c.started).await.is_err() {
+            return;
+        }
+        let channel = driver.channel.read().await;
+        let event = tokio::select! {
+            biased;
+            yielded = control.wait_for(|c| c.exclusive > 0) => {
+                if yielded.is_err() {
+                    return;
+                }
+                continue;
+            }
+            event = channel.receive() => event,
+        };
+        let delivery = match event {
+            Some(ChannelEvent::Message(m)) => Delivery::Message(m.into()),
+            Some(ChannelEvent::Notification(n)) => Delivery::Notification(n.into()),
+            Some(ChannelEvent::Command(c)) => Delivery::Command(c.into()),
+            Some(ChannelEvent::Finished(s)) => {
+                Delivery::Finished(SessionInfo::from_session(&s, &channel))
+            }
+            Some(ChannelEvent::Failed(s)) => {
+                Delivery::Failed(SessionInfo::from_session(&s, &channel))
+            }
+            Some(ChannelEvent::Closed { error }) => Delivery::Closed(error),
+            None => Delivery::Closed(Some(format!(
+                "the session is not running (state: {})",
+                channel.state()
+            ))),
+        };
+        // Never call the application with the channel borrowed: a callback may well call
+        // `finish`, which needs the channel exclusively.
+        drop(channel);
+        let ends = delivery.ends();
+        let listener = listener.clone();
+        // The callback runs off the driver thread, so it may block and call the client. A
+        // panic (an exception thrown by the foreign implementation) ends only the callback.
+        let _ = tokio::task::spawn_blocking(move || delivery.deliver(&*listener)).await;
+        if ends {
+            return;
+        }
+    }
+}

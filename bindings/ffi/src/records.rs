@@ -1,0 +1,615 @@
+//! The data that crosses the FFI: envelopes as records, LIME's closed sets as enums, and the
+//! conversions to and from the core types.
+//!
+//! Records are copied by value and hold only strings, numbers and maps, so they look native in
+//! Kotlin (`data class`) and Swift (`struct`). Nodes, URIs and media types travel as their
+//! wire text and are parsed when a record goes back into the core; a document travels as its
+//! media type plus text: the compact JSON of the value for JSON media types
+//! (`application/json`, `…+json`), the raw text otherwise. Converting a received envelope
+//! never fails; converting an application's record fails with [`LimeError::InvalidArgument`]
+//! naming the field.
+
+use std::collections::HashMap;
+
+use lime::{Document, LimeUri, MediaType, Metadata, Node};
+use serde_json::Value;
+
+use crate::error::{invalid, LimeError};
+
+/// Why a session, command or message failed: a LIME reason code and its description.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Reason {
+    /// One of the LIME reason codes (13: authentication failed, 42: destination not found…).
+    pub code: i32,
+    /// Human-readable text.
+    #[uniffi(default)]
+    pub description: Option<String>,
+}
+
+/// A message: content sent from one node to another.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Message {
+    /// Envelope id; without one the message is fire-and-forget (no receipts).
+    #[uniffi(default)]
+    pub id: Option<String>,
+    /// Sender (`name@domain/instance`); filled in by the server.
+    #[uniffi(default)]
+    pub from: Option<String>,
+    /// Destination node or identity.
+    #[uniffi(default)]
+    pub to: Option<String>,
+    /// Delegate sending on behalf of `from`.
+    #[uniffi(default)]
+    pub pp: Option<String>,
+    /// Free-form string metadata.
+    #[uniffi(default)]
+    pub metadata: HashMap<String, String>,
+    /// Media type of the content (`text/plain`, `application/json`, …).
+    pub media_type: String,
+    /// The content: JSON text for JSON media types, the raw text otherwise.
+    pub content: String,
+}
+
+/// A notification: news about the message with the same id.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Notification {
+    /// Id of the message this notification is about.
+    #[uniffi(default)]
+    pub id: Option<String>,
+    /// Sender.
+    #[uniffi(default)]
+    pub from: Option<String>,
+    /// Destination.
+    #[uniffi(default)]
+    pub to: Option<String>,
+    /// Delegate sending on behalf of `from`.
+    #[uniffi(default)]
+    pub pp: Option<String>,
+    /// Free-form string metadata.
+    #[uniffi(default)]
+    pub metadata: HashMap<String, String>,
+    /// What happened to the message.
+    pub event: NotificationEvent,
+    /// Why, for `failed`.
+    #[uniffi(default)]
+    pub reason: Option<Reason>,
+}
+
+/// A command: a request about a resource (status `pending`) or the response with the same id.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Command {
+    /// Correlates a request with its response (assigned when absent).
+    #[uniffi(default)]
+    pub id: Option<String>,
+    /// Sender.
+    #[uniffi(default)]
+    pub from: Option<String>,
+    /// Destination; absent means the server.
+    #[uniffi(default)]
+    pub to: Option<String>,
+    /// Delegate sending on behalf of `from`.
+    #[uniffi(default)]
+    pub pp: Option<String>,
+    /// Free-form string metadata.
+    #[uniffi(default)]
+    pub metadata: HashMap<String, String>,
+    /// The resource's address (`/ping`, `lime://domain/path`).
+    #[uniffi(default)]
+    pub uri: Option<String>,
+    /// What to do with the resource.
+    pub method: CommandMethod,
+    /// `pending` for requests, `success`/`failure` for responses.
+    pub status: CommandStatus,
+    /// Media type of `resource`; set together with it.
+    #[uniffi(default)]
+    pub media_type: Option<String>,
+    /// The resource: JSON text for JSON media types, the raw text otherwise.
+    #[uniffi(default)]
+    pub resource: Option<String>,
+    /// Why, for `failure`.
+    #[uniffi(default)]
+    pub reason: Option<Reason>,
+}
+
+/// Where a session stands, with the nodes the server assigned.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SessionInfo {
+    /// The session state.
+    pub state: SessionState,
+    /// The session id given by the server.
+    pub session_id: Option<String>,
+    /// Our node as the server registered it (`name@domain/instance`).
+    pub local_node: Option<String>,
+    /// The server's node.
+    pub remote_node: Option<String>,
+    /// Why the session failed, for `failed`.
+    pub reason: Option<Reason>,
+}
+
+/// Credentials for [`LimeClient::establish`](crate::LimeClient::establish). Secrets are given
+/// in clear text; the core encodes them (base64) as LIME sends them.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum Authentication {
+    /// No credentials.
+    Guest,
+    /// A password.
+    Plain {
+        /// The password.
+        password: String,
+    },
+    /// An access key.
+    Key {
+        /// The key.
+        key: String,
+    },
+    /// A token issued by an external authority.
+    External {
+        /// The token.
+        token: String,
+        /// Who issued it (e.g. `account.example.com`).
+        issuer: String,
+    },
+}
+
+/// Declares an FFI enum mirroring a closed LIME set, with conversions both ways. The core
+/// enums are `#[non_exhaustive]`: a value added there maps to `$fallback` until it is added
+/// here, which the `every_variant_round_trips` test catches.
+macro_rules! mirror_enum {
+    (
+        $(#[$meta:meta])* $name:ident, fallback $fallback:ident {
+            $($(#[$vmeta:meta])* $variant:ident),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl From<lime::$name> for $name {
+            fn from(value: lime::$name) -> Self {
+                match value {
+                    $(lime::$name::$variant => Self::$variant,)+
+                    _ => Self::$fallback,
+                }
+            }
+        }
+
+        impl From<$name> for lime::$name {
+            fn from(value: $name) -> Self {
+                match value {
+                    $($name::$variant => Self::$variant,)+
+                }
+            }
+        }
+    };
+}
+
+mirror_enum! {
+    /// The state of a session.
+    SessionState, fallback Failed {
+        /// Not started yet.
+        New,
+        /// Transport options are being negotiated.
+        Negotiating,
+        /// Credentials are being checked.
+        Authenticating,
+        /// Envelopes may flow.
+        Established,
+        /// We asked to end the session.
+        Finishing,
+        /// The session ended normally.
+        Finished,
+        /// The session ended with an error.
+        Failed,
+    }
+}
+
+mirror_enum! {
+    /// What happened to a message.
+    NotificationEvent, fallback Failed {
+        /// The message could not be handled (see the reason).
+        Failed,
+        /// The server accepted the message.
+        Accepted,
+        /// Obsolete: the message was validated.
+        Validated,
+        /// Obsolete: the message was authorized.
+        Authorized,
+        /// The message was dispatched to its destination.
+        Dispatched,
+        /// The destination received the message.
+        Received,
+        /// The destination consumed (read) the message.
+        Consumed,
+        /// The message was deleted.
+        Deleted,
+    }
+}
+
+mirror_enum! {
+    /// What a command does with its resource.
+    CommandMethod, fallback Get {
+        /// Read the resource.
+        Get,
+        /// Create or replace the resource.
+        Set,
+        /// Delete the resource.
+        Delete,
+        /// Subscribe to changes of the resource.
+        Subscribe,
+        /// Cancel a subscription.
+        Unsubscribe,
+        /// One-way notification of a change.
+        Observe,
+        /// Merge into the resource.
+        Merge,
+    }
+}
+
+mirror_enum! {
+    /// Whether a command is a request or a response.
+    CommandStatus, fallback Failure {
+        /// A request.
+        Pending,
+        /// The command succeeded.
+        Success,
+        /// The command failed (see its reason).
+        Failure,
+    }
+}
+
+impl From<lime::Reason> for Reason {
+    fn from(r: lime::Reason) -> Self {
+        Self { code: r.code, description: r.description }
+    }
+}
+
+impl From<Reason> for lime::Reason {
+    fn from(r: Reason) -> Self {
+        Self { code: r.code, description: r.description }
+    }
+}
+
+impl From<Authentication> for lime::Authentication {
+    fn from(a: Authentication) -> Self {
+        match a {
+            Authentication::Guest => Self::Guest,
+            Authentication::Plain { password } => Self::plain(&password),
+            Authentication::Key { key } => Self::key(&key),
+            Authentication::External { token, issuer } => Self::external(&token, issuer),
+        }
+    }
+}
+
+impl From<lime::Message> for Message {
+    fn from(m: lime::Message) -> Self {
+        let (media_type, content) = m.content.map(document_text).unwrap_or_default();
+        Self {
+            id: m.id,
+            from: text(m.from),
+            to: text(m.to),
+            pp: text(m.pp),
+            metadata: metadata_map(m.metadata),
+            media_type,
+            content,
+        }
+    }
+}
+
+impl TryFrom<Message> for lime::Message {
+    type Error = LimeError;
+
+    fn try_from(m: Message) -> Result<Self, LimeError> {
+        Ok(Self {
+            id: m.id,
+            from: node("from", m.from)?,
+            to: node("to", m.to)?,
+            pp: node("pp", m.pp)?,
+            metadata: metadata(m.metadata),
+            content: Some(document("content", &m.media_type, m.content)?),
+        })
+    }
+}
+
+impl From<lime::Notification> for Notification {
+    fn from(n: lime::Notification) -> Self {
+        Self {
+            id: n.id,
+            from: text(n.from),
+            to: text(n.to),
+            pp: text(n.pp),
+            metadata: metadata_map(n.metadata),
+            event: n.event.into(),
+            reason: n.reason.map(Into::into),
+        }
+    }
+}
+
+impl TryFrom<Notification> for lime::Notification {
+    type Error = LimeError;
+
+    fn try_from(n: Notification) -> Result<Self, LimeError> {
+        let mut out = Self::new(n.event.into());
+        out.id = n.id;
+        out.from = node("from", n.from)?;
+        out.to = node("to", n.to)?;
+        out.pp = node("pp", n.pp)?;
+        out.metadata = metadata(n.metadata);
+        out.reason = n.reason.map(Into::into);
+        Ok(out)
+    }
+}
+
+impl From<lime::Command> for Command {
+    fn from(c: lime::Command) -> Self {
+        let (media_type, resource) = c.resource.map(document_text).unzip();
+        Self {
+            id: c.id,
+            from: text(c.from),
+            to: text(c.to),
+            pp: text(c.pp),
+            metadata: metadata_map(c.metadata),
+            uri: c.uri.map(|u| u.as_str().to_owned()),
+            method: c.method.into(),
+            status: c.status.into(),
+            media_type,
+            resource,
+            reason: c.reason.map(Into::into),
+        }
+    }
+}
+
+impl TryFrom<Command> for lime::Command {
+    type Error = LimeError;
+
+    fn try_from(c: Command) -> Result<Self, LimeError> {
+        let resource = match (c.media_type, c.resource) {
+            (Some(media_type), Some(resource)) => {
+                Some(document("resource", &media_type, resource)?)
+            }
+            (None, None) => None,
+            _ => {
+                return Err(invalid("resource", "`media_type` and `resource` go together"));
+            }
+        };
+        let uri = match c.uri {
+            Some(uri) => Some(uri.parse::<LimeUri>().map_err(|e| invalid("uri", e))?),
+            None => None,
+        };
+        Ok(Self {
+            id: c.id,
+            from: node("from", c.from)?,
+            to: node("to", c.to)?,
+            pp: node("pp", c.pp)?,
+            metadata: metadata(c.metadata),
+            uri,
+            method: c.method.into(),
+            status: c.status.into(),
+            resource,
+            reason: c.reason.map(Into::into),
+        })
+    }
+}
+
+impl SessionInfo {
+    /// The state of a session envelope received from the server; the nodes and id come from
+    /// the envelope where it has them, from `channel` otherwise.
+    pub(crate) fn from_session(
+        session: &lime::Session,
+        channel: &lime::channel::ClientChannel,
+    ) -> Self {
+        Self {
+            state: session.state.into(),
+            session_id: session.id.clone().or_else(|| channel.session_id()),
+            local_node: text(channel.local_node().or_else(|| session.to.clone())),
+            remote_node: text(channel.remote_node().or_else(|| session.from.clone())),
+            reason: session.reason.clone().map(Into::into),
+        }
+    }
+}
+
+fn text(node: Option<Node>) -> Option<String> {
+    node.map(|n| n.to_string())
+}
+
+fn node(field: &str, text: Option<String>) -> Result<Option<Node>, LimeError> {
+    text.map(|t| t.parse::<Node>().map_err(|e| invalid(field, e))).transpose()
+}
+
+fn metadata_map(metadata: Option<Metadata>) -> HashMap<String, String> {
+    metadata.map(|m| m.into_iter().collect()).unwrap_or_default()
+}
+
+fn metadata(map: HashMap<String, String>) -> Option<Metadata> {
+    if map.is_empty() {
+        return None;
+    }
+    // HashMap order is arbitrary; sort so the same record always serializes the same way.
+    let mut entries: Vec<_> = map.into_iter().collect();
+    entries.sort_unstable();
+    Some(entries.into_iter().collect())
+}
+
+/// `(media type, text)` of a document: compact JSON for JSON media types, the string itself
+/// otherwise.
+fn document_text(doc: Document) -> (String, String) {
+    let media_type = doc.media_type().as_str().to_owned();
+    let is_json = doc.media_type().is_json();
+    let content = match doc.into_value() {
+        Value::String(s) if !is_json => s,
+        other => other.to_string(),
+    };
+    (media_type, content)
+}
+
+fn document(field: &str, media_type: &str, content: String) -> Result<Document, LimeError> {
+    let media_type: MediaType = media_type.parse().map_err(|e| invalid("media_type", e))?;
+    let value = if media_type.is_json() {
+        serde_json::from_str(&content).map_err(|e| invalid(field, format!("not JSON: {e}")))?
+    } else {
+        Value::String(content)
+    };
+    Ok(Document::new(media_type, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use lime::Envelope;
+
+    use super::*;
+
+    fn wire(env: impl Into<Envelope>) -> String {
+        env.into().to_json()
+    }
+
+    #[test]
+    fn text_messages_round_trip() {
+        let json = r#"{"type":"text/plain","content":"hi","id":"m1","from":"a@b.c/x","to":"d@e.f","metadata":{"k":"v"}}"#;
+        let Envelope::Message(core) = json.parse().unwrap() else { panic!("not a message") };
+        let record = Message::from(core.clone());
+        assert_eq!(record.media_type, "text/plain");
+        assert_eq!(record.content, "hi");
+        assert_eq!(record.from.as_deref(), Some("a@b.c/x"));
+        assert_eq!(record.metadata.get("k").map(String::as_str), Some("v"));
+        assert_eq!(wire(lime::Message::try_from(record).unwrap()), json);
+    }
+
+    #[test]
+    fn json_content_travels_as_json_text() {
+        let json =
+            r#"{"type":"application/vnd.x+json","content":{"a":[1,true,null],"b":"s"},"id":"1"}"#;
+        let Envelope::Message(core) = json.parse().unwrap() else { panic!("not a message") };
+        let record = Message::from(core);
+        assert_eq!(record.content, r#"{"a":[1,true,null],"b":"s"}"#);
+        assert_eq!(wire(lime::Message::try_from(record.clone()).unwrap()), json);
+
+        // A JSON string under a JSON media type stays JSON text (quoted).
+        let quoted = Message { content: "\"x\"".into(), ..record.clone() };
+        let core = lime::Message::try_from(quoted.clone()).unwrap();
+        assert_eq!(core.content.as_ref().unwrap().value(), &Value::String("x".into()));
+        assert_eq!(Message::from(core).content, "\"x\"");
+
+        let bad = Message { content: "{not json".into(), ..record };
+        let err = lime::Message::try_from(bad).unwrap_err();
+        assert!(
+            matches!(&err, LimeError::InvalidArgument { msg } if msg.contains("`content`")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        let record = Message {
+            id: None,
+            from: None,
+            to: Some("@".into()),
+            pp: None,
+            metadata: HashMap::new(),
+            media_type: "text/plain".into(),
+            content: "x".into(),
+        };
+        let err = lime::Message::try_from(record.clone()).unwrap_err();
+        assert!(matches!(&err, LimeError::InvalidArgument { msg } if msg.contains("`to`")));
+        let record = Message { to: None, media_type: "not a media type".into(), ..record };
+        let err = lime::Message::try_from(record).unwrap_err();
+        assert!(matches!(&err, LimeError::InvalidArgument { msg } if msg.contains("media_type")));
+    }
+
+    #[test]
+    fn notifications_round_trip() {
+        let json = r#"{"event":"failed","reason":{"code":42,"description":"nope"},"id":"m1","to":"a@b.c/x"}"#;
+        let Envelope::Notification(core) = json.parse().unwrap() else { panic!() };
+        let record = Notification::from(core);
+        assert_eq!(record.event, NotificationEvent::Failed);
+        assert_eq!(record.reason, Some(Reason { code: 42, description: Some("nope".into()) }));
+        assert_eq!(wire(lime::Notification::try_from(record).unwrap()), json);
+    }
+
+    #[test]
+    fn commands_round_trip() {
+        let request = r#"{"uri":"/ping","method":"get","id":"c1"}"#;
+        let Envelope::Command(core) = request.parse().unwrap() else { panic!() };
+        let record = Command::from(core);
+        assert_eq!((record.method, record.status), (CommandMethod::Get, CommandStatus::Pending));
+        assert_eq!((record.media_type.as_deref(), record.resource.as_deref()), (None, None));
+        assert_eq!(wire(lime::Command::try_from(record).unwrap()), request);
+
+        let response = r#"{"type":"application/vnd.lime.ping+json","resource":{},"method":"get","status":"success","id":"c1","from":"postmaster@localhost/server"}"#;
+        let Envelope::Command(core) = response.parse().unwrap() else { panic!() };
+        let record = Command::from(core);
+        assert_eq!(record.status, CommandStatus::Success);
+        assert_eq!(record.resource.as_deref(), Some("{}"));
+        assert_eq!(wire(lime::Command::try_from(record.clone()).unwrap()), response);
+
+        let half = Command { resource: None, ..record };
+        assert!(matches!(
+            lime::Command::try_from(half),
+            Err(LimeError::InvalidArgument { msg }) if msg.contains("`resource`")
+        ));
+    }
+
+    #[test]
+    fn metadata_is_written_in_key_order() {
+        let record = Message {
+            id: None,
+            from: None,
+            to: None,
+            pp: None,
+            metadata: [("b", "2"), ("a", "1")].map(|(k, v)| (k.into(), v.into())).into(),
+            media_type: "text/plain".into(),
+            content: "x".into(),
+        };
+        assert_eq!(
+            wire(lime::Message::try_from(record).unwrap()),
+            r#"{"type":"text/plain","content":"x","metadata":{"a":"1","b":"2"}}"#
+        );
+    }
+
+    #[test]
+    fn authentication_encodes_secrets() {
+        let plain = lime::Authentication::from(Authentication::Plain { password: "pw".into() });
+        assert_eq!(plain, lime::Authentication::plain("pw"));
+        assert_eq!(plain.decoded_secret().unwrap().unwrap(), "pw");
+        let ext = lime::Authentication::from(Authentication::External {
+            token: "t".into(),
+            issuer: "i".into(),
+        });
+        assert_eq!(ext, lime::Authentication::external("t", "i"));
+        assert_eq!(lime::Authentication::from(Authentication::Guest), lime::Authentication::Guest);
+        assert_eq!(
+            lime::Authentication::from(Authentication::Key { key: "k".into() }),
+            lime::Authentication::key("k")
+        );
+    }
+
+    #[test]
+    fn every_variant_round_trips() {
+        for s in lime::SessionState::ALL {
+            assert_eq!(lime::SessionState::from(SessionState::from(*s)), *s);
+        }
+        for e in lime::NotificationEvent::ALL {
+            assert_eq!(lime::NotificationEvent::from(NotificationEvent::from(*e)), *e);
+        }
+        for m in lime::CommandMethod::ALL {
+            assert_eq!(lime::CommandMethod::from(CommandMethod::from(*m)), *m);
+        }
+        for s in lime::CommandStatus::ALL {
+            assert_eq!(lime::CommandStatus::from(CommandStatus::from(*s)), *s);
+        }
+    }
+
+    #[test]
+    fn session_info_prefers_the_channel_nodes() {
+        let (client, _server) = lime::transport::memory::MemoryTransport::pair();
+        let channel = lime::channel::ClientChannel::new(Box::new(client));
+        let mut session = lime::Session::failed(lime::Reason::new(13, "bad"));
+        session.id = Some("s1".into());
+        session.to = Some("a@b.c/x".parse().unwrap());
+        let info = SessionInfo::from_session(&session, &channel);
+        assert_eq!(info.state, SessionState::Failed);
+        assert_eq!(info.session_id.as_deref(), Some("s1"));
+        assert_eq!(info.local_node.as_deref(), Some("a@b.c/x"));
+        assert_eq!(info.reason, Some(Reason { code: 13, description: Some("bad".into()) }));
+    }
+}

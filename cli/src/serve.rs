@@ -1,0 +1,209 @@
+//! `lime serve`: the routing server on the command line.
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
+
+use lime::{
+    server::{AuthConfig, DuplicatePolicy, Server, ServerConfig, ServerHandle, UserFile},
+    transport::{tls::ServerTlsConfig, TransportOptions},
+    Node, DEFAULT_MAX_ENVELOPE_SIZE,
+};
+
+/// Arguments of `lime serve`.
+#[derive(clap::Args, Clone, Debug)]
+pub(crate) struct Args {
+    /// TCP listen address (repeatable); `off` disables TCP.
+    #[arg(long, default_value = "127.0.0.1:55321")]
+    pub(crate) tcp: Vec<String>,
+    /// WebSocket listen address (repeatable); `off` disables WebSocket.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) ws: Vec<String>,
+    /// Server certificate chain (PEM): enables `tls` negotiation on TCP (and `--wss`).
+    #[arg(long, requires = "key")]
+    pub(crate) cert: Option<PathBuf>,
+    /// Private key of the certificate (PEM).
+    #[arg(long, requires = "cert")]
+    pub(crate) key: Option<PathBuf>,
+    /// Request client certificates issued by these roots (PEM), for `transport` authentication.
+    #[arg(long, requires = "cert")]
+    pub(crate) client_ca: Option<PathBuf>,
+    /// Serve WebSocket over TLS (`wss://`) with `--cert`/`--key`.
+    #[arg(long, requires = "cert")]
+    pub(crate) wss: bool,
+    /// The server's domain: its node is `postmaster@DOMAIN/server`.
+    #[arg(long, default_value = "localhost")]
+    pub(crate) domain: String,
+    /// Authentication schemes to accept, comma-separated: guest, plain, key, transport.
+    #[arg(long, default_value = "guest", value_delimiter = ',')]
+    pub(crate) auth: Vec<String>,
+    /// User file for `plain` and `key` (lines `identity scheme secret`).
+    #[arg(long)]
+    pub(crate) users: Option<PathBuf>,
+    /// Largest envelope accepted, in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_ENVELOPE_SIZE)]
+    pub(crate) max_envelope_size: usize,
+    /// Seconds a connection has to establish its session (then failed, reason 16).
+    #[arg(long, default_value_t = 30.0)]
+    pub(crate) handshake_timeout: f64,
+    /// Offer gzip compression on TCP (no other LIME implementation supports it).
+    #[arg(long)]
+    pub(crate) gzip: bool,
+    /// A second session of a connected node: `reject` it (reason 12) or `replace` the first.
+    #[arg(long, default_value = "reject", value_parser = ["reject", "replace"])]
+    pub(crate) duplicates: String,
+    /// Log level (error, warn, info, debug, trace) unless RUST_LOG is set.
+    #[arg(long, default_value = "info")]
+    pub(crate) log_level: String,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            tcp: vec!["127.0.0.1:55321".into()],
+            ws: vec!["127.0.0.1:8080".into()],
+            cert: None,
+            key: None,
+            client_ca: None,
+            wss: false,
+            domain: "localhost".into(),
+            auth: vec!["guest".into()],
+            users: None,
+            max_envelope_size: DEFAULT_MAX_ENVELOPE_SIZE,
+            handshake_timeout: 30.0,
+            gzip: false,
+            duplicates: "reject".into(),
+            log_level: "info".into(),
+        }
+    }
+}
+
+fn addrs(list: &[String]) -> Vec<String> {
+    list.iter().filter(|a| !a.eq_ignore_ascii_case("off")).cloned().collect()
+}
+
+/// Builds the server configuration from the flags.
+pub(crate) fn config(args: &Args) -> Result<ServerConfig, String> {
+    let mut auth = AuthConfig::default();
+    let mut wants_users = false;
+    for scheme in &args.auth {
+        match scheme.trim().to_ascii_lowercase().as_str() {
+            "guest" => auth.guest = true,
+            "plain" | "key" => wants_users = true,
+            "transport" => auth.transport = true,
+            "" => {}
+            other => {
+                return Err(format!(
+                    "unknown authentication scheme {other:?} (guest, plain, key, transport)"
+                ))
+            }
+        }
+    }
+    if wants_users {
+        let path = args.users.as_ref().ok_or("`plain` and `key` need --users FILE")?;
+        let users = UserFile::load(path).map_err(|e| e.to_string())?;
+        let allowed: Vec<String> =
+            args.auth.iter().map(|s| s.trim().to_ascii_lowercase()).collect();
+        let mut filtered = UserFile::default();
+        for scheme in [lime::AuthenticationScheme::Plain, lime::AuthenticationScheme::Key] {
+            if allowed.iter().any(|a| a == scheme.as_str()) {
+                filtered.extend_from(&users, scheme);
+            }
+        }
+        auth.users = Some(filtered);
+    }
+    if auth.transport && args.client_ca.is_none() {
+        return Err("`transport` authentication needs --client-ca (and --cert/--key)".into());
+    }
+    let tls = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => {
+            let read = |p: &PathBuf| {
+                std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+            };
+            let (cert, key) = (read(cert)?, read(key)?);
+            let tls = match &args.client_ca {
+                Some(ca) => ServerTlsConfig::with_client_roots_pem(&cert, &key, &read(ca)?),
+                None => ServerTlsConfig::from_pem(&cert, &key),
+            };
+            Some(tls.map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
+    if !(args.handshake_timeout.is_finite() && args.handshake_timeout > 0.0) {
+        return Err("--handshake-timeout must be a positive number of seconds".into());
+    }
+    Ok(ServerConfig {
+        node: Node::new(Some("postmaster"), Some(&args.domain), Some("server")),
+        tcp: addrs(&args.tcp),
+        ws: addrs(&args.ws),
+        tls,
+        wss: args.wss,
+        authenticator: Arc::new(auth),
+        handshake_timeout: Duration::from_secs_f64(args.handshake_timeout),
+        transport: TransportOptions {
+            max_envelope_size: args.max_envelope_size,
+            enable_gzip: args.gzip,
+        },
+        duplicates: if args.duplicates == "replace" {
+            DuplicatePolicy::Replace
+        } else {
+            DuplicatePolicy::Reject
+        },
+        ..ServerConfig::default()
+    })
+}
+
+/// Binds and starts a server for `args`, printing where it listens.
+pub(crate) async fn start(args: &Args) -> Result<ServerHandle, String> {
+    let config = config(args)?;
+    if config.tcp.is_empty() && config.ws.is_empty() {
+        return Err("nothing to listen on: both --tcp and --ws are off".into());
+    }
+    let wss = config.wss;
+    let handle = Server::bind(config).await.map_err(|e| e.to_string())?.start();
+    for a in handle.tcp_addrs() {
+        println!("lime serve: listening on net.tcp://{a}");
+    }
+    for a in handle.ws_addrs() {
+        println!("lime serve: listening on {}://{a}", if wss { "wss" } else { "ws" });
+    }
+    Ok(handle)
+}
+
+/// Raises the open-file limit to its maximum: every session is a socket.
+pub(crate) fn raise_fd_limit() {
+    if let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() {
+        if soft < hard {
+            let _ = rlimit::Resource::NOFILE.set(hard, hard);
+        }
+    }
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+pub(crate) async fn run(args: &Args) -> ExitCode {
+    raise_fd_limit();
+    let handle = match start(args).await {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("lime serve: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    tracing::info!("server running; press Ctrl-C to stop");
+    stop_signal().await;
+    println!("lime serve: shutting down ({} sessions)", handle.session_count());
+    handle.shutdown().await;
+    ExitCode::SUCCESS
+}

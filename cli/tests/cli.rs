@@ -1,0 +1,303 @@
+//! The `lime` binary end to end: `lime serve` in one process, clients in others, over TCP,
+//! TCP+TLS, WebSocket and WSS; `lime demo`; `lime decode`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    thread,
+    time::Duration,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lime");
+const T: Duration = Duration::from_secs(20);
+
+/// A child process killed on drop, with its stdout lines delivered through a channel.
+struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Proc {
+    fn spawn(args: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The next stdout line containing `needle` (earlier lines are returned too, in order).
+    fn wait_for(&self, needle: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(T)
+                .unwrap_or_else(|_| panic!("no line with {needle:?}; saw {seen:#?}"));
+            let done = line.contains(needle);
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Collects stdout until the process closes it (it exits), then its exit status.
+    fn finish(mut self) -> (bool, Vec<String>) {
+        let deadline = std::time::Instant::now() + T;
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => lines.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("process did not exit in time; output {lines:#?}")
+                }
+            }
+        }
+        let status = self.child.wait().unwrap();
+        (status.success(), lines)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn listening(server: &Proc, scheme: &str) -> String {
+    let lines = server.wait_for(&format!("listening on {scheme}://"));
+    let line = lines.last().unwrap();
+    let addr = line.rsplit("://").next().unwrap();
+    let port = addr.rsplit(':').next().unwrap();
+    format!("{scheme}://localhost:{port}")
+}
+
+fn write_certs(dir: &Path) -> (String, String) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::File::create(&cert).unwrap().write_all(ck.cert.pem().as_bytes()).unwrap();
+    std::fs::File::create(&key)
+        .unwrap()
+        .write_all(ck.signing_key.serialize_pem().as_bytes())
+        .unwrap();
+    (cert.to_string_lossy().into_owned(), key.to_string_lossy().into_owned())
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lime-cli-test-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// bob listens on `bob_uri`, alice sends from `alice_uri`; both are `lime client` processes.
+fn exchange(bob_uri: &str, alice_uri: &str, extra: &[&str]) {
+    let mut bob_args = vec![
+        "client",
+        bob_uri,
+        "--identity",
+        "bob@localhost",
+        "--instance",
+        "b",
+        "--count",
+        "1",
+        "--receipts",
+    ];
+    bob_args.extend_from_slice(extra);
+    let bob = Proc::spawn(&bob_args);
+    bob.wait_for("\"state\":\"established\"");
+    let mut alice_args = vec![
+        "client",
+        alice_uri,
+        "--identity",
+        "alice@localhost",
+        "--instance",
+        "a",
+        "--message",
+        "hello bob",
+        "--to",
+        "bob@localhost/b",
+        "--count",
+        "1",
+    ];
+    alice_args.extend_from_slice(extra);
+    let alice = Proc::spawn(&alice_args);
+    let (ok, lines) = bob.finish();
+    assert!(ok, "bob failed: {lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains("hello bob") && l.contains("alice@localhost/a")),
+        "{lines:#?}"
+    );
+    let (ok, lines) = alice.finish();
+    assert!(ok, "alice failed: {lines:#?}");
+    // alice's one received envelope is bob's receipt
+    assert!(
+        lines.iter().any(|l| l.contains("\"event\":\"received\"") && l.contains("bob@localhost/b")),
+        "{lines:#?}"
+    );
+    assert!(lines.last().unwrap().contains("\"state\":\"finished\""), "{lines:#?}");
+}
+
+#[test]
+fn clients_exchange_messages_over_tcp_and_websocket() {
+    let server = Proc::spawn(&[
+        "serve",
+        "--tcp",
+        "127.0.0.1:0",
+        "--ws",
+        "127.0.0.1:0",
+        "--log-level",
+        "warn",
+    ]);
+    let tcp = listening(&server, "net.tcp");
+    let ws = listening(&server, "ws");
+    exchange(&tcp, &ws, &[]);
+    exchange(&ws, &tcp, &[]);
+}
+
+#[test]
+fn clients_exchange_messages_over_tcp_tls_and_wss() {
+    let dir = temp_dir("tls");
+    let (cert, key) = write_certs(&dir);
+    let server = Proc::spawn(&[
+        "serve",
+        "--tcp",
+        "127.0.0.1:0",
+        "--ws",
+        "127.0.0.1:0",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--wss",
+        "--log-level",
+        "warn",
+    ]);
+    let tcp = listening(&server, "net.tcp");
+    let wss = listening(&server, "wss");
+    exchange(&tcp, &wss, &["--ca", &cert, "--encryption", "tls"]);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn command_round_trip_and_ping() {
+    let server =
+        Proc::spawn(&["serve", "--tcp", "127.0.0.1:0", "--ws", "off", "--log-level", "warn"]);
+    let tcp = listening(&server, "net.tcp");
+    let client = Proc::spawn(&["client", &tcp, "--command", "get /ping"]);
+    let (ok, lines) = client.finish();
+    assert!(ok, "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"status\":\"success\"") && l.contains("vnd.lime.ping+json")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn wrong_password_is_reported() {
+    let dir = temp_dir("users");
+    let users = dir.join("users.txt");
+    std::fs::write(&users, "alice@localhost plain wonderland\n").unwrap();
+    let server = Proc::spawn(&[
+        "serve",
+        "--tcp",
+        "127.0.0.1:0",
+        "--ws",
+        "off",
+        "--auth",
+        "plain",
+        "--users",
+        users.to_str().unwrap(),
+        "--log-level",
+        "warn",
+    ]);
+    let tcp = listening(&server, "net.tcp");
+    let out = Command::new(BIN)
+        .args(["client", &tcp, "--identity", "alice@localhost", "--password", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Code 13"), "{stderr}");
+    let out = Command::new(BIN)
+        .args(["client", &tcp, "--identity", "alice@localhost", "--password", "wonderland"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn serve_reports_bad_flags_clearly() {
+    let out = Command::new(BIN).args(["serve", "--tcp", "off", "--ws", "off"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to listen on"));
+    let out = Command::new(BIN)
+        .args(["serve", "--auth", "plain", "--tcp", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--users"));
+}
+
+#[test]
+fn demo_runs_to_completion() {
+    let out = Command::new(BIN).arg("demo").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for expected in [
+        "\"encryptionOptions\":[\"none\",\"tls\"]",
+        "(now inside TLS)",
+        "\"state\":\"established\"",
+        "\"event\":\"received\"",
+        "\"resource\":\"available\"",
+        "\"state\":\"finished\"",
+        "lime demo: done",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected}:\n{stdout}");
+    }
+}
+
+#[test]
+fn decode_prints_canonical_lines_and_fails_with_an_offset() {
+    let mut child = Command::new(BIN)
+        .arg("decode")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            br#"{"state":"new"}{"id":"1","to":"a@b/c","type":"text/plain","content":"hi"} {"id":"#,
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"state\":\"new\"}\n{\"type\":\"text/plain\",\"content\":\"hi\",\"id\":\"1\",\"to\":\"a@b/c\"}\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("byte offset 74"));
+}

@@ -1,0 +1,159 @@
+"""Native core of lime-python (Rust, pyo3): codec, the LIME channel core, native transports,
+and the routing server. Everything protocol-related that lime_python does is done here; the
+pure-Python modules keep lime-python 2.0.13's public API on top of it."""
+
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union
+
+__version__: str
+
+# ----- codec --------------------------------------------------------------------------------
+
+def loads(data: Union[str, bytes]) -> Dict[str, Any]:
+    """Parses one envelope and returns its canonical wire dict (C# form: camelCase keys, nulls
+    omitted). Raises lime_python.errors.EnvelopeParseError (a ValueError)."""
+
+def dumps(envelope: Dict[str, Any]) -> str:
+    """Serializes a wire dict to canonical JSON, validating it as a LIME envelope.
+    Raises EnvelopeParseError."""
+
+def canonical(envelope: Dict[str, Any]) -> Dict[str, Any]:
+    """dumps then loads, without the text: the canonical form of a wire dict."""
+
+def parse_node(value: str) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+    """(name, domain, instance) by the C# rules. Raises ValueError for '', blank and '@'."""
+
+def camelize(key: str) -> str:
+    """lime-python's key mapping to JSON: `from_n` -> `from`, `type_n` -> `type`, snake_case ->
+    camelCase (as pyhumps does). Cached."""
+
+def decamelize(key: str) -> str:
+    """lime-python's key mapping from JSON: camelCase -> snake_case, `from` -> `from_n`,
+    `type` -> `type_n`. Cached."""
+
+def serializable_to_json(obj: Any, serializable_type: type) -> Dict[str, Any]:
+    """lime-python's Serializable.to_json: every attribute of obj.__dict__ not starting with
+    '_' and not None, keys camelized, values that are instances of serializable_type via their
+    to_json(), other objects with __dict__ via str(), anything else as is."""
+
+def from_json_kwargs(raw: Dict[str, Any]) -> Dict[str, Any]:
+    """The constructor keyword arguments lime-python's Serializable.from_json builds: keys
+    decamelized (with `from_n`/`type_n`), values as is."""
+
+# ----- channel core -------------------------------------------------------------------------
+
+class Inbound:
+    """What to do with a received envelope (see ChannelCore.receive)."""
+    deliver_kind: Optional[str]          # 'message' | 'notification' | 'command'
+    deliver: Optional[Dict[str, Any]]    # hand to the application
+    reply: Optional[Dict[str, Any]]      # transmit (ping reply, receipt)
+    response: Optional[Dict[str, Any]]   # the response of a pending command...
+    completion: Any                      # ...and the object registered with it
+    session: Optional[Dict[str, Any]]    # a session envelope was received (state updated)
+    close: bool                          # the session ended: close the transport
+
+class ChannelCore:
+    """The Rust channel core (session state machine, correlation, ping replies, receipts).
+    Envelopes in and out are wire dicts."""
+    def __init__(
+        self,
+        role: str = "client",
+        auto_reply_pings: bool = True,
+        auto_notify_receipt: bool = False,
+        receipt_target: str = "sender",      # 'sender' (pp or from) | 'to' (lime-python 2.0.13)
+        deliver_answered_pings: bool = False,
+        assign_ids: str = "commands",        # 'commands' | 'all'
+        fill_envelope_recipients: bool = False,
+    ) -> None: ...
+    # Writable, because lime-python's API lets applications assign them.
+    state: str                        # parsed case-insensitively; ValueError if unknown
+    session_id: Optional[str]
+    local_node: Optional[str]         # parsed as a node; ValueError if invalid
+    remote_node: Optional[str]
+    auto_reply_pings: bool
+    auto_notify_receipt: bool
+    @property
+    def pending_commands(self) -> int: ...
+    def start_new_session(self) -> Dict[str, Any]: ...
+    def negotiate_session(self, compression: str, encryption: str) -> Dict[str, Any]: ...
+    def authenticate_session(self, identity: str, authentication: Dict[str, Any], instance: Optional[str]) -> Dict[str, Any]:
+        """authentication is the wire object plus its scheme: {'scheme': 'plain', 'password': '...'}."""
+    def finishing_session(self) -> Dict[str, Any]: ...
+    def prepare_send(self, envelope: Dict[str, Any]) -> Dict[str, Any]:
+        """State rules and id assignment for an outgoing envelope. Raises ChannelStateError."""
+    def register_command(self, command: Dict[str, Any], completion: Any) -> Dict[str, Any]:
+        """Registers a request for correlation (assigns its id). Raises ChannelStateError /
+        ValueError for a duplicate id."""
+    def cancel_command(self, id: str) -> Any: ...
+    def drain_pending(self) -> List[Any]: ...
+    def receive(self, envelope: Dict[str, Any]) -> Inbound:
+        """Raises ChannelStateError for envelopes not allowed in the current state."""
+
+# ----- native transports --------------------------------------------------------------------
+
+class Connection:
+    """A native LIME connection (net.tcp://, ws://, wss://) driven by Rust. Before attach(),
+    every received envelope is delivered to the batch callback as ('envelope', dict). After
+    attach(core, ...), the Rust side runs the core: automatic replies are sent without Python,
+    command responses resolve their completion future (an asyncio.Future, resolved on its
+    loop), and only deliveries reach Python, as ('message'|'notification'|'command'|'session',
+    dict) items. ('closed', error_or_None) is always the last item. TLS and gzip negotiated in
+    a session are applied by the Rust side at the negotiation confirmation."""
+    @staticmethod
+    def open(
+        uri: str,
+        on_batch: Callable[[List[Tuple[str, Any]]], None],
+        ca_pem: Optional[bytes] = None,
+        client_cert_pem: Optional[bytes] = None,
+        client_key_pem: Optional[bytes] = None,
+        max_envelope_size: int = 8388608,
+    ) -> Awaitable["Connection"]:
+        """Connects. on_batch is called on the running asyncio loop with lists of items."""
+    def attach(self, core: ChannelCore) -> None: ...
+    def send(self, envelope: Union[Dict[str, Any], str]) -> None:
+        """Queues one envelope (a wire dict or JSON text). Raises ConnectionClosedError (a
+        ValueError) when closed, EnvelopeParseError for invalid envelopes and
+        EnvelopeTooLargeError (a ValueError) above max_envelope_size (the connection stays up)."""
+    def close(self) -> Awaitable[None]: ...
+    @property
+    def is_open(self) -> bool: ...
+    @property
+    def encryption(self) -> str: ...
+    @property
+    def compression(self) -> str: ...
+    @property
+    def subprotocol(self) -> Optional[str]: ...
+    def supported_encryption(self) -> List[str]: ...
+    def supported_compression(self) -> List[str]: ...
+
+# ----- server -------------------------------------------------------------------------------
+
+class Server:
+    """The Rust routing server."""
+    @staticmethod
+    def start(
+        tcp: List[str] = ...,
+        ws: List[str] = ...,
+        domain: str = "localhost",
+        cert_pem: Optional[bytes] = None,
+        key_pem: Optional[bytes] = None,
+        wss: bool = False,
+        guest: bool = True,
+        users: Optional[List[Tuple[str, str, str]]] = None,
+        authenticator: Optional[Callable[[str, Dict[str, Any]], Union[bool, Awaitable[bool]]]] = None,
+        handshake_timeout: float = 30.0,
+        max_envelope_size: int = 8388608,
+    ) -> Awaitable["Server"]:
+        """Binds and starts. users: (identity, 'plain'|'key', secret). authenticator(node,
+        authentication_dict) is called on the asyncio loop for every attempt (it may be async);
+        its scheme options are the authentication schemes 'plain', 'key', 'external' plus guest
+        when guest=True."""
+    @property
+    def tcp_addresses(self) -> List[str]: ...
+    @property
+    def ws_addresses(self) -> List[str]: ...
+    @property
+    def session_count(self) -> int: ...
+    def shutdown(self) -> Awaitable[None]: ...
+
+def _shutdown() -> None:
+    """Stops the extension's tokio runtime (registered with atexit)."""

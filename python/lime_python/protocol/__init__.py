@@ -1,0 +1,12 @@
+from .command import *  # noqa: F401,F403
+from .constants import *  # noqa: F401,F403
+from .envelope import *  # noqa: F401,F403
+from .identity import *  # noqa: F401,F403
+from .listeners import *  # noqa: F401,F403
+from .network import *  # noqa: F401,F403
+from .node import *  # noqa: F401,F403
+from .notification import *  # noqa: F401,F403
+from .reason import *  # noqa: F401,F403
+from .security import *  # noqa: F401,F403
+from .serializable import *  # noqa: F401,F403
+from .client import *  # noqa: F401,F403

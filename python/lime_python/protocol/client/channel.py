@@ -1,0 +1,401 @@
+import asyncio as _asyncio
+import inspect as _inspect
+import logging as _logging
+from asyncio import Future, get_running_loop, wait_for
+from functools import partial
+from typing import Callable, Dict, List
+from uuid import uuid4  # noqa: F401 (lime-python exported this name)
+
+from ... import _lime
+from ...errors import ChannelStateError as _ChannelStateError
+from ...errors import CommandTimeoutError as _CommandTimeoutError
+from ...errors import ConnectionClosedError as _ConnectionClosedError
+from ..command import Command
+from ..constants import (  # noqa: F401
+    CommandMethod,
+    CommandStatus,
+    CommonConstants,
+    ContentTypes,
+    NotificationEvent,
+    SessionState,
+)
+from ..envelope import Envelope
+from ..message import Message
+from ..network import Transport
+from ..notification import Notification
+from ..session import Session
+from .channels import CommandChannel, MessageChannel, NotificationChannel, SessionChannel
+from .command_processor import CommandProcessor
+
+_log = _logging.getLogger('lime_python')
+
+_KINDS = {'message': Message, 'notification': Notification, 'command': Command}
+
+
+class Channel(
+    MessageChannel,
+    NotificationChannel,
+    SessionChannel,
+    CommandChannel,
+    CommandProcessor
+):
+    """A LIME channel over a ``Transport`` (abstract: see ``ClientChannel``).
+
+    The protocol decisions (state rules, ids, command correlation, ping replies, ``received``
+    receipts, session state) are made by the Rust channel core (``_lime.ChannelCore``); this class
+    keeps lime-python's surface on top of it. With a Python transport, every received envelope
+    goes ``transport.on_envelope(dict)`` → ``on_envelope`` → core → ``transport.send(reply)`` /
+    the ``on_*`` callbacks. With a native transport (``TcpTransport``, ``WebSocketTransport``)
+    the core runs in Rust and only deliveries reach Python.
+
+    ``state``, ``session_id``, ``local_node``, ``remote_node``, ``auto_reply_pings`` and
+    ``auto_notify_receipt`` read and write the core. Every callback is looked up on the instance
+    when called, so callbacks may be assigned (``channel.on_message = fn``) or overridden; an
+    exception raised by a callback is logged (logger ``lime_python``) and does not stop the
+    channel; a callback may also be a coroutine function.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        auto_reply_pings: bool = True,
+        auto_notify_receipt: bool = True
+    ) -> None:
+        self._core = _lime.ChannelCore(
+            'client',
+            auto_reply_pings=bool(auto_reply_pings),
+            auto_notify_receipt=bool(auto_notify_receipt),
+            receipt_target='sender',
+            deliver_answered_pings=True,
+            assign_ids='all',
+        )
+        self._streams: list = []
+        self._session_from_core = False
+        self.transport = transport
+        self.command_resolves: Dict[str, Callable] = {}
+        self.transport.on_envelope = self.on_envelope
+        attach = getattr(transport, '_attach', None)
+        if callable(attach):
+            attach(self._core, self)
+
+    # ----- state kept by the core ------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """The session state (``SessionState``)."""
+        return self._core.state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self._core.state = value
+
+    @property
+    def session_id(self) -> str:
+        """The session id assigned by the server."""
+        return self._core.session_id
+
+    @session_id.setter
+    def session_id(self, value: str) -> None:
+        self._core.session_id = value
+
+    @property
+    def local_node(self) -> str:
+        """This end's node (``name@domain/instance``), known once established."""
+        return self._core.local_node
+
+    @local_node.setter
+    def local_node(self, value: str) -> None:
+        self._core.local_node = None if value is None else str(value)
+
+    @property
+    def remote_node(self) -> str:
+        """The server's node, known once established."""
+        return self._core.remote_node
+
+    @remote_node.setter
+    def remote_node(self, value: str) -> None:
+        self._core.remote_node = None if value is None else str(value)
+
+    @property
+    def auto_reply_pings(self) -> bool:
+        """Answer ``get /ping`` requests automatically (they are still delivered to
+        ``on_command``, as in lime-python)."""
+        return self._core.auto_reply_pings
+
+    @auto_reply_pings.setter
+    def auto_reply_pings(self, value: bool) -> None:
+        self._core.auto_reply_pings = bool(value)
+
+    @property
+    def auto_notify_receipt(self) -> bool:
+        """Send a ``received`` notification to the sender of every message addressed here."""
+        return self._core.auto_notify_receipt
+
+    @auto_notify_receipt.setter
+    def auto_notify_receipt(self, value: bool) -> None:
+        self._core.auto_notify_receipt = bool(value)
+
+    # ----- sending ---------------------------------------------------------------------------
+
+    def send_message(self, message: Message) -> None:
+        """Sends a message (established sessions only; an id is assigned when missing)."""
+        self._send(message)
+
+    def send_command(self, command: Command) -> None:
+        """Sends a command (established sessions only; an id is assigned when missing)."""
+        self._send(command)
+
+    def send_notification(self, notification: Notification) -> None:
+        """Sends a notification (established sessions only)."""
+        self._send(notification)
+
+    def send_session(self, session: Session) -> None:
+        """Sends a session envelope (not after the session finished or failed)."""
+        self._send(session)
+
+    def _send(self, envelope: Envelope) -> None:
+        transport = self.transport
+        fast = getattr(transport, '_send_with', None)
+        if fast is not None and 'send' not in transport.__dict__ and type(transport).send is _native_send():
+            envelope_id = fast(self._core, envelope.to_json())
+            if getattr(envelope, 'id', None) is None and envelope_id is not None:
+                envelope.id = envelope_id
+            return
+        wire = self._core.prepare_send(envelope.to_json())
+        if getattr(envelope, 'id', None) is None and wire.get('id') is not None:
+            envelope.id = wire['id']
+        transport.send(wire)
+
+    async def process_command_async(
+        self,
+        command: Command,
+        timeout: float
+    ) -> Command:
+        """Sends a command request and returns its response.
+
+        The response is the received command with the same id and a status. Raises
+        ``CommandTimeoutError`` (a ``TimeoutError`` / ``asyncio.TimeoutError``) after
+        ``timeout`` seconds, with ``command.timeout`` set to True.
+        """
+        loop = get_running_loop()
+        future = loop.create_future()
+        wire = self._core.register_command(command.to_json(), future)
+        command_id = wire.get('id')
+        command.id = command_id
+        self.command_resolves[command_id] = future.set_result
+        future.add_done_callback(partial(_forget, self.command_resolves, command_id))
+        try:
+            self.send_command(command)
+            response = await wait_for(future, timeout)
+        except _asyncio.TimeoutError:
+            command.timeout = True
+            raise _CommandTimeoutError(
+                f'The following command processing has timed out: {command}', command
+            ) from None
+        finally:
+            self._core.cancel_command(command_id)
+            if not future.done():
+                future.cancel()
+        if isinstance(response, dict):
+            return Command.from_json(response)
+        return response
+
+    @staticmethod
+    def raise_command_timeout(
+        fut: Future,
+        command: Command,
+        command_resolves: Dict[str, Callable]
+    ) -> None:
+        """lime-python's done-callback for a timed-out request, kept for callers: when ``fut``
+        was cancelled and ``command`` is still pending, forgets it, sets ``command.timeout`` and
+        raises ``CommandTimeoutError``. (``process_command_async`` no longer uses it.)"""
+        if not fut.cancelled() or command_resolves.get(command.id) is None:
+            return
+        del command_resolves[command.id]
+        command.timeout = True
+        raise _CommandTimeoutError(
+            f'The following command processing has timed out: {command}', command
+        )
+
+    # ----- receiving -------------------------------------------------------------------------
+
+    def on_envelope(self, envelope: dict) -> None:
+        """Handles an envelope received by a Python transport (a dict, or JSON text).
+
+        Invalid envelopes, and envelopes not allowed in the current state, are logged and
+        dropped.
+        """
+        try:
+            inbound = self._core.receive(envelope)
+        except (ValueError, TypeError) as error:
+            _log.warning('lime_python: dropped a received envelope (%s): %r', error, envelope)
+            return
+        if inbound.reply is not None:
+            self._transmit(inbound.reply)
+        if inbound.response is not None:
+            _complete(inbound.completion, inbound.response)
+        if inbound.session is not None:
+            self._receive_session(inbound.session)
+        if inbound.deliver is not None:
+            self._deliver(inbound.deliver_kind, inbound.deliver)
+
+    def ensure_state(self, states: List[str], is_allowed: bool) -> None:
+        """Raises ``ChannelStateError`` (a ValueError) ``'Cannot send in the {state} state'``
+        unless the state is in ``states`` (``is_allowed``) or not in them (not ``is_allowed``)."""
+        if (self.state in states) ^ is_allowed:
+            raise _ChannelStateError(f'Cannot send in the {self.state} state')
+
+    def envelopes(self, maxsize: int = 0) -> '_EnvelopeStream':
+        """Received messages, notifications and commands as an async iterator, an alternative
+        to the ``on_*`` callbacks (which are still called)::
+
+            async for envelope in channel.envelopes():
+                if isinstance(envelope, Message): ...
+
+        Envelopes are collected from this call on; the iteration ends when the session ends or
+        the connection closes. ``maxsize`` bounds the queue (0 = unbounded; when full, the
+        oldest envelope is dropped and a warning logged).
+        """
+        stream = _EnvelopeStream(self._streams, maxsize)
+        if self._stream_closed():
+            stream._end()
+        return stream
+
+    # ----- internals shared with the native transports ----------------------------------------
+
+    def _stream_closed(self) -> bool:
+        return self.state in (SessionState.FINISHED, SessionState.FAILED)
+
+    def _transmit(self, wire: dict) -> None:
+        try:
+            self.transport.send(wire)
+        except Exception:  # noqa: B902
+            _log.exception('lime_python: could not send an automatic reply')
+
+    def _receive_session(self, wire: dict) -> None:
+        session = Session.from_json(wire)
+        self._session_from_core = True
+        try:
+            self._call('on_session', session)
+        finally:
+            self._session_from_core = False
+
+    def _deliver(self, kind: str, wire) -> None:
+        envelope_class = _KINDS.get(kind)
+        if envelope_class is None:
+            return
+        # native connections hand over ready objects for the hot kinds
+        envelope = envelope_class.from_json(wire) if isinstance(wire, dict) else wire
+        self._call(f'on_{kind}', envelope)
+        for stream in list(self._streams):
+            stream._put(envelope)
+
+    def _call(self, name: str, *args):
+        """Calls the callback ``name`` (looked up now), isolating the channel from its errors."""
+        try:
+            result = getattr(self, name)(*args)
+        except Exception:  # noqa: B902
+            _log.exception('lime_python: the %s callback raised', name)
+            return None
+        if result is not None and _inspect.isawaitable(result):
+            task = _asyncio.ensure_future(result)
+            task.add_done_callback(partial(_log_failure, name))
+        return result
+
+    def _fail_pending(self, error: Exception) -> None:
+        for future in self._core.drain_pending():
+            if isinstance(future, Future) and not future.done():
+                future.set_exception(error)
+
+    def _end_streams(self) -> None:
+        for stream in list(self._streams):
+            stream._end()
+
+    def _transport_closed(self, error) -> None:
+        """The native connection closed (called by the native transports)."""
+        self._fail_pending(_ConnectionClosedError(
+            error or 'The connection was closed before the response arrived'
+        ))
+        self._end_streams()
+
+
+class _EnvelopeStream:
+    """Async iterator over received envelopes (see ``Channel.envelopes``)."""
+
+    _END = object()
+
+    def __init__(self, registry: list, maxsize: int) -> None:
+        self._registry = registry
+        self._maxsize = maxsize
+        self._items: list = []
+        self._waiter = None
+        self._ended = False
+        registry.append(self)
+
+    def __aiter__(self) -> '_EnvelopeStream':
+        return self
+
+    async def __anext__(self):
+        while not self._items:
+            if self._ended:
+                self._unregister()
+                raise StopAsyncIteration
+            self._waiter = get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)
+
+    async def aclose(self) -> None:
+        """Stops collecting envelopes."""
+        self._end()
+        self._items.clear()
+        self._unregister()
+
+    def _put(self, envelope) -> None:
+        if self._ended:
+            return
+        if self._maxsize and len(self._items) >= self._maxsize:
+            self._items.pop(0)
+            _log.warning('lime_python: envelope stream full, dropped the oldest envelope')
+        self._items.append(envelope)
+        self._wake()
+
+    def _end(self) -> None:
+        self._ended = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _unregister(self) -> None:
+        if self in self._registry:
+            self._registry.remove(self)
+
+
+def _forget(command_resolves: dict, command_id: str, _future) -> None:
+    command_resolves.pop(command_id, None)
+
+
+def _complete(future, response: dict) -> None:
+    if isinstance(future, Future) and not future.done():
+        future.set_result(response)
+
+
+def _log_failure(name: str, task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.error('lime_python: the %s callback raised', name, exc_info=task.exception())
+
+
+def _native_send():
+    """``NativeTransport.send`` (imported late: the transport module imports this one)."""
+    global _NATIVE_SEND
+    if _NATIVE_SEND is None:
+        from ...transport import NativeTransport
+        _NATIVE_SEND = NativeTransport.send
+    return _NATIVE_SEND
+
+
+_NATIVE_SEND = None

@@ -1,0 +1,10 @@
+from .authentication_scheme import *  # noqa: F401,F403
+from .command_method import *  # noqa: F401,F403
+from .command_status import *  # noqa: F401,F403
+from .common_constants import *  # noqa: F401,F403
+from .content_types import *  # noqa: F401,F403
+from .notification_event import *  # noqa: F401,F403
+from .reason_code import *  # noqa: F401,F403
+from .session_compression import *  # noqa: F401,F403
+from .session_encryption import *  # noqa: F401,F403
+from .session_state import *  # noqa: F401,F403

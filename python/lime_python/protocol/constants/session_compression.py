@@ -1,0 +1,5 @@
+class SessionCompression:
+    """Session compression options."""
+
+    NONE = 'none'
+    GZIP = 'gzip'

@@ -1,0 +1,5 @@
+class SessionEncryption:
+    """Session encryption options."""
+
+    NONE = 'none'
+    TLS = 'tls'

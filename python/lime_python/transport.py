@@ -1,0 +1,300 @@
+"""Native transports: LIME connections run by the Rust core.
+
+``TcpTransport`` speaks ``net.tcp://`` (with the in-band TLS upgrade negotiated in the session);
+``lime_transport_websocket.WebSocketTransport`` speaks ``ws://``/``wss://``. Both are
+``Transport`` subclasses with lime-python's interface (``open_async``, ``close_async``,
+``send(dict)``, ``on_envelope``/``on_open``/``on_close``/``on_error`` hooks). Used alone, every
+received envelope goes to ``on_envelope(dict)``. Given to a ``ClientChannel``, the channel core
+runs in Rust: ping replies, receipts, command correlation and the TLS switch happen without
+Python, and only deliveries reach the channel's callbacks.
+
+This module also re-exports ``lime_python.protocol.network.transport`` (lime-python's
+``lime_python.transport``), so ``lime_python.transport.Transport`` keeps working.
+"""
+
+import json as _json
+import logging as _logging
+import os as _os
+from typing import Any, List, Optional, Union
+
+from . import _lime
+from .errors import ConnectionClosedError
+from .protocol.constants import SessionCompression, SessionEncryption
+from .protocol.network.transport import *  # noqa: F401,F403
+from .protocol.network.transport import Transport
+
+#: The default limit of one envelope, in bytes (8 MiB, as the C# implementation).
+DEFAULT_MAX_ENVELOPE_SIZE = 8 * 1024 * 1024
+
+_log = _logging.getLogger('lime_python')
+
+_Pem = Union[bytes, str, _os.PathLike, None]
+
+
+def _read_pem(value: _Pem) -> Optional[bytes]:
+    """PEM data from bytes, PEM text, or the path of a PEM file."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str) and '-----BEGIN' in value:
+        return value.encode()
+    with open(_os.fspath(value), 'rb') as pem_file:
+        return pem_file.read()
+
+
+class NativeTransport(Transport):
+    """Base of the native transports (a ``_lime.Connection`` underneath).
+
+    Arguments after ``is_trace_enabled`` are keyword-only: ``ca_pem`` (extra trusted CA
+    certificates for TLS: PEM bytes/text or a file path; the system's roots are always
+    trusted), ``client_cert_pem``/``client_key_pem`` (a TLS client certificate, for
+    ``transport`` authentication) and ``max_envelope_size`` in bytes.
+    """
+
+    #: Prefix of the trace lines.
+    trace_label = 'LIME'
+    #: get_supported_encryption() before the connection is open.
+    default_supported_encryption: List[str] = [SessionEncryption.NONE]
+
+    def __init__(
+        self,
+        is_trace_enabled: bool = False,
+        *,
+        ca_pem: _Pem = None,
+        client_cert_pem: _Pem = None,
+        client_key_pem: _Pem = None,
+        max_envelope_size: int = DEFAULT_MAX_ENVELOPE_SIZE,
+    ) -> None:
+        self._connection = None
+        self._compression = SessionCompression.NONE
+        self._encryption = SessionEncryption.NONE
+        super().__init__(SessionCompression.NONE, SessionEncryption.NONE)
+        self.is_trace_enabled = is_trace_enabled
+        self.logger = _logging.getLogger() if _logging.root.level <= _logging.DEBUG else print
+        self.ca_pem = _read_pem(ca_pem)
+        self.client_cert_pem = _read_pem(client_cert_pem)
+        self.client_key_pem = _read_pem(client_key_pem)
+        self.max_envelope_size = max_envelope_size
+        self._core = None
+        self._channel = None
+        self._close_notified = False
+
+    # ----- state -----------------------------------------------------------------------------
+
+    @property
+    def connection(self):
+        """The ``_lime.Connection`` (None before ``open_async``)."""
+        return self._connection
+
+    @property
+    def is_open(self) -> bool:
+        """True while the connection is open."""
+        return self._connection is not None and self._connection.is_open
+
+    @property
+    def compression(self) -> str:
+        """The compression in use on the connection."""
+        if self._connection is not None:
+            return self._connection.compression
+        return self._compression
+
+    @compression.setter
+    def compression(self, value: str) -> None:
+        self._compression = value
+
+    @property
+    def encryption(self) -> str:
+        """The encryption in use on the connection (``tls`` after the TLS upgrade or on
+        ``wss://``)."""
+        if self._connection is not None:
+            return self._connection.encryption
+        return self._encryption
+
+    @encryption.setter
+    def encryption(self, value: str) -> None:
+        self._encryption = value
+
+    # ----- Transport -------------------------------------------------------------------------
+
+    async def open_async(self, uri: str = None) -> None:
+        """Connects to ``uri``. Raises ValueError if already open and ``ConnectionClosedError``
+        (a ValueError) if the connection cannot be made (``on_error`` is called first)."""
+        if self.is_open:
+            self._raise(ValueError('Cannot open an already open connection'))
+        if not uri:
+            self._raise(ValueError('A URI is required'))
+        self._prepare_open(uri)
+        try:
+            connection = await _lime.Connection.open(
+                uri,
+                self._on_batch,
+                ca_pem=self.ca_pem,
+                client_cert_pem=self.client_cert_pem,
+                client_key_pem=self.client_key_pem,
+                max_envelope_size=self.max_envelope_size,
+            )
+        except Exception as error:  # noqa: B902
+            self.on_error(error)
+            raise
+        self._connection = connection
+        self._close_notified = False
+        if self._core is not None:
+            _attach_connection(connection, self._core)
+        self.on_open()
+
+    async def close_async(self) -> None:
+        """Closes the connection (does nothing when it is not open) and calls ``on_close``."""
+        if self._connection is None:
+            return
+        await self._connection.close()
+        self._notify_close()
+
+    def send(self, envelope: dict) -> None:
+        """Queues one envelope (a dict, or JSON text). Raises ``ConnectionClosedError`` when the
+        connection is not open, ``EnvelopeParseError`` for an invalid envelope and
+        ``EnvelopeTooLargeError`` above ``max_envelope_size`` (all ValueErrors; ``on_error`` is
+        called first)."""
+        if not self.is_open:
+            self._raise(ConnectionClosedError('The connection is not open'))
+        if self.is_trace_enabled:
+            self._trace('SEND', envelope)
+        try:
+            self._connection.send(envelope)
+        except Exception as error:  # noqa: B902
+            self.on_error(error)
+            raise
+
+    def get_supported_compression(self) -> List[str]:
+        """Compression options of the open connection (``['none']`` before it is open)."""
+        if self._connection is not None:
+            return list(self._connection.supported_compression())
+        return [SessionCompression.NONE]
+
+    def set_compression(self, compression: str) -> None:
+        """Nothing to do: a negotiated compression is applied by the native connection at the
+        server's confirmation."""
+
+    def get_supported_encryption(self) -> List[str]:
+        """Encryption options of the open connection."""
+        if self._connection is not None:
+            return list(self._connection.supported_encryption())
+        return list(self.default_supported_encryption)
+
+    def set_encryption(self, encryption: str) -> None:
+        """Nothing to do: a negotiated TLS upgrade is applied by the native connection at the
+        server's confirmation."""
+
+    # ----- hooks (assign or override) --------------------------------------------------------
+
+    def on_envelope(self, envelope: dict) -> None:
+        """Called with every received envelope when no channel runs on this transport (a
+        channel replaces it)."""
+
+    def on_open(self) -> None:
+        """Called when the connection is open."""
+
+    def on_close(self) -> None:
+        """Called once when the connection closed, by either side."""
+
+    def on_error(self, err: Any) -> None:
+        """Called with an error before it is raised."""
+
+    # ----- internals -------------------------------------------------------------------------
+
+    def _prepare_open(self, uri: str) -> None:
+        self._connection = None
+        self._encryption = SessionEncryption.NONE
+        self._compression = SessionCompression.NONE
+
+    def _raise(self, error: Exception) -> None:
+        self.on_error(error)
+        raise error
+
+    def _trace(self, direction: str, envelope) -> None:
+        text = envelope if isinstance(envelope, str) else _json.dumps(envelope)
+        try:
+            self.logger(f'{self.trace_label} {direction}: {text}')
+        except Exception:  # noqa: B902
+            pass
+
+    def _send_with(self, core, envelope: dict) -> Optional[str]:
+        """The channel's fast path: core.prepare_send and queueing in one native call; returns
+        the envelope id. Used only while ``send`` is not overridden or replaced (spies see
+        ``send`` otherwise)."""
+        if self.is_trace_enabled:
+            wire = core.prepare_send(envelope)
+            self.send(wire)
+            return wire.get('id')
+        if not self.is_open:
+            self._raise(ConnectionClosedError('The connection is not open'))
+        try:
+            return self._connection.send_with(core, envelope)
+        except ConnectionClosedError as error:
+            self.on_error(error)
+            raise
+
+    def _attach(self, core, channel) -> None:
+        """A ClientChannel runs ``core`` on this transport: the Rust side drives it from now on
+        (and from the next ``open_async``)."""
+        self._core = core
+        self._channel = channel
+        if self._connection is not None:
+            _attach_connection(self._connection, core)
+
+    def _notify_close(self) -> None:
+        if self._close_notified:
+            return
+        self._close_notified = True
+        try:
+            self.on_close()
+        except Exception:  # noqa: B902
+            _log.exception('lime_python: the on_close callback raised')
+
+    def _on_batch(self, items) -> None:
+        """Called by the connection on the event loop with every item that arrived."""
+        channel = self._channel
+        for kind, payload in items:
+            try:
+                if kind == 'closed':
+                    self._on_closed(payload)
+                    continue
+                if self.is_trace_enabled:
+                    self._trace('RECEIVE', payload)
+                if kind == 'envelope':
+                    self.on_envelope(payload)
+                elif channel is None:
+                    continue
+                elif kind == 'session':
+                    channel._receive_session(payload)
+                else:
+                    channel._deliver(kind, payload)
+            except Exception:  # noqa: B902
+                _log.exception('lime_python: handling a received %s failed', kind)
+
+    def _on_closed(self, error) -> None:
+        if error:
+            self.on_error(ConnectionClosedError(error))
+        self._notify_close()
+        if self._channel is not None:
+            self._channel._transport_closed(error)
+
+
+class TcpTransport(NativeTransport):
+    """LIME over TCP (``net.tcp://host:port``, default port 55321).
+
+    When the server offers ``tls`` and the session negotiates it, the connection switches to
+    TLS right after the server's confirmation, verifying the server's certificate against the
+    system's roots plus ``ca_pem``.
+    """
+
+    trace_label = 'TCP'
+    default_supported_encryption = [SessionEncryption.NONE, SessionEncryption.TLS]
+
+
+def _attach_connection(connection, core) -> None:
+    """Attaches ``core``; received messages and notifications then arrive as objects."""
+    from .protocol.message import Message
+    from .protocol.notification import Notification
+    from .protocol.reason import Reason
+    connection.attach(core, Message, Notification, Reason)

@@ -1,0 +1,1 @@
+from .websocket_transport import *  # noqa: F401,F403

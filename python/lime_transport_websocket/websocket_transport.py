@@ -1,0 +1,37 @@
+"""``WebSocketTransport``: lime-transport-websocket 1.0.9's class on the native connection."""
+
+import json  # noqa: F401 (lime-transport-websocket exported these names)
+import logging  # noqa: F401
+from asyncio import ensure_future  # noqa: F401
+from typing import Any, List  # noqa: F401
+
+from lime_python import SessionCompression, SessionEncryption, Transport  # noqa: F401
+from lime_python.transport import NativeTransport as _NativeTransport
+
+
+class WebSocketTransport(_NativeTransport):
+    """LIME over WebSocket (``ws://`` and ``wss://``, subprotocol ``lime``), run by Rust.
+
+    Same constructor, attributes and callbacks as lime-transport-websocket 1.0.9:
+    ``is_trace_enabled``, ``logger``, ``websocket`` (the native connection, or None),
+    ``compression``, ``encryption`` (``tls`` for ``wss://``), ``on_open``, ``on_close`` (also
+    called when the server closes the connection), ``on_error``, ``on_envelope``. ``wss://``
+    verifies the server certificate (system roots plus the keyword-only ``ca_pem``).
+    """
+
+    trace_label = 'WebSocket'
+    default_supported_encryption = [SessionEncryption.TLS, SessionEncryption.NONE]
+
+    @property
+    def websocket(self):
+        """The open native connection (None before ``open_async``)."""
+        return self._connection
+
+    @websocket.setter
+    def websocket(self, value) -> None:
+        self._connection = value
+
+    def _prepare_open(self, uri: str) -> None:
+        super()._prepare_open(uri)
+        if uri.startswith('wss://'):
+            self._encryption = SessionEncryption.TLS

@@ -1,0 +1,258 @@
+"""Sessions against a real `lime serve`, over the native WebSocket and TCP transports (with the
+in-band TLS upgrade, and wss://)."""
+
+import asyncio
+import textwrap
+
+import pytest
+from conftest import run_python
+from lime_python import (
+    ClientChannel,
+    Command,
+    ConnectionClosedError,
+    GuestAuthentication,
+    Message,
+    NotificationEvent,
+    PlainAuthentication,
+    SessionFailedError,
+    SessionState,
+    TcpTransport,
+)
+from lime_transport_websocket import WebSocketTransport
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.server]
+
+TIMEOUT = 10
+
+
+async def connect(transport, uri, identity, instance='home', auth=None, compression='none',
+                  encryption='none', receipts=True):
+    channel = ClientChannel(transport, True, receipts)
+    await transport.open_async(uri)
+    session = await asyncio.wait_for(channel.establish_session_async(
+        compression, encryption, identity, auth or GuestAuthentication(), instance), TIMEOUT)
+    assert session.state == SessionState.ESTABLISHED, session
+    return channel
+
+
+async def finish(channel):
+    session = await asyncio.wait_for(channel.send_finishing_session_async(), TIMEOUT)
+    assert session.state == SessionState.FINISHED
+    assert not channel.transport.is_open
+
+
+async def next_item(queue):
+    return await asyncio.wait_for(queue.get(), TIMEOUT)
+
+
+async def test_seed_example_runs_unchanged(server):
+    script = textwrap.dedent(f'''
+        import asyncio
+        from lime_python import ClientChannel, Message, GuestAuthentication
+        from lime_transport_websocket import WebSocketTransport
+
+        async def main():
+            transport = WebSocketTransport()
+            await transport.open_async({server.ws[0]!r})
+            channel = ClientChannel(transport)
+            await channel.establish_session_async(
+                'none', 'none', 'alice@example.com', GuestAuthentication(), 'home')
+            channel.on_message = lambda message: print('received', message)
+            channel.send_message(Message('text/plain', 'Hello!'))
+            await channel.send_finishing_session_async()
+            print('state', channel.state)
+
+        asyncio.run(main())
+    ''')
+    loop = asyncio.get_running_loop()
+    result = await loop.run_in_executor(None, lambda: run_python(script, timeout=TIMEOUT * 3))
+    assert result.returncode == 0, result.stderr
+    assert 'state finished' in result.stdout
+
+
+@pytest.mark.parametrize('scheme', ['ws', 'tcp'])
+async def test_message_receipt_and_command_between_two_clients(server, scheme):
+    uri = server.ws[0] if scheme == 'ws' else server.tcp[0]
+    new_transport = WebSocketTransport if scheme == 'ws' else TcpTransport
+    alice = await connect(new_transport(), uri, 'alice@example.com')
+    bob = await connect(new_transport(), uri, 'bob@example.com', instance='phone')
+    assert alice.local_node == 'alice@example.com/home'
+    assert alice.remote_node and alice.session_id
+
+    to_alice, to_bob = asyncio.Queue(), asyncio.Queue()
+    alice.on_notification = to_alice.put_nowait
+    bob.on_message = to_bob.put_nowait
+    bob.on_command = to_bob.put_nowait
+
+    message = Message('text/plain', 'Hello!', to='bob@example.com/phone')
+    alice.send_message(message)
+    received = await next_item(to_bob)
+    assert (received.content, received.id) == ('Hello!', message.id)
+    assert received.from_n.startswith('alice@example.com')
+    receipt = await next_item(to_alice)
+    assert (receipt.event, receipt.id) == (NotificationEvent.RECEIVED, message.id)
+
+    # a command to bob's application, answered by it
+    async def answer():
+        request = await next_item(to_bob)
+        bob.send_command(Command('get', status='success', type_n='application/json',
+                                 resource={'answer': 42}, id=request.id, to=request.from_n))
+
+    answering = asyncio.ensure_future(answer())
+    response = await alice.process_command_async(
+        Command('get', '/answer', to='bob@example.com/phone'), TIMEOUT)
+    await answering
+    assert (response.status, response.resource) == ('success', {'answer': 42})
+
+    # the server answers its own ping
+    pong = await alice.process_command_async(Command('get', '/ping'), TIMEOUT)
+    assert pong.status == 'success'
+
+    await finish(alice)
+    await finish(bob)
+
+
+async def test_tls_is_negotiated_in_band_over_tcp(lime_serve, certificate):
+    cert, key = certificate
+    server = lime_serve('--cert', cert, '--key', key)
+    transport = TcpTransport(ca_pem=cert)
+    offers = []
+    channel = ClientChannel(transport)
+    channel.on_session_negotiating = offers.append
+    await transport.open_async(server.tcp[0])
+    assert transport.encryption == 'none'
+    session = await asyncio.wait_for(channel.establish_session_async(
+        'none', 'tls', 'carol@example.com', GuestAuthentication(), 'laptop'), TIMEOUT)
+    assert session.state == SessionState.ESTABLISHED
+    assert transport.encryption == 'tls'
+    assert 'tls' in offers[0].encryption_options
+    assert offers[-1].encryption == 'tls'  # the confirmation
+    pong = await channel.process_command_async(Command('get', '/ping'), TIMEOUT)
+    assert pong.status == 'success'
+    await finish(channel)
+
+
+async def test_tls_with_an_untrusted_certificate_fails(lime_serve, certificate):
+    cert, key = certificate
+    server = lime_serve('--cert', cert, '--key', key)
+    transport = TcpTransport()
+    channel = ClientChannel(transport)
+    await transport.open_async(server.tcp[0])
+    with pytest.raises((SessionFailedError, ConnectionClosedError)):
+        await asyncio.wait_for(channel.establish_session_async(
+            'none', 'tls', 'carol@example.com', GuestAuthentication(), 'laptop'), TIMEOUT)
+
+
+async def test_wss_verifies_the_certificate(lime_serve, certificate):
+    cert, key = certificate
+    server = lime_serve('--cert', cert, '--key', key, '--wss')
+    uri = server.ws[0]
+    assert uri.startswith('wss://'), uri
+
+    with pytest.raises(ConnectionClosedError):
+        await WebSocketTransport().open_async(uri)
+
+    transport = WebSocketTransport(ca_pem=cert)
+    channel = await connect(transport, uri, 'dave@example.com')
+    assert transport.encryption == 'tls'
+    await finish(channel)
+
+
+async def test_envelopes_can_be_iterated(server):
+    alice = await connect(WebSocketTransport(), server.ws[0], 'alice@example.com')
+    bob = await connect(TcpTransport(), server.tcp[0], 'bob@example.com', receipts=False)
+    stream = bob.envelopes()
+    for text in ('one', 'two', 'three'):
+        alice.send_message(Message('text/plain', text, to='bob@example.com'))
+
+    received = []
+    async for envelope in stream:
+        received.append(envelope.content)
+        if len(received) == 3:
+            break
+    assert received == ['one', 'two', 'three']
+    await finish(alice)
+    await finish(bob)
+
+
+async def test_server_shutdown_fails_the_session_and_closes_the_transport(lime_serve):
+    server = lime_serve()
+    transport = WebSocketTransport()
+    channel = await connect(transport, server.ws[0], 'erin@example.com')
+    events = asyncio.Queue()
+    transport.on_close = lambda: events.put_nowait('closed')
+    channel.on_session_failed = lambda session: events.put_nowait(session.reason.code)
+    server.process.terminate()  # graceful: sessions fail with reason 11, then the server exits
+    seen = {await next_item(events), await next_item(events)}
+    assert seen == {'closed', 11}
+    assert channel.state == SessionState.FAILED
+    with pytest.raises(ValueError):
+        channel.send_message(Message('text/plain', 'late'))
+
+
+async def test_a_rejected_login_raises_session_failed_error(lime_serve, tmp_path):
+    users = tmp_path / 'users'
+    users.write_text('frank@example.com plain secret\n')
+    server = lime_serve('--auth', 'plain', '--users', str(users))
+    transport = TcpTransport()
+    channel = ClientChannel(transport)
+    failed = asyncio.Queue()
+    channel.on_session_failed = failed.put_nowait
+    await transport.open_async(server.tcp[0])
+    with pytest.raises(SessionFailedError) as error:
+        await asyncio.wait_for(channel.establish_session_async(
+            'none', 'none', 'frank@example.com', PlainAuthentication('d3Jvbmc='), 'x'), TIMEOUT)
+    assert error.value.reason.code == 13
+    assert (await next_item(failed)).reason.code == 13
+
+
+async def test_plain_login_with_the_right_password(lime_serve, tmp_path):
+    users = tmp_path / 'users'
+    users.write_text('frank@example.com plain secret\n')
+    server = lime_serve('--auth', 'plain', '--users', str(users))
+    channel = await connect(TcpTransport(), server.tcp[0], 'frank@example.com',
+                            auth=PlainAuthentication('c2VjcmV0'))
+    await finish(channel)
+
+
+async def test_standalone_transport_delivers_dicts(server):
+    transport = WebSocketTransport()
+    received = asyncio.Queue()
+    opened = []
+    transport.on_envelope = received.put_nowait
+    transport.on_open = lambda: opened.append(True)
+    await transport.open_async(server.ws[0])
+    assert opened == [True]
+    assert transport.websocket is not None
+    with pytest.raises(ValueError, match='already open'):
+        await transport.open_async(server.ws[0])
+    transport.send({'state': 'new'})
+    reply = await next_item(received)
+    assert isinstance(reply, dict) and reply['state'] in ('authenticating', 'established')
+    closes = []
+    transport.on_close = lambda: closes.append(True)
+    await transport.close_async()
+    assert closes == [True]
+    with pytest.raises(ValueError, match='not open'):
+        transport.send({'state': 'new'})
+
+
+async def test_sending_before_open_and_bad_uris():
+    transport = TcpTransport()
+    errors = []
+    transport.on_error = errors.append
+    with pytest.raises(ConnectionClosedError):
+        transport.send({'state': 'new'})
+    with pytest.raises(ValueError):
+        await transport.open_async('net.tcp://127.0.0.1:1')
+    assert len(errors) == 2
+
+
+async def test_trace_logging(server, capsys):
+    transport = WebSocketTransport(is_trace_enabled=True)
+    channel = await connect(transport, server.ws[0], 'gina@example.com')
+    await finish(channel)
+    out = capsys.readouterr().out
+    assert 'WebSocket SEND: {"state": "new"' in out
+    assert 'WebSocket RECEIVE:' in out
+

@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# Interop matrix: independently written LIME peers against our server (`lime serve`), and our
+# Rust client against an independent server. See tests/interop/README.md.
+#
+#   tests/interop/run.sh [path-to-lime-binary]      (default: target/debug/lime, built if missing)
+#
+# Peers are installed (pinned, idempotent) under tests/interop/.cache/; logs of the last run are in
+# tests/interop/.cache/run/. Network: 127.0.0.1 only (plus the package registries on first install).
+# Environment: INTEROP_CELL_TIMEOUT (seconds per cell, default 30).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+CACHE=$HERE/.cache
+RUN=$CACHE/run
+CELL_TIMEOUT=${INTEROP_CELL_TIMEOUT:-30}
+
+# Exact versions of every peer (and of the packages their transports load).
+PY_PINS=(lime-python==2.0.13 lime-transport-websocket==1.0.9 pyhumps==3.8.0
+         websockets==13.1) # 13.1: the legacy websockets.client.connect API, without deprecation
+NODE_PINS=(lime-js@3.0.1 lime-transport-websocket@2.0.3 websocket@1.0.35 bluebird@3.7.2)
+GO_LIME=github.com/takenet/lime-go # version pinned in tests/interop/go/go.mod
+
+say() { printf '%s\n' "$*" >&2; }
+
+# --- the binary under test -------------------------------------------------------------------
+if [[ $# -ge 1 ]]; then
+  LIME=$1
+  [[ -x $LIME ]] || { say "run.sh: $LIME is not an executable"; exit 2; }
+else
+  LIME=$ROOT/target/debug/lime
+  if [[ ! -x $LIME ]]; then
+    say "run.sh: building lime (cargo build -p lime-cli)"
+    (cd "$ROOT" && cargo build -q -p lime-cli)
+  fi
+fi
+LIME=$(cd "$(dirname "$LIME")" && pwd)/$(basename "$LIME")
+
+rm -rf "$RUN"
+mkdir -p "$RUN/logs" "$CACHE"
+RESULTS=$RUN/results.jsonl
+: >"$RESULTS"
+PIDS=()
+
+cleanup() { # SIGTERM: lime serve fails every session (reason 11) and exits once all are closed
+  local pid rc
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    timeout 10 tail -s 0.05 --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    rc=0 && wait "$pid" 2>/dev/null || rc=$?
+    [[ $rc -eq 0 ]] || say "run.sh: server $pid exited with status $rc (logs in .cache/run/logs)"
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- peers -----------------------------------------------------------------------------------
+# Each install function sets <PEER>_STATUS to "ok" or "unavailable: <reason>".
+first_error_line() { grep -m1 -iE "$2" "$1" || tail -n1 "$1"; }
+
+install_python() {
+  local venv=$CACHE/venv log=$CACHE/install-python.log
+  if [[ -f $venv/.pins && $(<"$venv/.pins") == "${PY_PINS[*]}" ]]; then
+    PYTHON_STATUS=ok; say "python peer: cached (${PY_PINS[*]})"; return
+  fi
+  say "python peer: installing ${PY_PINS[*]}"
+  rm -rf "$venv"
+  if ! command -v python3 >/dev/null; then PYTHON_STATUS="unavailable: no python3"; return; fi
+  if python3 -m venv "$venv" >"$log" 2>&1 &&
+     timeout 300 "$venv/bin/pip" install -q --disable-pip-version-check "${PY_PINS[@]}" >>"$log" 2>&1 &&
+     "$venv/bin/python" -c 'import lime_python, lime_transport_websocket; from websockets.client import connect' >>"$log" 2>&1; then
+    printf '%s' "${PY_PINS[*]}" >"$venv/.pins"
+    PYTHON_STATUS=ok
+  else
+    PYTHON_STATUS="unavailable: $(first_error_line "$log" 'error|no matching')"
+  fi
+}
+
+install_node() {
+  local dir=$CACHE/node log=$CACHE/install-node.log
+  if [[ -f $dir/.pins && $(<"$dir/.pins") == "${NODE_PINS[*]}" ]]; then
+    NODE_STATUS=ok; say "node peer: cached (${NODE_PINS[*]})"; return
+  fi
+  say "node peer: installing ${NODE_PINS[*]}"
+  rm -rf "$dir"
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    NODE_STATUS="unavailable: no node/npm"; return
+  fi
+  mkdir -p "$dir"
+  if timeout 300 npm install --prefix "$dir" --save-exact --no-audit --no-fund --loglevel=error \
+       "${NODE_PINS[@]}" >"$log" 2>&1 &&
+     NODE_PATH=$dir/node_modules node -e "require('lime-js'); require('lime-transport-websocket')" >>"$log" 2>&1; then
+    printf '%s' "${NODE_PINS[*]}" >"$dir/.pins"
+    NODE_STATUS=ok
+  else
+    NODE_STATUS="unavailable: $(first_error_line "$log" 'ERR|error')"
+  fi
+}
+
+install_go() {
+  local gocache=$CACHE/go log=$CACHE/install-go.log src=$CACHE/go/src
+  GO_PEER=$gocache/bin/lime-go-peer
+  if ! command -v go >/dev/null; then GO_STATUS="unavailable: no go toolchain"; return; fi
+  export GOPATH=$gocache/path GOMODCACHE=$gocache/path/pkg/mod GOCACHE=$gocache/build \
+    GOFLAGS="-modcacherw -mod=readonly" GOTOOLCHAIN=local
+  local sum
+  sum=$(cat "$HERE"/go/go.mod "$HERE"/go/go.sum "$HERE"/go/*.go | sha256sum | cut -c1-16)
+  if [[ -x $GO_PEER && -f $gocache/.built && $(<"$gocache/.built") == "$sum" ]]; then
+    GO_STATUS=ok; say "go peer: cached ($(awk '/takenet\/lime-go v/{print $NF}' "$HERE/go/go.mod"))"; return
+  fi
+  say "go peer: building against $GO_LIME $(awk '/takenet\/lime-go v/{print $NF}' "$HERE/go/go.mod")"
+  # Build a copy (the source tree stays as it is); go.sum pins every module's hash.
+  rm -rf "$src" && mkdir -p "$src" "$gocache/bin" && cp "$HERE"/go/go.mod "$HERE"/go/go.sum "$HERE"/go/*.go "$src"/
+  if (cd "$src" && timeout 300 go build -o "$GO_PEER" .) >"$log" 2>&1; then
+    printf '%s' "$sum" >"$gocache/.built"
+    GO_STATUS=ok
+  else
+    local why
+    rm -f "$GO_PEER"
+    if why=$(grep -m1 -iE '403|404|410|not available|forbidden|unknown revision|GOPROXY|proxy|dial tcp|toolchain|verifying' "$log"); then
+      GO_STATUS="unavailable: the Go module proxy did not serve $GO_LIME ($(tr -s ' \t' ' ' <<<"${why:0:160}"))"
+    else # our peer does not compile: that is a failure, not a missing peer
+      GO_STATUS="fail: the Go peer did not build: $(tail -n1 "$log" | cut -c1-160)"
+    fi
+  fi
+}
+
+install_python
+install_node
+install_go
+say "python peer: $PYTHON_STATUS"
+say "node peer:   $NODE_STATUS"
+say "go peer:     $GO_STATUS"
+
+# --- certificates ----------------------------------------------------------------------------
+PKI=$RUN/pki
+CA=
+if command -v openssl >/dev/null; then
+  mkdir -p "$PKI"
+  if (
+    cd "$PKI"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -keyout ca.key -out ca.pem -subj "/CN=lime interop test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign"
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -keyout server.key -out server.csr -subj "/CN=localhost"
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+      "extendedKeyUsage=serverAuth" "subjectAltName=DNS:localhost,IP:127.0.0.1" >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 1 -days 2 \
+      -extfile server.ext -out server.pem
+  ) >"$RUN/logs/openssl.log" 2>&1; then
+    CA=$PKI/ca.pem
+  else
+    TLS_SKIP="openssl could not make a test certificate (see .cache/run/logs/openssl.log)"
+  fi
+else
+  TLS_SKIP="openssl not found: no test certificate"
+fi
+
+# --- servers ---------------------------------------------------------------------------------
+USERS=$RUN/users.txt
+printf '%s\n' '# identity scheme secret (generated by tests/interop/run.sh)' \
+  'alice@localhost plain wonderland' >"$USERS"
+
+# start_server NAME ARGS...: runs `lime serve` on free ports and reads its "listening on" lines;
+# sets ADDR_TCP and ADDR_WS. Its stdout stays open on a FIFO until the end.
+start_server() {
+  local name=$1 fifo=$RUN/$1.fifo line fd
+  shift
+  ADDR_TCP= ADDR_WS=
+  mkfifo "$fifo"
+  "$LIME" serve --auth guest,plain --users "$USERS" --log-level info "$@" \
+    >"$fifo" 2>"$RUN/logs/$name.log" &
+  PIDS+=($!)
+  exec {fd}<"$fifo"
+  while [[ -z $ADDR_TCP || -z $ADDR_WS ]]; do
+    if ! IFS= read -r -t 15 -u "$fd" line; then
+      say "run.sh: $name did not start: $(tail -n3 "$RUN/logs/$name.log")"
+      return 1
+    fi
+    case $line in
+      *"listening on net.tcp://"*) ADDR_TCP=${line##*listening on } ;;
+      *"listening on ws://"* | *"listening on wss://"*) ADDR_WS=${line##*listening on } ;;
+    esac
+  done
+}
+
+# lime-go as the server for our Rust client; same contract: a "listening on" line on stdout.
+# It offers tls during TCP negotiation when it has the certificate (same port).
+start_go_server() {
+  local fifo=$RUN/lime-go-server.fifo line fd
+  GO_TCP=
+  mkfifo "$fifo"
+  "$GO_PEER" server --tcp 127.0.0.1:0 "${cert_args[@]}" --users "$USERS" \
+    >"$fifo" 2>"$RUN/logs/lime-go-server.log" &
+  PIDS+=($!)
+  exec {fd}<"$fifo"
+  IFS= read -r -t 15 -u "$fd" line || return 1
+  [[ $line == *"listening on net.tcp://"* ]] || return 1
+  GO_TCP=${line##*listening on }
+}
+
+cert_args=()
+[[ -n $CA ]] && cert_args=(--cert "$PKI/server.pem" --key "$PKI/server.key")
+start_server server --tcp 127.0.0.1:0 --ws 127.0.0.1:0 "${cert_args[@]}"
+TCP=$ADDR_TCP WS=$ADDR_WS
+say "lime serve: $TCP $WS${CA:+ (tls offered on TCP)}"
+if [[ -n $CA ]]; then
+  start_server server-wss --tcp 127.0.0.1:0 --ws 127.0.0.1:0 "${cert_args[@]}" --wss
+  TCP2=$ADDR_TCP WSS=$ADDR_WS
+  say "lime serve (wss): $TCP2 $WSS"
+fi
+
+# --- cells -----------------------------------------------------------------------------------
+PY_PEER="$CACHE/venv/bin/python $HERE/peers/python_peer.py"
+NODE_PEER="node $HERE/peers/node_peer.js"
+export NODE_PATH=$CACHE/node/node_modules
+
+note() { # note ID CLIENT TRANSPORT SERVER STATUS REASON
+  python3 "$HERE/harness.py" note --cell "$1" --client "$2" --transport "$3" --server "$4" \
+    --status "$5" --reason "$6" >>"$RESULTS"
+}
+
+# cell ID CLIENT-KIND CLIENT-NAME TRANSPORT SERVER-NAME URI PARTNER-URI STATUS [PEER-COMMAND]
+cell() {
+  local id=$1 kind=$2 name=$3 transport=$4 server=$5 uri=$6 partner=$7 status=$8 peer=${9:-}
+  if [[ $status != ok ]]; then
+    note "$id" "$name" "$transport" "$server" "${status%%:*}" "${status#*: }"
+    return
+  fi
+  if [[ $transport == *tls* || $transport == wss ]] && [[ -z $CA ]]; then
+    note "$id" "$name" "$transport" "$server" skipped "$TLS_SKIP"
+    return
+  fi
+  local out rc=0
+  say "cell $id"
+  out=$(timeout -k 5 "$CELL_TIMEOUT" python3 "$HERE/harness.py" cell --cell "$id" --kind "$kind" \
+    --client-name "$name" --transport "$transport" --server "$server" --uri "$uri" \
+    --partner-uri "$partner" --lime "$LIME" --peer "$peer" --instance "$id" --ca "$CA" \
+    --logs "$RUN/logs" --budget "$((CELL_TIMEOUT - 5))" ${CELL_EXTRA:-} 2>>"$RUN/logs/harness.log") || rc=$?
+  if [[ $rc -ne 0 || -z $out ]]; then
+    note "$id" "$name" "$transport" "$server" fail "cell stopped (exit $rc) after ${CELL_TIMEOUT} s limit or crash; see .cache/run/logs/$id"
+  else
+    printf '%s\n' "$out" >>"$RESULTS"
+  fi
+}
+
+S="lime serve"
+cell python-ws   python "lime-python 2.0.13" ws      "$S" "$WS"       "$TCP"     "$PYTHON_STATUS" "$PY_PEER"
+cell python-wss  python "lime-python 2.0.13" wss     "$S" "${WSS:-}"  "${TCP2:-}" "$PYTHON_STATUS" "$PY_PEER"
+cell js-ws       node   "lime-js 3.0.1"      ws      "$S" "$WS"       "$TCP"     "$NODE_STATUS"   "$NODE_PEER"
+cell js-wss      node   "lime-js 3.0.1"      wss     "$S" "${WSS:-}"  "${TCP2:-}" "$NODE_STATUS"   "$NODE_PEER"
+cell go-tcp      go     "lime-go v0.2.1"     tcp     "$S" "$TCP"      "$TCP"     "$GO_STATUS"     "${GO_PEER:-} client"
+cell go-tcp-tls  go     "lime-go v0.2.1"     tcp+tls "$S" "$TCP"      "$TCP"     "$GO_STATUS"     "${GO_PEER:-} client --tls"
+cell go-ws       go     "lime-go v0.2.1"     ws      "$S" "$WS"       "$TCP"     "$GO_STATUS"     "${GO_PEER:-} client"
+cell go-wss      go     "lime-go v0.2.1"     wss     "$S" "${WSS:-}"  "${TCP2:-}" "$GO_STATUS"     "${GO_PEER:-} client"
+cell rust-tcp     rust  "lime client (Rust)" tcp     "$S" "$TCP"      "$TCP"     ok
+cell rust-tcp-tls rust  "lime client (Rust)" tcp+tls "$S" "$TCP"      "$TCP"     ok
+cell rust-ws      rust  "lime client (Rust)" ws      "$S" "$WS"       "$TCP"     ok
+cell rust-wss     rust  "lime client (Rust)" wss     "$S" "${WSS:-}"  "${TCP2:-}" ok
+
+# Our client against an independent server: lime-go's.
+GO_SERVER_STATUS=$GO_STATUS
+if [[ $GO_STATUS == ok ]] && ! start_go_server; then
+  GO_SERVER_STATUS="fail: the lime-go server did not start (see .cache/run/logs/lime-go-server.log)"
+fi
+# lime-go's rules: guest names must be uuids; a wrong password fails the session with code 1.
+G="lime-go v0.2.1 server" CELL_EXTRA="--guest-uuid --auth-failed-code 1"
+cell rust-to-go-tcp     rust "lime client (Rust)" tcp     "$G" "${GO_TCP:-}" "${GO_TCP:-}" "$GO_SERVER_STATUS"
+cell rust-to-go-tcp-tls rust "lime client (Rust)" tcp+tls "$G" "${GO_TCP:-}" "${GO_TCP:-}" "$GO_SERVER_STATUS"
+CELL_EXTRA=
+
+# --- report ----------------------------------------------------------------------------------
+echo
+python3 "$HERE/harness.py" report "$RESULTS"
