@@ -56,14 +56,16 @@ pub(super) async fn run(
     let mut shutdown = shared.shutdown.clone();
     let limit = shared.config.handshake_timeout;
     let outcome = tokio::select! {
-        r = tokio::time::timeout(limit, handshake(&shared, &mut core, transport.as_mut())) => match r {
+        r = tokio::time::timeout(limit, Box::pin(handshake(&shared, &mut core, transport.as_mut()))) => match r {
             Ok(r) => r,
             Err(_) => Err(fail(codes::SESSION_NEGOTIATION_TIMEOUT, "The session negotiation timed out")),
         },
         _ = shutdown.wait_for(|s| *s) => Err(fail(codes::SESSION_ERROR, "The server is being shut down")),
     };
     match outcome {
-        Ok(node) => established(shared, core, transport, node).await,
+        // Boxed: the handshake's state is freed once it is over, and an idle session holds
+        // only the established loop.
+        Ok(node) => Box::pin(established(shared, core, transport, node)).await,
         Err(End::Fail(reason)) => {
             if let Ok(failed) = core.server_session(Session::failed(reason)) {
                 let _ = transport.send(&failed.into()).await;
@@ -221,17 +223,23 @@ async fn established(
             codes::SESSION_REGISTRATION_ERROR,
             "The session instance registration failed",
         );
-        if let Ok(failed) = core.server_session(Session::failed(reason)) {
-            let _ = transport.send(&failed.into()).await;
+        let failed = core
+            .server_session(Session::failed(reason))
+            .ok()
+            .map(|f| Bytes::from(Envelope::from(f).to_vec()));
+        if let Some(failed) = failed {
+            let _ = transport.send_bytes(failed).await;
         }
         let _ = transport.close().await;
         return;
     };
-    let confirmed =
-        core.server_session(Session::new(SessionState::Established).with_to(node.clone()));
+    let confirmed = core
+        .server_session(Session::new(SessionState::Established).with_to(node.clone()))
+        .ok()
+        .map(|s| Bytes::from(Envelope::from(s).to_vec()));
     let sent = match confirmed {
-        Ok(s) => transport.send(&s.into()).await.is_ok(),
-        Err(_) => false,
+        Some(s) => transport.send_bytes(s).await.is_ok(),
+        None => false,
     };
     if !sent {
         shared.router.unregister(&entry);
@@ -244,10 +252,11 @@ async fn established(
     let end = read_loop(&shared, &mut core, receiver, &node, &out_tx, kick).await;
     shared.router.unregister(&entry);
     drop(entry);
-    if let Some(session) = end {
-        if let Ok(s) = core.server_session(session) {
-            let _ = out_tx.send(Bytes::from(Envelope::from(s).to_vec())).await;
-        }
+    let last = end
+        .and_then(|session| core.server_session(session).ok())
+        .map(|s| Bytes::from(Envelope::from(s).to_vec()));
+    if let Some(last) = last {
+        let _ = out_tx.send(last).await;
     }
     drop(out_tx);
     let _ = writer.await;
@@ -302,41 +311,60 @@ async fn read_loop(
                 return None;
             }
         };
-        let inbound = match core.receive(envelope) {
-            Ok(i) => i,
-            Err(e) => {
-                return Some(Session::failed(Reason::new(codes::SESSION_ERROR, e.to_string())))
-            }
-        };
-        if let Some(session) = inbound.session {
-            return Some(match session.state {
-                SessionState::Finishing => Session::new(SessionState::Finished),
-                _ => Session::failed(Reason::new(
-                    codes::SESSION_ERROR,
-                    "The session was terminated by the server",
-                )),
-            });
-        }
-        if let Some(reply) = inbound.reply {
-            if out.send(Bytes::from(reply.to_vec())).await.is_err() {
-                return None;
-            }
-        }
-        if let Some(env) = inbound.deliver {
-            if let Some(back) = shared.router.route(node, env).await {
-                if out.send(Bytes::from(back.to_vec())).await.is_err() {
-                    return None;
-                }
-            }
+        match Box::pin(handle(shared, core, node, out, envelope)).await {
+            Ok(()) => {}
+            Err(end) => return end,
         }
     }
 }
 
+/// Processes one received envelope; `Err(end)` ends the session.
+async fn handle(
+    shared: &Shared,
+    core: &mut ChannelCore<()>,
+    node: &Node,
+    out: &mpsc::Sender<Bytes>,
+    envelope: Envelope,
+) -> Result<(), Option<Session>> {
+    let inbound = match core.receive(envelope) {
+        Ok(i) => i,
+        Err(e) => {
+            return Err(Some(Session::failed(Reason::new(codes::SESSION_ERROR, e.to_string()))))
+        }
+    };
+    if let Some(session) = inbound.session {
+        return Err(Some(match session.state {
+            SessionState::Finishing => Session::new(SessionState::Finished),
+            _ => Session::failed(Reason::new(
+                codes::SESSION_ERROR,
+                "The session was terminated by the server",
+            )),
+        }));
+    }
+    if let Some(reply) = inbound.reply {
+        if out.send(Bytes::from(reply.to_vec())).await.is_err() {
+            return Err(None);
+        }
+    }
+    if let Some(env) = inbound.deliver {
+        if let Some(back) = shared.router.route(node, env).await {
+            if out.send(Bytes::from(back.to_vec())).await.is_err() {
+                return Err(None);
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn write_loop(mut sender: Box<dyn TransportSender>, mut rx: mpsc::Receiver<Bytes>) {
-    let mut batch = Vec::with_capacity(64);
+    let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 64).await > 0 {
         match sender.send_many(&mut batch).await {
-            Ok(()) => {}
+            Ok(()) => {
+                if batch.capacity() > 4 && rx.is_empty() {
+                    batch = Vec::new();
+                }
+            }
             Err(TransportError::EnvelopeTooLarge { size, limit }) => {
                 tracing::warn!(size, limit, "dropped an envelope larger than the limit");
             }

@@ -44,7 +44,11 @@ use crate::{
 /// The conventional LIME TCP port.
 pub const DEFAULT_PORT: u16 = 55321;
 const SCHEME: &str = "net.tcp://";
-const READ_CHUNK: usize = 8 * 1024;
+/// First read size of a connection: handshake envelopes are small, and a short-lived large
+/// buffer per connection fragments the heap of a server holding many idle sessions.
+const MIN_READ_CHUNK: usize = 1024;
+/// Reads grow (doubling) up to this size while they keep filling the buffer.
+const MAX_READ_CHUNK: usize = 64 * 1024;
 
 type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
 type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
@@ -87,11 +91,16 @@ impl std::fmt::Debug for TcpTransport {
 struct Reader {
     buf: BytesMut,
     decoder: FrameDecoder,
+    chunk: usize,
 }
 
 impl Reader {
     fn new(max: usize) -> Self {
-        Self { buf: BytesMut::new(), decoder: FrameDecoder::with_max_envelope_size(max) }
+        Self {
+            buf: BytesMut::new(),
+            decoder: FrameDecoder::with_max_envelope_size(max),
+            chunk: MIN_READ_CHUNK,
+        }
     }
 
     /// Next envelope from what is buffered, without reading.
@@ -109,9 +118,18 @@ impl Reader {
         }
     }
 
-    fn reserve(&mut self) {
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
-            self.buf.reserve(READ_CHUNK.max(self.buf.len()));
+    /// Makes room for the next read; returns the room.
+    fn reserve(&mut self) -> usize {
+        if self.buf.capacity() - self.buf.len() < self.chunk / 2 {
+            self.buf.reserve(self.chunk.max(self.buf.len()));
+        }
+        self.buf.capacity() - self.buf.len()
+    }
+
+    /// A read that filled all the room asks for bigger reads next time.
+    fn read_done(&mut self, read: usize, room: usize) {
+        if read >= room {
+            self.chunk = (self.chunk * 2).min(MAX_READ_CHUNK);
         }
     }
 
@@ -128,10 +146,12 @@ impl Reader {
             if let Some(env) = self.take()? {
                 return Ok(Some(env));
             }
-            self.reserve();
-            if src.read_buf(&mut self.buf).await? == 0 {
+            let room = self.reserve();
+            let read = src.read_buf(&mut self.buf).await?;
+            if read == 0 {
                 return self.eof();
             }
+            self.read_done(read, room);
         }
     }
 
@@ -142,10 +162,10 @@ impl Reader {
                 return Ok(Some(env));
             }
             half.readable().await?;
-            self.reserve();
+            let room = self.reserve();
             match half.try_read_buf(&mut self.buf) {
                 Ok(0) => return self.eof(),
-                Ok(_) => {}
+                Ok(read) => self.read_done(read, room),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e.into()),
             }

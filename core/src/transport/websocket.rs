@@ -83,6 +83,8 @@ const WSS_PORT: u16 = 443;
 const READ_BUFFER_SIZE: usize = 4 * 1024;
 /// Largest WebSocket frame header (2 + 8 bytes of length + 4 bytes of mask).
 const MAX_FRAME_HEADER: usize = 14;
+/// Bytes gathered by `send_many` before a write (each `send_bytes` still flushes).
+const WRITE_BATCH: usize = 16 * 1024;
 /// Room in the write buffer for control frames (pongs, close) queued next to a message.
 const CONTROL_ROOM: usize = 64 * 1024;
 
@@ -96,7 +98,7 @@ fn ws_config(max: usize) -> WebSocketConfig {
         max.saturating_add(MAX_FRAME_HEADER).saturating_mul(2).saturating_add(CONTROL_ROOM);
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_SIZE)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BATCH)
         .max_write_buffer_size(max_write)
         .max_message_size(Some(max))
         .max_frame_size(Some(max))
@@ -505,6 +507,32 @@ struct WebSocketSender {
 impl TransportSender for WebSocketSender {
     async fn send_bytes(&mut self, json: Bytes) -> TransportResult<()> {
         send_text(&mut self.sink, self.closed, self.max, json).await
+    }
+
+    async fn send_many(&mut self, batch: &mut Vec<Bytes>) -> TransportResult<()> {
+        if self.closed {
+            batch.clear();
+            return Err(TransportError::Closed);
+        }
+        let mut result = Ok(());
+        for json in batch.drain(..) {
+            if let Err(e) = check_size(&json, self.max) {
+                result = Err(e);
+                continue;
+            }
+            if json.len() > FRAGMENT_SIZE {
+                send_text(&mut self.sink, self.closed, self.max, json).await?;
+                continue;
+            }
+            let text = Utf8Bytes::try_from(json).map_err(|e| {
+                TransportError::WebSocket(format!(
+                    "an envelope must be UTF-8 to be sent as text: {e}"
+                ))
+            })?;
+            self.sink.feed(WsMessage::Text(text)).await.map_err(|e| ws_error(e, self.max))?;
+        }
+        self.sink.flush().await.map_err(|e| ws_error(e, self.max))?;
+        result
     }
 
     async fn close(&mut self) -> TransportResult<()> {
