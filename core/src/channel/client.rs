@@ -503,8 +503,14 @@ impl ClientChannel {
 }
 
 async fn write_loop(mut sender: Box<dyn TransportSender>, mut rx: mpsc::Receiver<Bytes>) {
-    let mut batch = Vec::with_capacity(64);
-    while rx.recv_many(&mut batch, 64).await > 0 {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 64 {
+            match rx.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
         match sender.send_many(&mut batch).await {
             Ok(()) | Err(TransportError::EnvelopeTooLarge { .. }) => {}
             Err(e) => {

@@ -38,8 +38,22 @@ impl RemotePing {
         self.pinged_at = None;
     }
 
-    /// Waits for the next action; never completes when remote ping is off.
-    pub(crate) async fn next(&mut self) -> PingAction {
+    /// Waits for the next action; never completes when remote ping is off. The timer is boxed
+    /// only when remote ping is on, so an idle session without it carries no timer state.
+    pub(crate) fn next(
+        &mut self,
+    ) -> futures_util::future::Either<
+        std::pin::Pin<Box<dyn std::future::Future<Output = PingAction> + Send + '_>>,
+        std::future::Pending<PingAction>,
+    > {
+        use futures_util::future::Either;
+        if self.interval.is_none() {
+            return Either::Right(std::future::pending());
+        }
+        Either::Left(Box::pin(self.next_action()))
+    }
+
+    async fn next_action(&mut self) -> PingAction {
         let Some(interval) = self.interval else { return std::future::pending().await };
         let (deadline, action) = match (self.pinged_at, self.idle_timeout) {
             (None, _) => (self.last + interval, PingAction::SendPing),

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod auth;
+mod queue;
 mod router;
 mod session;
 

@@ -9,7 +9,9 @@ use std::{
 };
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+
+use super::queue;
 
 use crate::{
     reason::codes, Command, CommandStatus, Envelope, Identity, Node, Notification, Reason,
@@ -30,7 +32,7 @@ pub enum DuplicatePolicy {
 pub(crate) struct Entry {
     pub(crate) node: Node,
     pub(crate) serial: u64,
-    pub(crate) out: mpsc::Sender<Bytes>,
+    pub(crate) out: queue::Sender,
     kick: Mutex<Option<oneshot::Sender<Reason>>>,
 }
 
@@ -75,7 +77,7 @@ impl Router {
     pub(crate) fn register(
         &self,
         node: Node,
-        out: mpsc::Sender<Bytes>,
+        out: queue::Sender,
     ) -> Result<(Arc<Entry>, oneshot::Receiver<Reason>), Duplicate> {
         let (kick_tx, kick_rx) = oneshot::channel();
         let entry = Arc::new(Entry {
@@ -250,13 +252,13 @@ mod tests {
     #[tokio::test]
     async fn routes_to_nodes_and_identities() {
         let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject);
-        let (a_tx, mut a_rx) = mpsc::channel(8);
-        let (b1_tx, mut b1_rx) = mpsc::channel(8);
-        let (b2_tx, mut b2_rx) = mpsc::channel(8);
+        let (a_tx, mut a_rx) = queue::queue(8);
+        let (b1_tx, mut b1_rx) = queue::queue(8);
+        let (b2_tx, mut b2_rx) = queue::queue(8);
         let (_a, _) = router.register(node("a@x.com/1"), a_tx).unwrap();
         router.register(node("b@x.com/1"), b1_tx).unwrap();
         let (b2, _) = router.register(node("b@x.com/2"), b2_tx).unwrap();
-        assert!(router.register(node("B@X.com/1"), mpsc::channel(1).0).is_err());
+        assert!(router.register(node("B@X.com/1"), queue::queue(1).0).is_err());
         assert_eq!(router.len(), 3);
 
         let back = router
@@ -265,7 +267,7 @@ mod tests {
         assert!(back.is_none());
         let got = Envelope::from_slice(&b2_rx.recv().await.unwrap()).unwrap();
         assert_eq!(got.from_node().unwrap().to_string(), "a@x.com/1");
-        assert!(b1_rx.try_recv().is_err());
+        assert!(b1_rx.try_recv().is_none());
 
         router
             .route(&node("a@x.com/1"), Message::text("all").with_to(node("b@x.com")).into())
@@ -282,13 +284,13 @@ mod tests {
         let Some(Envelope::Notification(n)) = back else { panic!("{back:?}") };
         assert_eq!((n.event, n.reason.unwrap().code), (NotificationEvent::Failed, 42));
         assert_eq!(n.to.unwrap().to_string(), "a@x.com/1");
-        assert!(a_rx.try_recv().is_err());
+        assert!(a_rx.try_recv().is_none());
     }
 
     #[tokio::test]
     async fn impersonation_is_refused() {
         let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject);
-        let (b_tx, mut b_rx) = mpsc::channel(8);
+        let (b_tx, mut b_rx) = queue::queue(8);
         router.register(node("b@x.com/1"), b_tx).unwrap();
         let forged = Message::text("x")
             .with_id("m")
@@ -297,14 +299,14 @@ mod tests {
         let back = router.route(&node("a@x.com/1"), forged.into()).await;
         let Some(Envelope::Notification(n)) = back else { panic!() };
         assert_eq!(n.reason.unwrap().code, codes::AUTHORIZATION_UNAUTHORIZED_SENDER);
-        assert!(b_rx.try_recv().is_err());
+        assert!(b_rx.try_recv().is_none());
     }
 
     #[tokio::test]
     async fn replace_policy_kicks_the_old_session() {
         let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Replace);
-        let (old, kick) = router.register(node("a@x.com/1"), mpsc::channel(1).0).unwrap();
-        let (new, _) = router.register(node("a@x.com/1"), mpsc::channel(1).0).unwrap();
+        let (old, kick) = router.register(node("a@x.com/1"), queue::queue(1).0).unwrap();
+        let (new, _) = router.register(node("a@x.com/1"), queue::queue(1).0).unwrap();
         assert_eq!(kick.await.unwrap().code, codes::SESSION_ERROR);
         router.unregister(&old); // stale: must not remove the new one
         assert_eq!(router.len(), 1);

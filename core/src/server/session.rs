@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{auth::AuthRequest, AuthOutcome, Shared};
+use super::{auth::AuthRequest, queue, AuthOutcome, Shared};
 use crate::{
     channel::{
         new_id,
@@ -217,7 +217,7 @@ async fn established(
     mut transport: Box<dyn Transport>,
     node: Node,
 ) {
-    let (out_tx, out_rx) = mpsc::channel::<Bytes>(shared.config.queue_capacity.max(1));
+    let (out_tx, out_rx) = queue::queue(shared.config.queue_capacity);
     let Ok((entry, kick)) = shared.router.register(node.clone(), out_tx.clone()) else {
         let reason = Reason::new(
             codes::SESSION_REGISTRATION_ERROR,
@@ -269,7 +269,7 @@ async fn read_loop(
     core: &mut ChannelCore<()>,
     mut receiver: Box<dyn TransportReceiver>,
     node: &Node,
-    out: &mpsc::Sender<Bytes>,
+    out: &queue::Sender,
     mut kick: oneshot::Receiver<Reason>,
 ) -> Option<Session> {
     let mut shutdown = shared.shutdown.clone();
@@ -323,7 +323,7 @@ async fn handle(
     shared: &Shared,
     core: &mut ChannelCore<()>,
     node: &Node,
-    out: &mpsc::Sender<Bytes>,
+    out: &queue::Sender,
     envelope: Envelope,
 ) -> Result<(), Option<Session>> {
     let inbound = match core.receive(envelope) {
@@ -356,15 +356,19 @@ async fn handle(
     Ok(())
 }
 
-async fn write_loop(mut sender: Box<dyn TransportSender>, mut rx: mpsc::Receiver<Bytes>) {
-    let mut batch = Vec::new();
-    while rx.recv_many(&mut batch, 64).await > 0 {
-        match sender.send_many(&mut batch).await {
-            Ok(()) => {
-                if batch.capacity() > 4 && rx.is_empty() {
-                    batch = Vec::new();
-                }
+async fn write_loop(mut sender: Box<dyn TransportSender>, mut rx: queue::Receiver) {
+    // `recv_many` would reserve room for the whole limit while idle: wait with `recv` and
+    // gather what else is queued afterwards, so an idle session holds no batch buffer.
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 64 {
+            match rx.try_recv() {
+                Some(more) => batch.push(more),
+                None => break,
             }
+        }
+        match sender.send_many(&mut batch).await {
+            Ok(()) => {}
             Err(TransportError::EnvelopeTooLarge { size, limit }) => {
                 tracing::warn!(size, limit, "dropped an envelope larger than the limit");
             }
