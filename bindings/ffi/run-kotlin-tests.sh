@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds lime-ffi and its bindgen, generates the Kotlin (and Swift) bindings in library mode,
-# compiles bindings/ffi/tests/bindings/Main.kt with kotlinc from npm, starts `lime serve` on
-# free loopback ports and runs the Kotlin tests against it. Exits non-zero on any failure.
+# compiles bindings/ffi/tests/bindings/{Main,Vectors}.kt with kotlinc from npm, starts
+# `lime serve` on free loopback ports and runs the Kotlin tests: the cross-language vectors in
+# tests/vectors, then the sessions against the server. Exits non-zero on any failure.
 #
 # Needs: cargo, node/npm, a JDK (java), and libjna-java (installed with apt-get when missing;
 # run as root or with it preinstalled). Everything built or downloaded goes under target/.
@@ -90,6 +91,7 @@ classpath() {
 compile() {
   "$KOTLIN/bin/kotlinc" -nowarn -cp "$(classpath)" \
     "$OUT/kotlin/org/limeprotocol/lime_ffi.kt" bindings/ffi/tests/bindings/Main.kt \
+    bindings/ffi/tests/bindings/Vectors.kt \
     -d "$OUT/kotlin-tests.jar"
 }
 
@@ -121,7 +123,7 @@ run_tests() {
   local rc=0
   java -Djna.library.path="$BIN" \
     -cp "$OUT/kotlin-tests.jar:$(classpath):$KOTLIN/lib/kotlin-stdlib.jar" \
-    MainKt "$TCP_URI" "$WS_URI" | tee "$WORK/results" || rc=$?
+    MainKt "$TCP_URI" "$WS_URI" "$ROOT/tests/vectors" | tee "$WORK/results" || rc=$?
   # Besides the exit status, insist on the summary line (a crash prints none).
   tail -n1 "$WORK/results" | grep -Eq '^[0-9]+ passed, 0 failed$' || rc=1
   return "$rc"

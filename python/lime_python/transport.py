@@ -212,8 +212,11 @@ class NativeTransport(Transport):
         raise error
 
     def _trace(self, direction: str, envelope) -> None:
-        text = envelope if isinstance(envelope, str) else _json.dumps(envelope)
+        """Logs one envelope; never raises (tracing must not cost a delivery)."""
         try:
+            if hasattr(envelope, 'to_json'):  # noqa: WPS421 (native deliveries are objects)
+                envelope = envelope.to_json()
+            text = envelope if isinstance(envelope, str) else _json.dumps(envelope)
             self.logger(f'{self.trace_label} {direction}: {text}')
         except Exception:  # noqa: B902
             pass

@@ -256,3 +256,18 @@ async def test_trace_logging(server, capsys):
     assert 'WebSocket SEND: {"state": "new"' in out
     assert 'WebSocket RECEIVE:' in out
 
+
+
+async def test_trace_logging_keeps_deliveries(server, capsys):
+    """Tracing a native transport must not cost a delivery (the payloads are objects)."""
+    transport = WebSocketTransport(is_trace_enabled=True)
+    channel = await connect(transport, server.ws[0], 'hank@example.com')
+    received = asyncio.Queue()
+    channel.on_message = received.put_nowait
+    channel.send_message(Message('text/plain', 'traced', to='hank@example.com/home'))
+    message = await asyncio.wait_for(received.get(), 10)
+    assert message.content == 'traced'
+    await finish(channel)
+    out = capsys.readouterr().out
+    received_lines = [line for line in out.splitlines() if line.startswith('WebSocket RECEIVE:')]
+    assert any('"content": "traced"' in line for line in received_lines), out

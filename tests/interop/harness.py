@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Cell runner and report for tests/interop/run.sh (standard library only).
 
-  harness.py cell --cell ID --kind python|node|go|rust --uri URI --partner-uri URI ...
+  harness.py cell --cell ID --kind python|node|go|dropin|kotlin|rust --uri URI --partner-uri URI ...
       runs one cell (client x transport) against a running server and prints one JSON result line
   harness.py note --cell ID --client NAME --transport T --server NAME --status S --reason TEXT
       prints the result line of a cell that was not run
   harness.py report RESULTS.jsonl
       prints the table and the closing `N passed, N failed[, N skipped]` line; exit 1 on failure
 
-A cell with a scripted peer (python, node, go) runs the peer's own scenario (guest session with
+A cell with a scripted peer (python, node, go, and our bindings: dropin = our lime_python,
+kotlin = our Kotlin bindings) runs the peer's own scenario (guest session with
 `get /ping` to the server and a message to an unknown node, wrong password, plain session; see
 peers/) while our `lime client` plays the partners, over plain TCP on the same server:
   B1  listens with automatic receipts; the peer's message goes to it (message_delivered) and its
@@ -371,7 +372,8 @@ def main():
     sub = parser.add_subparsers(dest='what', required=True)
     c = sub.add_parser('cell')
     c.add_argument('--cell', required=True)
-    c.add_argument('--kind', required=True, choices=['python', 'node', 'go', 'rust'])
+    c.add_argument('--kind', required=True,
+                   choices=['python', 'node', 'go', 'dropin', 'kotlin', 'rust'])
     c.add_argument('--client-name', required=True)
     c.add_argument('--transport', required=True)
     c.add_argument('--server', required=True)

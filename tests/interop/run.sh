@@ -125,12 +125,64 @@ install_go() {
   fi
 }
 
+# Our own bindings as clients: built by the repository's targets, never installed here. Each
+# sets <PEER>_STATUS to "ok", "skipped: <how to build it>" or "fail: <reason>".
+setup_dropin() { # our lime_python (python/, maturin develop) in $LIME_PYTHON_VENV (default .venv)
+  local venv=${LIME_PYTHON_VENV:-$ROOT/.venv} log=$CACHE/dropin-probe.log
+  DROPIN_PY=$venv/bin/python
+  if [[ ! -x $DROPIN_PY ]]; then
+    DROPIN_STATUS="skipped: no venv at $venv (make test-python makes it and installs our lime_python)"
+    return
+  fi
+  if "$DROPIN_PY" -c 'import lime_python._lime, lime_transport_websocket; from lime_python import TcpTransport' \
+       >"$log" 2>&1; then
+    DROPIN_STATUS=ok
+  else
+    DROPIN_STATUS="skipped: our lime_python is not installed in $venv (make test-python): $(tail -n1 "$log")"
+  fi
+}
+
+setup_kotlin() { # our Kotlin bindings: compiled against the jar `make test-kotlin` leaves in target/
+  local uniffi=$ROOT/target/uniffi kt=$ROOT/target/kotlin-tools/node_modules/kotlin-compiler
+  local libdir=${KOTLIN_LIB_DIR:-$ROOT/target/debug} dir=$CACHE/kotlin jna sum out
+  if [[ ! -s $uniffi/kotlin-tests.jar || ! -x $kt/bin/kotlinc || ! -f $libdir/liblime_ffi.so ]]; then
+    KOTLIN_STATUS="skipped: the Kotlin bindings are not built (make test-kotlin: target/uniffi/kotlin-tests.jar, target/kotlin-tools, $libdir/liblime_ffi.so)"
+    return
+  fi
+  if ! command -v java >/dev/null; then KOTLIN_STATUS="skipped: no java"; return; fi
+  jna=$(dpkg -L libjna-java 2>/dev/null | grep -m1 '/jna\.jar$') || true
+  if [[ -z $jna ]]; then KOTLIN_STATUS="skipped: no libjna-java (make test-kotlin installs it)"; return; fi
+  local cp=$uniffi/kotlin-tests.jar:$jna:$kt/lib/kotlinx-coroutines-core-jvm.jar
+  sum=$(cat "$HERE/peers/KotlinPeer.kt" "$uniffi/kotlin/org/limeprotocol/lime_ffi.kt" | sha256sum | cut -c1-16)
+  if [[ ! -s $dir/peer.jar || ! -f $dir/.built || $(<"$dir/.built") != "$sum" ]]; then
+    say "kotlin peer: compiling peers/KotlinPeer.kt"
+    rm -rf "$dir" && mkdir -p "$dir"
+    if ! timeout 300 "$kt/bin/kotlinc" -nowarn -cp "$cp" "$HERE/peers/KotlinPeer.kt" \
+         -d "$dir/peer.jar" >"$dir/build.log" 2>&1; then
+      KOTLIN_STATUS="fail: peers/KotlinPeer.kt did not compile: $(grep -m1 'error:' "$dir/build.log" | cut -c1-160)"
+      return
+    fi
+    printf '%s' "$sum" >"$dir/.built"
+  fi
+  KOTLIN_PEER="java -Djna.library.path=$libdir -cp $dir/peer.jar:$cp:$kt/lib/kotlin-stdlib.jar interop.KotlinPeerKt"
+  # The generated bindings check the native library's API checksums when it loads.
+  if out=$($KOTLIN_PEER --probe 2>&1) && [[ $out == *'"probe":"ok"'* ]]; then
+    KOTLIN_STATUS=ok
+  else
+    KOTLIN_STATUS="skipped: target/uniffi/kotlin-tests.jar does not load against $libdir/liblime_ffi.so (make test-kotlin rebuilds both): $(grep -m1 -iE 'exception|error' <<<"$out" | cut -c1-160)"
+  fi
+}
+
 install_python
 install_node
 install_go
+setup_dropin
+setup_kotlin
 say "python peer: $PYTHON_STATUS"
 say "node peer:   $NODE_STATUS"
 say "go peer:     $GO_STATUS"
+say "our lime_python: $DROPIN_STATUS"
+say "our Kotlin:      $KOTLIN_STATUS"
 
 # --- certificates ----------------------------------------------------------------------------
 PKI=$RUN/pki
@@ -258,6 +310,18 @@ cell rust-tcp     rust  "lime client (Rust)" tcp     "$S" "$TCP"      "$TCP"    
 cell rust-tcp-tls rust  "lime client (Rust)" tcp+tls "$S" "$TCP"      "$TCP"     ok
 cell rust-ws      rust  "lime client (Rust)" ws      "$S" "$WS"       "$TCP"     ok
 cell rust-wss     rust  "lime client (Rust)" wss     "$S" "${WSS:-}"  "${TCP2:-}" ok
+
+# Our bindings as clients (the scenario of the scripted peers, through our own libraries).
+DP="${DROPIN_PY:-} $HERE/peers/dropin_peer.py" KP=${KOTLIN_PEER:-}
+PY_OURS="lime_python (ours)" KT_OURS="Kotlin (lime-ffi)"
+cell dropin-tcp     dropin "$PY_OURS" tcp     "$S" "$TCP"      "$TCP"      "$DROPIN_STATUS" "$DP --encryption none"
+cell dropin-tcp-tls dropin "$PY_OURS" tcp+tls "$S" "$TCP"      "$TCP"      "$DROPIN_STATUS" "$DP --encryption tls"
+cell dropin-ws      dropin "$PY_OURS" ws      "$S" "$WS"       "$TCP"      "$DROPIN_STATUS" "$DP"
+cell dropin-wss     dropin "$PY_OURS" wss     "$S" "${WSS:-}"  "${TCP2:-}" "$DROPIN_STATUS" "$DP"
+cell kotlin-tcp     kotlin "$KT_OURS" tcp     "$S" "$TCP"      "$TCP"      "$KOTLIN_STATUS" "$KP --encryption none"
+cell kotlin-tcp-tls kotlin "$KT_OURS" tcp+tls "$S" "$TCP"      "$TCP"      "$KOTLIN_STATUS" "$KP --encryption tls"
+cell kotlin-ws      kotlin "$KT_OURS" ws      "$S" "$WS"       "$TCP"      "$KOTLIN_STATUS" "$KP"
+cell kotlin-wss     kotlin "$KT_OURS" wss     "$S" "${WSS:-}"  "${TCP2:-}" "$KOTLIN_STATUS" "$KP"
 
 # Our client against an independent server: lime-go's.
 GO_SERVER_STATUS=$GO_STATUS

@@ -29,6 +29,10 @@ pub struct ConnectOptions {
     /// Answer the server's `get /ping` requests automatically.
     #[uniffi(default = true)]
     pub auto_reply_pings: bool,
+    /// Still hand an automatically answered `get /ping` to the listener's `onCommand`, as
+    /// lime-python and lime-js do (default off, as in C#).
+    #[uniffi(default)]
+    pub deliver_answered_pings: bool,
     /// Largest envelope sent or accepted, in bytes (default 8 MiB).
     #[uniffi(default)]
     pub max_envelope_size: Option<u64>,
@@ -41,6 +45,7 @@ impl Default for ConnectOptions {
             encryption: None,
             auto_notify_receipt: false,
             auto_reply_pings: true,
+            deliver_answered_pings: false,
             max_envelope_size: None,
         }
     }

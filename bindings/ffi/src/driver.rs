@@ -226,6 +226,7 @@ impl Driver {
         let mut client = ClientOptions { max_envelope_size, ..ClientOptions::default() };
         client.channel.auto_notify_receipt = options.auto_notify_receipt;
         client.channel.auto_reply_pings = options.auto_reply_pings;
+        client.channel.deliver_answered_pings = options.deliver_answered_pings;
         let channel = ClientChannel::with_options(transport, client);
         Ok(Self {
             last_state: Cell::new(channel.state()),

@@ -12,6 +12,7 @@
 uniffi::setup_scaffolding!();
 
 mod client;
+mod codec;
 mod driver;
 mod error;
 mod listener;
@@ -21,6 +22,11 @@ mod task_handle;
 
 pub use crate::{
     client::{ConnectOptions, LimeClient},
+    codec::{
+        canonicalize_envelope, compare_nodes, decode_stream, json_equals, parse_media_type,
+        parse_node, parse_uri, CanonicalEnvelope, CodecError, DecodeResult, MediaTypeParts,
+        NodeComparison, NodeParts, UriParts,
+    },
     error::LimeError,
     listener::ChannelListener,
     records::{

@@ -312,3 +312,49 @@ async fn a_cancelled_listener_lets_another_take_over() {
     assert_eq!(s.reason.map(|r| r.code), Some(11));
     assert_eq!(client.state(), SessionState::Failed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answered_pings_reach_the_listener_only_when_asked() {
+    let pki = pki();
+    let server = server(&pki).await;
+    let tcp = format!("net.tcp://127.0.0.1:{}", server.tcp_addrs()[0].port());
+    let ping = |to: &str| Command {
+        id: None,
+        from: None,
+        to: Some(to.into()),
+        pp: None,
+        metadata: HashMap::new(),
+        uri: Some("/ping".into()),
+        method: CommandMethod::Get,
+        status: CommandStatus::Pending,
+        media_type: None,
+        resource: None,
+        reason: None,
+    };
+    let asker = within(LimeClient::connect(tcp.clone(), ConnectOptions::default())).await.unwrap();
+    within(asker.establish("asker@localhost".into(), "a".into(), Authentication::Guest))
+        .await
+        .unwrap();
+    for (instance, deliver) in [("quiet", false), ("told", true)] {
+        let options = ConnectOptions { deliver_answered_pings: deliver, ..Default::default() };
+        let client = within(LimeClient::connect(tcp.clone(), options)).await.unwrap();
+        let (listener, mut events) = recorder();
+        let _task = client.subscribe(listener);
+        within(client.establish("pinged@localhost".into(), instance.into(), Authentication::Guest))
+            .await
+            .unwrap();
+        let node = format!("pinged@localhost/{instance}");
+        let response = within(asker.process_command(ping(&node), 5_000)).await.unwrap();
+        assert_eq!(response.status, CommandStatus::Success, "{instance}");
+        assert_eq!(response.from.as_deref(), Some(node.as_str()));
+        // A message after the ping: the listener sees the ping first only when asked to.
+        within(asker.send_message(text(&node, "after", "after the ping"))).await.unwrap();
+        match next(&mut events).await {
+            Event::Command(c) if deliver => assert_eq!(c.uri.as_deref(), Some("/ping")),
+            Event::Message(m) if !deliver => assert_eq!(m.id.as_deref(), Some("after")),
+            other => panic!("{instance}: unexpected {other:?}"),
+        }
+        within(client.finish()).await.unwrap();
+    }
+    server.shutdown().await;
+}

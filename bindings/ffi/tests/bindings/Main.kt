@@ -1,9 +1,11 @@
 // Kotlin tests of the lime-ffi bindings against a running `lime serve` (started by
-// bindings/ffi/run-kotlin-tests.sh, which passes its TCP and WebSocket URIs).
+// bindings/ffi/run-kotlin-tests.sh, which passes its TCP and WebSocket URIs), after the
+// cross-language vectors (Vectors.kt) when their directory is given.
 //
-// Usage: MainKt <net.tcp://host:port> <ws://host:port>
+// Usage: MainKt <net.tcp://host:port> <ws://host:port> [tests/vectors]
 // The server must accept `guest` and `plain` with the user `alice@localhost plain wonderland`.
-// Prints one line per test and `N passed, N failed` last; exits 1 on any failure.
+// Prints one line per test (per vector file: its counts, and each failing case), then
+// `N passed, N failed` last, counting every vector case; exits 1 on any failure.
 
 import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
@@ -75,8 +77,9 @@ fun text(to: String, id: String, content: String) = Message(
 fun ping() = Command(uri = "/ping", method = CommandMethod.GET, status = CommandStatus.PENDING)
 
 fun main(args: Array<String>) {
-    require(args.size == 2) { "usage: MainKt <net.tcp://host:port> <ws://host:port>" }
+    require(args.size in 2..3) { "usage: MainKt <net.tcp://host:port> <ws://host:port> [vectors-dir]" }
     val (tcp, ws) = args
+    if (args.size == 3) runVectors(java.io.File(args[2]))
     val receipts = ConnectOptions(autoNotifyReceipt = true)
 
     lateinit var alice: LimeClient
