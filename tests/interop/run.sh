@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Interop matrix: independently written LIME peers against our server (`lime serve`), and our
-# Rust client against an independent server. See tests/interop/README.md.
+# Rust client and Python drop-in against an independent server (lime-go's). See
+# tests/interop/README.md.
 #
 #   tests/interop/run.sh [path-to-lime-binary]      (default: target/debug/lime, built if missing)
 #
@@ -237,7 +238,7 @@ start_server() {
   done
 }
 
-# lime-go as the server for our Rust client; same contract: a "listening on" line on stdout.
+# lime-go as the server for our Rust client and our Python drop-in; same contract: a "listening on" line on stdout.
 # It offers tls during TCP negotiation when it has the certificate (same port).
 start_go_server() {
   local fifo=$RUN/lime-go-server.fifo line fd
@@ -332,6 +333,12 @@ fi
 G="lime-go v0.2.1 server" CELL_EXTRA="--guest-uuid --auth-failed-code 1"
 cell rust-to-go-tcp     rust "lime client (Rust)" tcp     "$G" "${GO_TCP:-}" "${GO_TCP:-}" "$GO_SERVER_STATUS"
 cell rust-to-go-tcp-tls rust "lime client (Rust)" tcp+tls "$G" "${GO_TCP:-}" "${GO_TCP:-}" "$GO_SERVER_STATUS"
+# Our Python drop-in against it (the peer gets the same two rules as options).
+DROPIN_GO_STATUS=$GO_SERVER_STATUS
+[[ $DROPIN_STATUS == ok ]] || DROPIN_GO_STATUS=$DROPIN_STATUS
+DPG="$DP --guest-uuid --auth-failed-code 1"
+cell dropin-to-go-tcp     dropin "$PY_OURS" tcp     "$G" "${GO_TCP:-}" "${GO_TCP:-}" "$DROPIN_GO_STATUS" "$DPG --encryption none"
+cell dropin-to-go-tcp-tls dropin "$PY_OURS" tcp+tls "$G" "${GO_TCP:-}" "${GO_TCP:-}" "$DROPIN_GO_STATUS" "$DPG --encryption tls"
 CELL_EXTRA=
 
 # --- report ----------------------------------------------------------------------------------

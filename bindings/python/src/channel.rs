@@ -62,6 +62,14 @@ fn parse_opt_node(node: Option<&str>) -> PyResult<Option<lime::Node>> {
 }
 
 impl ChannelCore {
+    /// Changes part of the session (state, id, nodes) through the core's snapshot.
+    fn update(&self, change: impl FnOnce(&mut channel::Snapshot)) {
+        let mut core = self.core();
+        let mut snapshot = core.snapshot();
+        change(&mut snapshot);
+        core.restore(snapshot);
+    }
+
     fn core(&self) -> MutexGuard<'_, channel::ChannelCore<Py<PyAny>>> {
         lock(&self.inner)
     }
@@ -153,13 +161,7 @@ impl ChannelCore {
     fn set_state(&self, state: &str) -> PyResult<()> {
         let state: SessionState =
             state.parse().map_err(|e: lime::ParseError| PyValueError::new_err(e.to_string()))?;
-        let mut core = self.core();
-        let (id, local, remote) = (
-            core.session_id().map(Into::into),
-            core.local_node().cloned(),
-            core.remote_node().cloned(),
-        );
-        core.restore(state, id, local, remote);
+        self.update(|s| s.state = state);
         Ok(())
     }
 
@@ -170,10 +172,7 @@ impl ChannelCore {
 
     #[setter]
     fn set_session_id(&self, id: Option<String>) {
-        let mut core = self.core();
-        let (state, local, remote) =
-            (core.state(), core.local_node().cloned(), core.remote_node().cloned());
-        core.restore(state, id, local, remote);
+        self.update(|s| s.session_id = id);
     }
 
     #[getter]
@@ -184,10 +183,7 @@ impl ChannelCore {
     #[setter]
     fn set_local_node(&self, node: Option<&str>) -> PyResult<()> {
         let node = parse_opt_node(node)?;
-        let mut core = self.core();
-        let (state, id, remote) =
-            (core.state(), core.session_id().map(Into::into), core.remote_node().cloned());
-        core.restore(state, id, node, remote);
+        self.update(|s| s.local_node = node);
         Ok(())
     }
 
@@ -199,10 +195,7 @@ impl ChannelCore {
     #[setter]
     fn set_remote_node(&self, node: Option<&str>) -> PyResult<()> {
         let node = parse_opt_node(node)?;
-        let mut core = self.core();
-        let (state, id, local) =
-            (core.state(), core.session_id().map(Into::into), core.local_node().cloned());
-        core.restore(state, id, local, node);
+        self.update(|s| s.remote_node = node);
         Ok(())
     }
 

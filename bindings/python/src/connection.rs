@@ -195,6 +195,31 @@ pub(crate) struct Connection {
     shared: Arc<Shared>,
 }
 
+impl Connection {
+    /// Serializes and queues one envelope: refused above the size limit (the connection stays
+    /// up) and once the connection is closed.
+    fn queue(&self, py: Python<'_>, env: &Envelope) -> PyResult<()> {
+        let bytes = Bytes::from(env.to_vec());
+        if bytes.len() > self.shared.max {
+            return Err(errors::too_large(
+                py,
+                format!(
+                    "envelope of {} bytes exceeds the maximum size of {} bytes; not sent",
+                    bytes.len(),
+                    self.shared.max
+                ),
+            ));
+        }
+        if !self.shared.info().open {
+            return Err(errors::closed(py, "The connection is not open".into()));
+        }
+        self.shared
+            .tx
+            .send(Out::Send(bytes))
+            .map_err(|_| errors::closed(py, "The connection is not open".into()))
+    }
+}
+
 fn tls_config(
     ca: Option<&[u8]>,
     cert: Option<&[u8]>,
@@ -307,48 +332,14 @@ impl Connection {
     ) -> PyResult<Option<String>> {
         let env = envelope_from_py(py, envelope)?;
         let env = lock(&core.inner).prepare_send(env).map_err(|e| errors::from_core(py, &e))?;
-        let bytes = Bytes::from(env.to_vec());
-        if bytes.len() > self.shared.max {
-            return Err(errors::too_large(
-                py,
-                format!(
-                    "envelope of {} bytes exceeds the maximum size of {} bytes; not sent",
-                    bytes.len(),
-                    self.shared.max
-                ),
-            ));
-        }
-        if !self.shared.info().open {
-            return Err(errors::closed(py, "The connection is not open".into()));
-        }
-        self.shared
-            .tx
-            .send(Out::Send(bytes))
-            .map_err(|_| errors::closed(py, "The connection is not open".into()))?;
+        self.queue(py, &env)?;
         Ok(env.id().map(Into::into))
     }
 
     /// Queues one envelope (dict or JSON text).
     fn send(&self, py: Python<'_>, envelope: &Bound<'_, PyAny>) -> PyResult<()> {
         let env = envelope_from_py(py, envelope)?;
-        let bytes = Bytes::from(env.to_vec());
-        if bytes.len() > self.shared.max {
-            return Err(errors::too_large(
-                py,
-                format!(
-                    "envelope of {} bytes exceeds the maximum size of {} bytes; not sent",
-                    bytes.len(),
-                    self.shared.max
-                ),
-            ));
-        }
-        if !self.shared.info().open {
-            return Err(errors::closed(py, "The connection is not open".into()));
-        }
-        self.shared
-            .tx
-            .send(Out::Send(bytes))
-            .map_err(|_| errors::closed(py, "The connection is not open".into()))
+        self.queue(py, &env)
     }
 
     /// Closes the connection; resolves once it is closed.

@@ -131,6 +131,19 @@ impl<P> Default for Inbound<P> {
     }
 }
 
+/// The assignable part of a channel's session (see [`ChannelCore::snapshot`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The session state.
+    pub state: SessionState,
+    /// The session id.
+    pub session_id: Option<String>,
+    /// This end's node.
+    pub local_node: Option<Node>,
+    /// The other end's node.
+    pub remote_node: Option<Node>,
+}
+
 /// The sans-IO channel. See the [module docs](self).
 #[derive(Debug)]
 pub struct ChannelCore<P = ()> {
@@ -202,19 +215,23 @@ impl<P> ChannelCore<P> {
         self.local_node = Some(node);
     }
 
+    /// The state, session id and nodes, to change some of them with [`ChannelCore::restore`].
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            state: self.state,
+            session_id: self.session_id.clone(),
+            local_node: self.local_node.clone(),
+            remote_node: self.remote_node.clone(),
+        }
+    }
+
     /// Overrides the state, session id and nodes: for bindings whose public API lets users
     /// assign them (lime-python's tests and applications set `channel.state` directly).
-    pub fn restore(
-        &mut self,
-        state: SessionState,
-        session_id: Option<String>,
-        local_node: Option<Node>,
-        remote_node: Option<Node>,
-    ) {
-        self.state = state;
-        self.session_id = session_id;
-        self.local_node = local_node;
-        self.remote_node = remote_node;
+    pub fn restore(&mut self, snapshot: Snapshot) {
+        self.state = snapshot.state;
+        self.session_id = snapshot.session_id;
+        self.local_node = snapshot.local_node;
+        self.remote_node = snapshot.remote_node;
     }
 
     /// The options, to change them after construction.

@@ -7,6 +7,8 @@ pub mod client;
 mod core;
 pub(crate) mod ping;
 
-pub use self::core::{new_id, ChannelCore, ChannelOptions, IdPolicy, Inbound, ReceiptTarget, Role};
+pub use self::core::{
+    new_id, ChannelCore, ChannelOptions, IdPolicy, Inbound, ReceiptTarget, Role, Snapshot,
+};
 
 pub use self::client::{ChannelEvent, ClientChannel, ClientOptions, EstablishOptions};

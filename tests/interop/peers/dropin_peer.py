@@ -17,6 +17,10 @@ sent by the Rust core without reaching Python, so the harness checks them where 
 
 The test CA, when the cell uses TLS, is read from $SSL_CERT_FILE (set by the harness) and given
 to the transport as `ca_pem`.
+
+Against lime-go's server (`go/server.go`): `--guest-uuid` (its guests must have a uuid name) and
+`--auth-failed-code 1` (its reason for a wrong password); it also gives every session a new uuid
+instance, which the scenario reads back from `local_node`.
 """
 
 import argparse
@@ -25,6 +29,7 @@ import base64
 import json
 import os
 import sys
+import uuid
 
 import lime_python
 from lime_python import (
@@ -111,6 +116,11 @@ class Scenario:
         if not ok:
             raise StepFailed(name)
 
+    def guest_identity(self):
+        """lime-go's server only accepts guests whose name is a uuid."""
+        name = uuid.uuid4() if self.args.guest_uuid else f'guest-{self.args.instance}'
+        return f'{name}@localhost'
+
     def uses_tls(self):
         return self.args.encryption == 'tls' or self.args.uri.startswith('wss:')
 
@@ -141,7 +151,7 @@ class Scenario:
         try:
             peer = await self.connect(trust_ca=False)
             await asyncio.wait_for(peer.establish_session_async(
-                'none', self.args.encryption, f'guest-{self.args.instance}@localhost',
+                'none', self.args.encryption, self.guest_identity(),
                 GuestAuthentication(), f'{self.args.instance}-t'), WAIT)
             outcome = 'established without the CA'
         except asyncio.TimeoutError:
@@ -153,7 +163,7 @@ class Scenario:
 
     async def guest(self):
         peer = await self.connect()
-        await self.establish('establish_guest', peer, f'guest-{self.args.instance}@localhost',
+        await self.establish('establish_guest', peer, self.guest_identity(),
                              GuestAuthentication())
         response = await peer.process_command_async(Command('get', '/ping'), WAIT)
         self.step('command', response.status == 'success'
@@ -179,7 +189,7 @@ class Scenario:
             code = getattr(e.reason, 'code', None)
             outcome = f'SessionFailedError: {e}'
         self.observed['wrong_password'] = outcome
-        self.step('wrong_password', code == 13 and peer.state == 'failed',
+        self.step('wrong_password', code == self.args.auth_failed_code and peer.state == 'failed',
                   f'{outcome}, state {peer.state}')
 
     async def main(self):
@@ -234,6 +244,9 @@ def main():
                         help='what to choose when the server negotiates (TCP)')
     parser.add_argument('--user', default='alice@localhost')
     parser.add_argument('--password', default='wonderland')
+    parser.add_argument('--guest-uuid', action='store_true', help='guest names are uuids (lime-go)')
+    parser.add_argument('--auth-failed-code', type=int, default=13,
+                        help='reason code of the failed session for a wrong password (lime-go: 1)')
     asyncio.run(Scenario(parser.parse_args()).run())
 
 
