@@ -30,7 +30,7 @@ lint:
 $(VENV)/.ready: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check 'maturin>=1.9,<2' 'pytest>=8,<10' \
-		'pytest-asyncio>=1.0,<2' 'pytest-mock>=3.14,<4' 'websockets>=13' 'cryptography>=42'
+		'pytest-asyncio>=1.0,<2' 'pytest-mock>=3.14,<4' 'websockets>=13' 'cryptography>=42' 'mypy>=1.10'
 	touch $@
 
 ## Everything: lints, Rust unit/integration/property/vector tests and doc tests, the Python

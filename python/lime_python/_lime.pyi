@@ -2,7 +2,24 @@
 and the routing server. Everything protocol-related that lime_python does is done here; the
 pure-Python modules keep lime-python 2.0.13's public API on top of it."""
 
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union, final
+
+__all__ = [
+    "__version__",
+    "loads",
+    "dumps",
+    "canonical",
+    "parse_node",
+    "camelize",
+    "decamelize",
+    "serializable_to_json",
+    "from_json_kwargs",
+    "ChannelCore",
+    "Inbound",
+    "Connection",
+    "Server",
+    "_shutdown",
+]
 
 __version__: str
 
@@ -41,6 +58,7 @@ def from_json_kwargs(raw: Dict[str, Any]) -> Dict[str, Any]:
 
 # ----- channel core -------------------------------------------------------------------------
 
+@final
 class Inbound:
     """What to do with a received envelope (see ChannelCore.receive)."""
     deliver_kind: Optional[str]          # 'message' | 'notification' | 'command'
@@ -51,11 +69,12 @@ class Inbound:
     session: Optional[Dict[str, Any]]    # a session envelope was received (state updated)
     close: bool                          # the session ended: close the transport
 
+@final
 class ChannelCore:
     """The Rust channel core (session state machine, correlation, ping replies, receipts).
     Envelopes in and out are wire dicts."""
-    def __init__(
-        self,
+    def __new__(
+        cls,
         role: str = "client",
         auto_reply_pings: bool = True,
         auto_notify_receipt: bool = False,
@@ -63,7 +82,7 @@ class ChannelCore:
         deliver_answered_pings: bool = False,
         assign_ids: str = "commands",        # 'commands' | 'all'
         fill_envelope_recipients: bool = False,
-    ) -> None: ...
+    ) -> "ChannelCore": ...
     # Writable, because lime-python's API lets applications assign them.
     state: str                        # parsed case-insensitively; ValueError if unknown
     session_id: Optional[str]
@@ -75,7 +94,9 @@ class ChannelCore:
     def pending_commands(self) -> int: ...
     def start_new_session(self) -> Dict[str, Any]: ...
     def negotiate_session(self, compression: str, encryption: str) -> Dict[str, Any]: ...
-    def authenticate_session(self, identity: str, authentication: Dict[str, Any], instance: Optional[str]) -> Dict[str, Any]:
+    def authenticate_session(
+        self, identity: str, authentication: Dict[str, Any], instance: Optional[str] = None
+    ) -> Dict[str, Any]:
         """authentication is the wire object plus its scheme: {'scheme': 'plain', 'password': '...'}."""
     def finishing_session(self) -> Dict[str, Any]: ...
     def prepare_send(self, envelope: Dict[str, Any]) -> Dict[str, Any]:
@@ -90,6 +111,7 @@ class ChannelCore:
 
 # ----- native transports --------------------------------------------------------------------
 
+@final
 class Connection:
     """A native LIME connection (net.tcp://, ws://, wss://) driven by Rust. Before attach(),
     every received envelope is delivered to the batch callback as ('envelope', dict). After
@@ -105,10 +127,21 @@ class Connection:
         ca_pem: Optional[bytes] = None,
         client_cert_pem: Optional[bytes] = None,
         client_key_pem: Optional[bytes] = None,
-        max_envelope_size: int = 8388608,
+        max_envelope_size: int = ...,
     ) -> Awaitable["Connection"]:
         """Connects. on_batch is called on the running asyncio loop with lists of items."""
-    def attach(self, core: ChannelCore) -> None: ...
+    def attach(
+        self,
+        core: ChannelCore,
+        message_class: Optional[type] = None,
+        notification_class: Optional[type] = None,
+        reason_class: Optional[type] = None,
+    ) -> None:
+        """Runs core for this connection. With the three classes, received messages and
+        notifications are delivered as instances of them (built without a dict) instead of
+        dicts."""
+    def send_with(self, core: ChannelCore, envelope: Dict[str, Any]) -> Optional[str]:
+        """core.prepare_send and send in one call; returns the (possibly assigned) id."""
     def send(self, envelope: Union[Dict[str, Any], str]) -> None:
         """Queues one envelope (a wire dict or JSON text). Raises ConnectionClosedError (a
         ValueError) when closed, EnvelopeParseError for invalid envelopes and
@@ -127,13 +160,14 @@ class Connection:
 
 # ----- server -------------------------------------------------------------------------------
 
+@final
 class Server:
     """The Rust routing server."""
     @staticmethod
     def start(
         tcp: List[str] = ...,
         ws: List[str] = ...,
-        domain: str = "localhost",
+        domain: str = ...,
         cert_pem: Optional[bytes] = None,
         key_pem: Optional[bytes] = None,
         wss: bool = False,
@@ -141,7 +175,7 @@ class Server:
         users: Optional[List[Tuple[str, str, str]]] = None,
         authenticator: Optional[Callable[[str, Dict[str, Any]], Union[bool, Awaitable[bool]]]] = None,
         handshake_timeout: float = 30.0,
-        max_envelope_size: int = 8388608,
+        max_envelope_size: int = ...,
     ) -> Awaitable["Server"]:
         """Binds and starts. users: (identity, 'plain'|'key', secret). authenticator(node,
         authentication_dict) is called on the asyncio loop for every attempt (it may be async);
