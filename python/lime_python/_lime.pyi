@@ -142,6 +142,8 @@ class Connection:
         dicts."""
     def send_with(self, core: ChannelCore, envelope: Dict[str, Any]) -> Optional[str]:
         """core.prepare_send and send in one call; returns the (possibly assigned) id."""
+    def send_message_with(self, core: ChannelCore, message: Any) -> Optional[str]:
+        """send_with for an exact lime_python Message object, read from its attributes."""
     def send(self, envelope: Union[Dict[str, Any], str]) -> None:
         """Queues one envelope (a wire dict or JSON text). Raises ConnectionClosedError (a
         ValueError) when closed, EnvelopeParseError for invalid envelopes and

@@ -237,6 +237,18 @@ class NativeTransport(Transport):
             self.on_error(error)
             raise
 
+    def _send_message_with(self, core, message) -> Optional[str]:
+        """``_send_with`` for an exact ``Message``, read by the native side from its attributes."""
+        if self.is_trace_enabled:
+            return self._send_with(core, message.to_json())
+        if not self.is_open:
+            self._raise(ConnectionClosedError('The connection is not open'))
+        try:
+            return self._connection.send_message_with(core, message)
+        except ConnectionClosedError as error:
+            self.on_error(error)
+            raise
+
     def _attach(self, core, channel) -> None:
         """A ClientChannel runs ``core`` on this transport: the Rust side drives it from now on
         (and from the next ``open_async``)."""

@@ -17,6 +17,8 @@ peers/) while our `lime client` plays the partners, over plain TCP on the same s
   B2  starts once the peer printed {"ready": NODE}; it sends a message to the peer (message_in,
       content_intact), then `get /ping` to the peer, which must answer by itself (ping_answered),
       and records the peer's `received` receipt (receipt_at_partner).
+Against lime-go's server (cells with --guest-uuid) the partners are uuid guests, and the scripted
+peer (our drop-in) gets lime-go's rules as its own options from run.sh.
 A cell with our Rust client runs the same scenario with `lime client` processes: guest + command,
 unknown destination, wrong password, then a plain session that writes to B1, is pinged by B2
 and receives a message from B3 (which expects our receipt). With TLS, the same client without
@@ -276,8 +278,8 @@ class Cell:
                                                    'not-' + self.a.password, *neg, tls=tls))
         code, out = w.finish(self.deadline)
         err = w.stderr_text()
-        self.check('wrong_password', code == 1 and f'Code {self.a.auth_failed_code})' in err,
-                   f'exit {code}: {err.strip()}')
+        self.check('wrong_password', code == 1 and f'Code {self.a.auth_failed_code})' in err
+                   and self.a.auth_failed_text.lower() in err.lower(), f'exit {code}: {err.strip()}')
 
         # Main session (plain): a message to B1 and B1's receipt back; then B2 pings us (our
         # automatic answer) and, once answered, B3 writes to us (our receipt goes back to B3).
@@ -389,6 +391,8 @@ def main():
     c.add_argument('--guest-uuid', action='store_true', help='guest names are uuids (lime-go)')
     c.add_argument('--auth-failed-code', type=int, default=13,
                    help='reason code of the failed session for a wrong password')
+    c.add_argument('--auth-failed-text', default='',
+                   help='text the description of that failure must contain')
     c.add_argument('--budget', type=float, default=25.0, help='seconds for the whole cell')
     n = sub.add_parser('note')
     n.add_argument('--cell', required=True)

@@ -329,14 +329,15 @@ GO_SERVER_STATUS=$GO_STATUS
 if [[ $GO_STATUS == ok ]] && ! start_go_server; then
   GO_SERVER_STATUS="fail: the lime-go server did not start (see .cache/run/logs/lime-go-server.log)"
 fi
-# lime-go's rules: guest names must be uuids; a wrong password fails the session with code 1.
-G="lime-go v0.2.1 server" CELL_EXTRA="--guest-uuid --auth-failed-code 1"
+# lime-go's rules: guest names must be uuids; a wrong password fails the session with code 1
+# ("The session authentication failed"; code 1 is also lime-go's "Invalid session ID").
+G="lime-go v0.2.1 server" CELL_EXTRA="--guest-uuid --auth-failed-code 1 --auth-failed-text authentication"
 cell rust-to-go-tcp     rust "lime client (Rust)" tcp     "$G" "${GO_TCP:-}" "${GO_TCP:-}" "$GO_SERVER_STATUS"
 cell rust-to-go-tcp-tls rust "lime client (Rust)" tcp+tls "$G" "${GO_TCP:-}" "${GO_TCP:-}" "$GO_SERVER_STATUS"
 # Our Python drop-in against it (the peer gets the same two rules as options).
 DROPIN_GO_STATUS=$GO_SERVER_STATUS
 [[ $DROPIN_STATUS == ok ]] || DROPIN_GO_STATUS=$DROPIN_STATUS
-DPG="$DP --guest-uuid --auth-failed-code 1"
+DPG="$DP --guest-uuid --auth-failed-code 1 --auth-failed-text authentication"
 cell dropin-to-go-tcp     dropin "$PY_OURS" tcp     "$G" "${GO_TCP:-}" "${GO_TCP:-}" "$DROPIN_GO_STATUS" "$DPG --encryption none"
 cell dropin-to-go-tcp-tls dropin "$PY_OURS" tcp+tls "$G" "${GO_TCP:-}" "${GO_TCP:-}" "$DROPIN_GO_STATUS" "$DPG --encryption tls"
 CELL_EXTRA=

@@ -31,7 +31,7 @@ use crate::{
 };
 
 enum Out {
-    Send(Bytes),
+    Send(Vec<Bytes>),
     Close(oneshot::Sender<()>),
 }
 
@@ -65,6 +65,10 @@ struct Classes {
 
 struct Shared {
     tx: mpsc::UnboundedSender<Out>,
+    /// Envelopes queued by Python during the current event-loop turn; handed to the writer
+    /// task in one go by a `call_soon` flush, so a burst of sends costs one wake-up.
+    outbox: Mutex<Vec<Bytes>>,
+    flusher: OnceLock<Py<Flusher>>,
     core: Mutex<Option<SharedCore>>,
     classes: OnceLock<Classes>,
     info: Mutex<Info>,
@@ -213,10 +217,43 @@ impl Connection {
         if !self.shared.info().open {
             return Err(errors::closed(py, "The connection is not open".into()));
         }
-        self.shared
-            .tx
-            .send(Out::Send(bytes))
-            .map_err(|_| errors::closed(py, "The connection is not open".into()))
+        let first = {
+            let mut outbox =
+                self.shared.outbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            outbox.push(bytes);
+            outbox.len() == 1
+        };
+        if first {
+            if let Some(flusher) = self.shared.flusher.get() {
+                self.shared.event_loop.call_method1(py, "call_soon", (flusher.clone_ref(py),))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Shared {
+    /// Hands everything Python queued to the writer task.
+    fn flush(&self) -> bool {
+        let pending = std::mem::take(
+            &mut *self.outbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        pending.is_empty() || self.tx.send(Out::Send(pending)).is_ok()
+    }
+}
+
+/// Runs on the asyncio loop at the end of the turn in which envelopes were queued.
+#[pyclass(module = "lime_python._lime", frozen)]
+struct Flusher {
+    shared: Arc<Shared>,
+}
+
+#[pymethods]
+impl Flusher {
+    fn __call__(&self) {
+        // A closed connection drops what was queued; the sender already got no error because
+        // the connection was open when it queued: nothing else can be done here.
+        let _ = self.shared.flush();
     }
 }
 
@@ -280,6 +317,8 @@ impl Connection {
             let shared = Arc::new(Shared {
                 tx,
                 core: Mutex::new(None),
+                outbox: Mutex::new(Vec::new()),
+                flusher: OnceLock::new(),
                 classes: OnceLock::new(),
                 info: Mutex::new(info_of(transport.as_ref())),
                 max: max_envelope_size,
@@ -292,6 +331,8 @@ impl Connection {
             Python::attach(|py| -> PyResult<()> {
                 let drainer = Py::new(py, Drainer { shared: shared.clone() })?;
                 let _ = shared.drainer.set(drainer);
+                let flusher = Py::new(py, Flusher { shared: shared.clone() })?;
+                let _ = shared.flusher.set(flusher);
                 Ok(())
             })?;
             if !runtime::spawn(run(shared.clone(), transport, rx)) {
@@ -336,6 +377,21 @@ impl Connection {
         Ok(env.id().map(Into::into))
     }
 
+    /// Like `send_with`, for a `Message` object read straight from its attributes (no dict
+    /// round trip): the channel's hot path. Only for exact `Message` instances, whose JSON form
+    /// is fixed; returns the (possibly assigned) id.
+    fn send_message_with(
+        &self,
+        py: Python<'_>,
+        core: &ChannelCore,
+        message: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<String>> {
+        let env = message_from_object(py, message)?;
+        let env = lock(&core.inner).prepare_send(env).map_err(|e| errors::from_core(py, &e))?;
+        self.queue(py, &env)?;
+        Ok(env.id().map(Into::into))
+    }
+
     /// Queues one envelope (dict or JSON text).
     fn send(&self, py: Python<'_>, envelope: &Bound<'_, PyAny>) -> PyResult<()> {
         let env = envelope_from_py(py, envelope)?;
@@ -345,6 +401,7 @@ impl Connection {
     /// Closes the connection; resolves once it is closed.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let (done_tx, done_rx) = oneshot::channel();
+        self.shared.flush();
         let queued = self.shared.tx.send(Out::Close(done_tx)).is_ok();
         runtime::future_into_py(py, async move {
             if queued {
@@ -381,6 +438,76 @@ impl Connection {
     fn supported_compression(&self) -> Vec<String> {
         self.shared.info().supported_compression.clone()
     }
+}
+
+/// Reads a lime-python `Message` object (`id`, `from_n`, `to`, `pp`, `metadata`, `type_n`,
+/// `content`) as an envelope; values are taken as `to_json` would write them.
+fn message_from_object(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Envelope> {
+    let attrs = obj.getattr(pyo3::intern!(py, "__dict__"))?;
+    let attrs = attrs.cast::<pyo3::types::PyDict>()?;
+    let text = |key: &str| -> PyResult<Option<String>> {
+        match attrs.get_item(key)? {
+            None => Ok(None),
+            Some(v) if v.is_none() => Ok(None),
+            Some(v) => match v.cast::<pyo3::types::PyString>() {
+                Ok(s) => Ok(Some(s.to_cow()?.into_owned())),
+                Err(_) => Ok(Some(v.str()?.to_cow()?.into_owned())),
+            },
+        }
+    };
+    let parse_err = |e: lime::ParseError| errors::envelope_parse(py, e.to_string());
+    let node = |key: &str| -> PyResult<Option<lime::Node>> {
+        text(key)?.map(|s| s.parse::<lime::Node>().map_err(parse_err)).transpose()
+    };
+    let id = match attrs.get_item("id")? {
+        Some(v) if !v.is_none() => Some(
+            v.cast::<pyo3::types::PyString>()
+                .map_err(|_| errors::envelope_parse(py, "invalid `id`: expected a string".into()))?
+                .to_cow()?
+                .into_owned(),
+        ),
+        _ => None,
+    };
+    let metadata = match attrs.get_item("metadata")? {
+        Some(v) if !v.is_none() => {
+            let mut md = lime::Metadata::new();
+            for (k, v) in v.cast::<pyo3::types::PyDict>()?.iter() {
+                let key = k.str()?.to_cow()?.into_owned();
+                if v.is_none() {
+                    continue;
+                }
+                let value = match v.cast::<pyo3::types::PyString>() {
+                    Ok(s) => s.to_cow()?.into_owned(),
+                    Err(_) => crate::convert::from_py(&v)?.to_string(),
+                };
+                md.insert(key, value);
+            }
+            Some(md)
+        }
+        _ => None,
+    };
+    let content = match (text("type_n")?, attrs.get_item("content")?) {
+        (_, None) => None,
+        (_, Some(c)) if c.is_none() => None,
+        (None, Some(_)) => {
+            return Err(errors::envelope_parse(
+                py,
+                "invalid `type`: `content` requires a media type in `type`".into(),
+            ))
+        }
+        (Some(ty), Some(c)) => {
+            let media_type: lime::MediaType = ty.parse().map_err(parse_err)?;
+            Some(lime::Document::new(media_type, crate::convert::from_py(&c)?))
+        }
+    };
+    Ok(Envelope::Message(lime::Message {
+        id,
+        from: node("from_n")?,
+        pp: node("pp")?,
+        to: node("to")?,
+        metadata,
+        content,
+    }))
 }
 
 /// Builds a message or notification object without a round trip through a dict: the same
@@ -455,11 +582,11 @@ async fn run(
         tokio::select! {
             out = rx.recv() => match out {
                 Some(Out::Send(bytes)) => {
-                    batch.push(bytes);
+                    batch.extend(bytes);
                     let mut close = None;
                     while let Ok(more) = rx.try_recv() {
                         match more {
-                            Out::Send(b) => batch.push(b),
+                            Out::Send(b) => batch.extend(b),
                             Out::Close(w) => {
                                 close = Some(w);
                                 break;

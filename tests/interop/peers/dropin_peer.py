@@ -6,9 +6,9 @@ Run by tests/interop/harness.py with the Python of a venv where our package is i
 repository's `.venv`, made by `make test-python`). Same protocol with the harness as
 python_peer.py: prints `{"ready": NODE}` once the main session is established and one result
 line `{"cell": ..., "steps": {...}, "observed": {...}}` at the end. Every delivery to the
-channel's callbacks is logged to standard error as `< kind JSON`. (Not the transport's own
-trace: with `is_trace_enabled` the native transport drops every received message, notification
-and command, see tests/interop/README.md.)
+channel's callbacks is logged to standard error as `< kind JSON`. The transport's own trace
+(`is_trace_enabled`) stays off: it routes every send through `prepare_send` + `send` instead of
+the native `send_with` path that applications use (the servers' logs have the wire).
 
 Steps: the names of the other peers, except `receipt_out`: our receipts and ping answers are
 sent by the Rust core without reaching Python, so the harness checks them where they arrive
@@ -18,9 +18,10 @@ sent by the Rust core without reaching Python, so the harness checks them where 
 The test CA, when the cell uses TLS, is read from $SSL_CERT_FILE (set by the harness) and given
 to the transport as `ca_pem`.
 
-Against lime-go's server (`go/server.go`): `--guest-uuid` (its guests must have a uuid name) and
-`--auth-failed-code 1` (its reason for a wrong password); it also gives every session a new uuid
-instance, which the scenario reads back from `local_node`.
+Against lime-go's server (`go/server.go`): `--guest-uuid` (its guests must have a uuid name),
+`--auth-failed-code 1 --auth-failed-text authentication` (its reason for a wrong password; lime-go
+also uses code 1 for other failures, e.g. "Invalid session ID", hence the text); it also gives
+every session a new uuid instance, which the scenario reads back from `local_node`.
 """
 
 import argparse
@@ -189,8 +190,9 @@ class Scenario:
             code = getattr(e.reason, 'code', None)
             outcome = f'SessionFailedError: {e}'
         self.observed['wrong_password'] = outcome
-        self.step('wrong_password', code == self.args.auth_failed_code and peer.state == 'failed',
-                  f'{outcome}, state {peer.state}')
+        text = self.args.auth_failed_text.lower()
+        self.step('wrong_password', code == self.args.auth_failed_code and peer.state == 'failed'
+                  and text in outcome.lower(), f'{outcome}, state {peer.state}')
 
     async def main(self):
         peer = await self.connect()
@@ -247,6 +249,8 @@ def main():
     parser.add_argument('--guest-uuid', action='store_true', help='guest names are uuids (lime-go)')
     parser.add_argument('--auth-failed-code', type=int, default=13,
                         help='reason code of the failed session for a wrong password (lime-go: 1)')
+    parser.add_argument('--auth-failed-text', default='',
+                        help='text its description must contain (lime-go: authentication)')
     asyncio.run(Scenario(parser.parse_args()).run())
 
 

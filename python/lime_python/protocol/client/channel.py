@@ -157,7 +157,10 @@ class Channel(
         transport = self.transport
         fast = getattr(transport, '_send_with', None)
         if fast is not None and 'send' not in transport.__dict__ and type(transport).send is _native_send():
-            envelope_id = fast(self._core, envelope.to_json())
+            if type(envelope) is Message:  # noqa: E721 (subclasses may change their JSON form)
+                envelope_id = transport._send_message_with(self._core, envelope)
+            else:
+                envelope_id = fast(self._core, envelope.to_json())
             if getattr(envelope, 'id', None) is None and envelope_id is not None:
                 envelope.id = envelope_id
             return
