@@ -238,8 +238,8 @@ start_server() {
   done
 }
 
-# lime-go as the server for our Rust client and our Python drop-in; same contract: a "listening on" line on stdout.
-# It offers tls during TCP negotiation when it has the certificate (same port).
+# lime-go as the server for our Rust client and our Python drop-in; same contract: a "listening
+# on" line on stdout. It offers tls during TCP negotiation when it has the certificate (same port).
 start_go_server() {
   local fifo=$RUN/lime-go-server.fifo line fd
   GO_TCP=

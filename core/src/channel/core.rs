@@ -255,7 +255,9 @@ impl<P> ChannelCore<P> {
     fn session(&self, state: SessionState) -> Session {
         let mut s = Session::new(state);
         s.id.clone_from(&self.session_id);
-        if self.options.ids == IdPolicy::All && s.id.is_none() {
+        // The client's first `new` never carries an id (the server assigns it; lime-go rejects
+        // a `new` with one), whatever the id policy.
+        if self.options.ids == IdPolicy::All && s.id.is_none() && state != SessionState::New {
             s.id = Some(new_id());
         }
         s
@@ -591,6 +593,15 @@ mod tests {
         let inbound = core.receive(env(r#"{"id":"s1","state":"finished"}"#)).unwrap();
         assert!(inbound.close);
         assert!(core.prepare_send(Message::text("late").into()).is_err());
+    }
+
+    #[test]
+    fn the_new_session_has_no_id_even_when_every_envelope_gets_one() {
+        let mut core: ChannelCore = ChannelCore::new(
+            Role::Client,
+            ChannelOptions { ids: IdPolicy::All, ..ChannelOptions::client() },
+        );
+        assert_eq!(core.start_new_session().unwrap().id, None);
     }
 
     #[test]
