@@ -42,11 +42,12 @@ use tokio::{
 
 use super::{
     ping::{PingAction, RemotePing},
+    queue::{self, write_loop},
     ChannelCore, ChannelOptions, Role,
 };
 use crate::{
     error::{SessionError, TransportError},
-    transport::{Transport, TransportReceiver, TransportSender},
+    transport::{Transport, TransportReceiver},
     Authentication, AuthenticationScheme, Command, Envelope, Error, Identity, Message, Node,
     Notification, Session, SessionCompression, SessionEncryption, SessionState,
     DEFAULT_MAX_ENVELOPE_SIZE,
@@ -170,7 +171,7 @@ impl Shared {
 }
 
 struct Running {
-    out: mpsc::Sender<Bytes>,
+    out: queue::Sender,
     events: tokio::sync::Mutex<mpsc::Receiver<ChannelEvent>>,
     ended: watch::Receiver<Option<Session>>,
     reader: JoinHandle<()>,
@@ -389,7 +390,7 @@ impl ClientChannel {
         let Some(transport) = self.slot().take() else { return };
         let (sender, receiver) = transport.split();
         let capacity = self.shared.options.buffer.max(1);
-        let (out_tx, out_rx) = mpsc::channel(capacity);
+        let (out_tx, out_rx) = queue::queue(capacity);
         let (event_tx, event_rx) = mpsc::channel(capacity);
         let (ended_tx, ended_rx) = watch::channel(None);
         let writer = tokio::spawn(write_loop(sender, out_rx));
@@ -502,30 +503,10 @@ impl ClientChannel {
     }
 }
 
-async fn write_loop(mut sender: Box<dyn TransportSender>, mut rx: mpsc::Receiver<Bytes>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < 64 {
-            match rx.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
-            }
-        }
-        match sender.send_many(&mut batch).await {
-            Ok(()) | Err(TransportError::EnvelopeTooLarge { .. }) => {}
-            Err(e) => {
-                tracing::debug!(error = %e, "client channel writer stopped");
-                break;
-            }
-        }
-    }
-    let _ = sender.close().await;
-}
-
 async fn read_loop(
     shared: Arc<Shared>,
     mut receiver: Box<dyn TransportReceiver>,
-    out: mpsc::Sender<Bytes>,
+    out: queue::Sender,
     events: mpsc::Sender<ChannelEvent>,
     ended: watch::Sender<Option<Session>>,
 ) {

@@ -6,6 +6,7 @@
 pub mod client;
 mod core;
 pub(crate) mod ping;
+pub(crate) mod queue;
 
 pub use self::core::{
     new_id, ChannelCore, ChannelOptions, IdPolicy, Inbound, ReceiptTarget, Role, Snapshot,

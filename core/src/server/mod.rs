@@ -21,7 +21,6 @@
 //! ```
 
 pub mod auth;
-mod queue;
 mod router;
 mod session;
 

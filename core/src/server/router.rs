@@ -11,7 +11,7 @@ use std::{
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::queue;
+use crate::channel::queue;
 
 use crate::{
     reason::codes, Command, CommandStatus, Envelope, Identity, Node, Notification, Reason,

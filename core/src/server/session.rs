@@ -5,15 +5,16 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{auth::AuthRequest, queue, AuthOutcome, Shared};
+use super::{auth::AuthRequest, AuthOutcome, Shared};
 use crate::{
     channel::{
         new_id,
         ping::{PingAction, RemotePing},
+        queue::{self, write_loop},
         ChannelCore, Role,
     },
     reason::codes,
-    transport::{Transport, TransportReceiver, TransportSender},
+    transport::{Transport, TransportReceiver},
     Command, Envelope, Error, Node, Reason, Session, SessionState, TransportError,
 };
 
@@ -354,29 +355,4 @@ async fn handle(
         }
     }
     Ok(())
-}
-
-async fn write_loop(mut sender: Box<dyn TransportSender>, mut rx: queue::Receiver) {
-    // `recv_many` would reserve room for the whole limit while idle: wait with `recv` and
-    // gather what else is queued afterwards, so an idle session holds no batch buffer.
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < 64 {
-            match rx.try_recv() {
-                Some(more) => batch.push(more),
-                None => break,
-            }
-        }
-        match sender.send_many(&mut batch).await {
-            Ok(()) => {}
-            Err(TransportError::EnvelopeTooLarge { size, limit }) => {
-                tracing::warn!(size, limit, "dropped an envelope larger than the limit");
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "writer stopped");
-                break;
-            }
-        }
-    }
-    let _ = sender.close().await;
 }

@@ -235,6 +235,20 @@ impl TcpTransport {
     }
 }
 
+/// Drains `batch` into one buffer for a single write; an envelope above `max` is left out and
+/// reported (after the others are written).
+fn join_batch(batch: &mut Vec<Bytes>, max: usize) -> (Vec<u8>, TransportResult<()>) {
+    let mut joined = Vec::with_capacity(batch.iter().map(Bytes::len).sum());
+    let mut result = Ok(());
+    for json in batch.drain(..) {
+        match check_size(&json, max) {
+            Ok(()) => joined.extend_from_slice(&json),
+            Err(e) => result = Err(e),
+        }
+    }
+    (joined, result)
+}
+
 async fn write_flush(
     w: &mut (impl AsyncWrite + Unpin + ?Sized),
     json: &[u8],
@@ -252,14 +266,7 @@ impl Transport for TcpTransport {
     }
 
     async fn send_many(&mut self, batch: &mut Vec<Bytes>) -> TransportResult<()> {
-        let mut joined = Vec::with_capacity(batch.iter().map(Bytes::len).sum());
-        let mut result = Ok(());
-        for json in batch.drain(..) {
-            match check_size(&json, self.options.max_envelope_size) {
-                Ok(()) => joined.extend_from_slice(&json),
-                Err(e) => result = Err(e),
-            }
-        }
+        let (joined, result) = join_batch(batch, self.options.max_envelope_size);
         self.write(&joined).await?;
         result
     }
@@ -449,15 +456,7 @@ impl TransportSender for TcpSender {
 
     async fn send_many(&mut self, batch: &mut Vec<Bytes>) -> TransportResult<()> {
         let w = self.w.as_mut().ok_or(TransportError::Closed)?;
-        let total: usize = batch.iter().map(Bytes::len).sum();
-        let mut joined = Vec::with_capacity(total);
-        let mut result = Ok(());
-        for json in batch.drain(..) {
-            match check_size(&json, self.max) {
-                Ok(()) => joined.extend_from_slice(&json),
-                Err(e) => result = Err(e),
-            }
-        }
+        let (joined, result) = join_batch(batch, self.max);
         write_flush(w, &joined).await?;
         result
     }

@@ -1,4 +1,5 @@
-//! A bounded queue of serialized envelopes for one session's writer.
+//! The outgoing side of a connection: a bounded queue of serialized envelopes and the writer
+//! task that drains it, shared by the client channel and the server's sessions.
 //!
 //! `tokio::sync::mpsc` allocates a 32-slot block per channel up front (about 1 KiB with
 //! `Bytes` items), which dominates the memory of an idle session. This queue allocates only
@@ -15,6 +16,8 @@ use std::{
 
 use bytes::Bytes;
 use tokio::sync::{Notify, Semaphore};
+
+use crate::{transport::TransportSender, TransportError};
 
 struct Inner {
     items: Mutex<VecDeque<Bytes>>,
@@ -128,6 +131,31 @@ impl Drop for Receiver {
         self.inner.space.close();
         self.inner.items().clear();
     }
+}
+
+/// Writes what `rx` receives to `sender`, a batch per wake-up, until every queue sender is
+/// gone or the transport fails; then closes the transport. An idle writer holds no batch.
+pub(crate) async fn write_loop(mut sender: Box<dyn TransportSender>, mut rx: Receiver) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 64 {
+            match rx.try_recv() {
+                Some(more) => batch.push(more),
+                None => break,
+            }
+        }
+        match sender.send_many(&mut batch).await {
+            Ok(()) => {}
+            Err(TransportError::EnvelopeTooLarge { size, limit }) => {
+                tracing::warn!(size, limit, "dropped an envelope larger than the limit");
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "writer stopped");
+                break;
+            }
+        }
+    }
+    let _ = sender.close().await;
 }
 
 #[cfg(test)]
