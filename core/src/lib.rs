@@ -3,6 +3,7 @@
 
 pub mod channel;
 pub mod codec;
+pub mod connection;
 pub mod document;
 pub mod enums;
 pub mod envelope;
@@ -14,6 +15,7 @@ pub mod uri;
 
 pub use crate::{
     codec::{EnvelopeDecoder, FrameDecoder, DEFAULT_MAX_ENVELOPE_SIZE},
+    connection::ClientConnection,
     document::{Document, MediaType, TypedDocument},
     enums::{
         AuthenticationScheme, CommandMethod, CommandStatus, NotificationEvent, SessionCompression,

@@ -156,6 +156,56 @@ impl EstablishOptions {
     }
 }
 
+impl EstablishOptions {
+    /// The options to answer a negotiation offer with: the chosen ones, else the server's
+    /// first offered option (C# default selectors).
+    pub(crate) fn choose(&self, offer: &Session) -> (SessionCompression, SessionEncryption) {
+        let compression = self
+            .compression
+            .or_else(|| offer.compression_options.as_ref().and_then(|o| o.first().copied()))
+            .unwrap_or(SessionCompression::None);
+        let encryption = self
+            .encryption
+            .or_else(|| offer.encryption_options.as_ref().and_then(|o| o.first().copied()))
+            .unwrap_or(SessionEncryption::None);
+        (compression, encryption)
+    }
+
+    /// The credentials for one `authenticating` round; `schemes` keeps the scheme options of
+    /// the last offer (round trips may omit them).
+    pub(crate) fn credentials(
+        &mut self,
+        schemes: &mut Vec<AuthenticationScheme>,
+        session: &Session,
+    ) -> Authentication {
+        if let Some(offered) = &session.scheme_options {
+            schemes.clone_from(offered);
+        }
+        (self.authenticator)(schemes, session.authentication.as_ref())
+    }
+}
+
+/// What a handshake that stopped at `session` means: the established session, or the error.
+pub(crate) fn establishment_result(session: Session) -> Result<Session, Error> {
+    match session.state {
+        SessionState::Established => Ok(session),
+        SessionState::Failed => Err(SessionError::Failed {
+            reason: session.reason.clone().unwrap_or_else(|| {
+                crate::Reason::new(
+                    crate::reason::codes::GENERAL_ERROR,
+                    "Could not establish the session for an unknown reason",
+                )
+            }),
+        }
+        .into()),
+        SessionState::Finished => Err(SessionError::Finished.into()),
+        other => Err(SessionError::Protocol(format!(
+            "unexpected session state {other} during establishment"
+        ))
+        .into()),
+    }
+}
+
 type Pending = oneshot::Sender<Command>;
 
 struct Shared {
@@ -346,43 +396,17 @@ impl ClientChannel {
     ) -> Result<Session, Error> {
         let mut session = self.start_new_session().await?;
         if session.state == SessionState::Negotiating {
-            let compression = options
-                .compression
-                .or_else(|| session.compression_options.as_ref().and_then(|o| o.first().copied()))
-                .unwrap_or(SessionCompression::None);
-            let encryption = options
-                .encryption
-                .or_else(|| session.encryption_options.as_ref().and_then(|o| o.first().copied()))
-                .unwrap_or(SessionEncryption::None);
+            let (compression, encryption) = options.choose(&session);
             session = self.negotiate_session(compression, encryption).await?;
         }
         let mut schemes = Vec::new();
         while session.state == SessionState::Authenticating {
-            if let Some(offered) = &session.scheme_options {
-                schemes.clone_from(offered);
-            }
-            let auth = (options.authenticator)(&schemes, session.authentication.as_ref());
+            let auth = options.credentials(&mut schemes, &session);
             session = self
                 .authenticate_session(&options.identity, auth, options.instance.as_deref())
                 .await?;
         }
-        match session.state {
-            SessionState::Established => Ok(session),
-            SessionState::Failed => Err(SessionError::Failed {
-                reason: session.reason.clone().unwrap_or_else(|| {
-                    crate::Reason::new(
-                        crate::reason::codes::GENERAL_ERROR,
-                        "Could not establish the session for an unknown reason",
-                    )
-                }),
-            }
-            .into()),
-            SessionState::Finished => Err(SessionError::Finished.into()),
-            other => Err(SessionError::Protocol(format!(
-                "unexpected session state {other} during establishment"
-            ))
-            .into()),
-        }
+        establishment_result(session)
     }
 
     /// Starts the reader and writer tasks on the split transport.

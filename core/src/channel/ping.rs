@@ -1,9 +1,12 @@
-//! Remote ping and idle detection (C# `RemotePingChannelModule`), as a timer the drivers poll.
+//! Remote ping and idle detection (C# `RemotePingChannelModule`).
 //!
 //! Every `interval` without traffic from the peer, a `get /ping` request is sent; if the peer
 //! stays silent for `idle_timeout` while a ping is outstanding, the session is ended.
+//! [`PingSchedule`] is the sans-IO rule (deadlines from explicit instants), used by the
+//! [`ClientConnection`](crate::connection::ClientConnection) and wrapped by [`RemotePing`]
+//! for the tokio drivers.
 
-use std::time::Duration;
+use std::time::{Duration, Instant as StdInstant};
 
 use tokio::time::{sleep_until, Instant};
 
@@ -16,26 +19,71 @@ pub(crate) enum PingAction {
     IdleTimeout,
 }
 
-#[derive(Debug)]
-pub(crate) struct RemotePing {
+/// The remote-ping rule over explicit instants: no clock, no timer.
+#[derive(Clone, Debug)]
+pub(crate) struct PingSchedule {
     interval: Option<Duration>,
     idle_timeout: Option<Duration>,
-    last: Instant,
-    pinged_at: Option<Instant>,
+    last: StdInstant,
+    pinged_at: Option<StdInstant>,
+}
+
+impl PingSchedule {
+    /// A schedule that counts silence from `now`; off when `interval` is `None` or zero.
+    pub(crate) fn new(
+        interval: Option<Duration>,
+        idle_timeout: Option<Duration>,
+        now: StdInstant,
+    ) -> Self {
+        let interval = interval.filter(|d| !d.is_zero());
+        let idle_timeout =
+            idle_timeout.filter(|d| !d.is_zero()).map(|t| interval.map_or(t, |i| t.max(i)));
+        Self { interval, idle_timeout, last: now, pinged_at: None }
+    }
+
+    /// Records traffic from the peer at `now`.
+    pub(crate) fn received(&mut self, now: StdInstant) {
+        self.last = now;
+        self.pinged_at = None;
+    }
+
+    /// When the next action is due, and which; `None` when remote ping is off.
+    pub(crate) fn next(&self) -> Option<(StdInstant, PingAction)> {
+        let interval = self.interval?;
+        Some(match (self.pinged_at, self.idle_timeout) {
+            (None, _) => (self.last + interval, PingAction::SendPing),
+            (Some(_), Some(timeout)) => (self.last + timeout, PingAction::IdleTimeout),
+            (Some(at), None) => (at + interval, PingAction::SendPing),
+        })
+    }
+
+    /// The action due at `now`, if any, recording a sent ping.
+    pub(crate) fn fire(&mut self, now: StdInstant) -> Option<PingAction> {
+        let (deadline, action) = self.next()?;
+        if now < deadline {
+            return None;
+        }
+        if action == PingAction::SendPing {
+            self.pinged_at = Some(now);
+        }
+        Some(action)
+    }
+}
+
+/// [`PingSchedule`] on tokio's clock (paused time in tests).
+#[derive(Debug)]
+pub(crate) struct RemotePing {
+    schedule: PingSchedule,
 }
 
 impl RemotePing {
     pub(crate) fn new(interval: Option<Duration>, idle_timeout: Option<Duration>) -> Self {
-        let interval = interval.filter(|d| !d.is_zero());
-        let idle_timeout =
-            idle_timeout.filter(|d| !d.is_zero()).map(|t| interval.map_or(t, |i| t.max(i)));
-        Self { interval, idle_timeout, last: Instant::now(), pinged_at: None }
+        Self { schedule: PingSchedule::new(interval, idle_timeout, Instant::now().into_std()) }
     }
 
     /// Records traffic from the peer.
     pub(crate) fn received(&mut self) {
-        self.last = Instant::now();
-        self.pinged_at = None;
+        self.schedule.received(Instant::now().into_std());
     }
 
     /// Waits for the next action; never completes when remote ping is off. The timer is boxed
@@ -47,24 +95,22 @@ impl RemotePing {
         std::future::Pending<PingAction>,
     > {
         use futures_util::future::Either;
-        if self.interval.is_none() {
+        if self.schedule.next().is_none() {
             return Either::Right(std::future::pending());
         }
         Either::Left(Box::pin(self.next_action()))
     }
 
     async fn next_action(&mut self) -> PingAction {
-        let Some(interval) = self.interval else { return std::future::pending().await };
-        let (deadline, action) = match (self.pinged_at, self.idle_timeout) {
-            (None, _) => (self.last + interval, PingAction::SendPing),
-            (Some(_), Some(timeout)) => (self.last + timeout, PingAction::IdleTimeout),
-            (Some(at), None) => (at + interval, PingAction::SendPing),
-        };
-        sleep_until(deadline).await;
-        if action == PingAction::SendPing {
-            self.pinged_at = Some(Instant::now());
+        loop {
+            let Some((deadline, _)) = self.schedule.next() else {
+                return std::future::pending().await;
+            };
+            sleep_until(Instant::from_std(deadline)).await;
+            if let Some(action) = self.schedule.fire(Instant::now().into_std()) {
+                return action;
+            }
         }
-        action
     }
 }
 

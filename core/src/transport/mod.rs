@@ -10,7 +10,7 @@
 //! mini-redis); every other failure is a [`TransportError`].
 
 pub mod memory;
-mod stream;
+pub(crate) mod stream;
 pub mod tcp;
 pub mod tls;
 pub mod websocket;

@@ -177,6 +177,16 @@ impl Reader {
     }
 }
 
+/// The host and port of `net.tcp://host[:port]` (default port 55321).
+pub(crate) fn parse_uri(uri: &str) -> TransportResult<(String, u16)> {
+    if !uri.get(..SCHEME.len()).is_some_and(|s| s.eq_ignore_ascii_case(SCHEME)) {
+        return Err(TransportError::InvalidUri(uri.to_owned()));
+    }
+    let (host, port, _) = host_port(uri, SCHEME.len(), DEFAULT_PORT)
+        .ok_or_else(|| TransportError::InvalidUri(uri.to_owned()))?;
+    Ok((host, port))
+}
+
 impl TcpTransport {
     /// Connects to `net.tcp://host[:port]`.
     pub async fn connect(
@@ -184,11 +194,7 @@ impl TcpTransport {
         tls: ClientTlsConfig,
         options: TransportOptions,
     ) -> TransportResult<Self> {
-        if !uri.get(..SCHEME.len()).is_some_and(|s| s.eq_ignore_ascii_case(SCHEME)) {
-            return Err(TransportError::InvalidUri(uri.to_owned()));
-        }
-        let (host, port, _) = host_port(uri, SCHEME.len(), DEFAULT_PORT)
-            .ok_or_else(|| TransportError::InvalidUri(uri.to_owned()))?;
+        let (host, port) = parse_uri(uri)?;
         let stream = TcpStream::connect((host.as_str(), port))
             .await
             .map_err(|e| TransportError::Io(format!("cannot connect to {host}:{port}: {e}")))?;

@@ -91,7 +91,7 @@ const CONTROL_ROOM: usize = 64 * 1024;
 type Ws = WebSocketStream<MaybeTlsStream>;
 
 /// The tungstenite settings for a connection limited to `max` bytes per envelope.
-fn ws_config(max: usize) -> WebSocketConfig {
+pub(crate) fn ws_config(max: usize) -> WebSocketConfig {
     // A message that could not be written completely stays in the write buffer while the next
     // one is queued, plus any control frames: allow two envelopes and some room.
     let max_write =
@@ -105,7 +105,7 @@ fn ws_config(max: usize) -> WebSocketConfig {
 }
 
 /// Maps a tungstenite error met while reading or writing messages.
-fn ws_error(error: WsError, limit: usize) -> TransportError {
+pub(crate) fn ws_error(error: WsError, limit: usize) -> TransportError {
     match error {
         WsError::ConnectionClosed
         | WsError::AlreadyClosed
@@ -120,7 +120,7 @@ fn ws_error(error: WsError, limit: usize) -> TransportError {
 }
 
 /// Maps a tungstenite error met during the opening handshake with `peer`.
-fn handshake_error(error: WsError, peer: &str) -> TransportError {
+pub(crate) fn handshake_error(error: WsError, peer: &str) -> TransportError {
     match error {
         WsError::Io(e) => {
             TransportError::Io(format!("WebSocket handshake with {peer} failed: {e}"))
@@ -155,32 +155,96 @@ where
     if closed {
         return Err(TransportError::Closed);
     }
-    if std::str::from_utf8(&json).is_err() {
-        return Err(TransportError::WebSocket(
-            "an envelope must be UTF-8 to be sent as text".into(),
-        ));
+    let mut messages = EnvelopeMessages::new(json)?;
+    if messages.single() {
+        if let Some(message) = messages.next() {
+            return sink.send(message).await.map_err(|e| ws_error(e, max));
+        }
     }
-    if json.len() <= FRAGMENT_SIZE {
-        let text =
-            Utf8Bytes::try_from(json).map_err(|e| TransportError::WebSocket(e.to_string()))?;
-        return sink.send(WsMessage::Text(text)).await.map_err(|e| ws_error(e, max));
-    }
-    // Large envelopes go out as a fragmented message: some peers (the `websocket` npm package
-    // behind lime-js) refuse single frames over 1 MiB but reassemble fragments up to 8 MiB.
-    let mut rest = json;
-    let mut first = true;
-    while !rest.is_empty() {
-        let chunk = rest.split_to(FRAGMENT_SIZE.min(rest.len()));
-        let opcode = if first { OpCode::Data(Data::Text) } else { OpCode::Data(Data::Continue) };
-        let frame = Frame::message(chunk, opcode, rest.is_empty());
-        sink.feed(WsMessage::Frame(frame)).await.map_err(|e| ws_error(e, max))?;
-        first = false;
+    for message in messages {
+        sink.feed(message).await.map_err(|e| ws_error(e, max))?;
     }
     sink.flush().await.map_err(|e| ws_error(e, max))
 }
 
+/// The WebSocket messages of one serialized envelope: one Text message, or, above
+/// [`FRAGMENT_SIZE`], a fragmented Text message (some peers, such as the `websocket` npm
+/// package behind lime-js, refuse single frames over 1 MiB but reassemble fragments up to
+/// 8 MiB).
+pub(crate) struct EnvelopeMessages {
+    rest: Bytes,
+    first: bool,
+}
+
+impl EnvelopeMessages {
+    /// Fails when `json` is not UTF-8 (it could not be sent as text).
+    pub(crate) fn new(json: Bytes) -> TransportResult<Self> {
+        if std::str::from_utf8(&json).is_err() {
+            return Err(TransportError::WebSocket(
+                "an envelope must be UTF-8 to be sent as text".into(),
+            ));
+        }
+        Ok(Self { rest: json, first: true })
+    }
+
+    /// True when the envelope travels as one unfragmented message.
+    pub(crate) fn single(&self) -> bool {
+        self.first && self.rest.len() <= FRAGMENT_SIZE
+    }
+}
+
+impl Iterator for EnvelopeMessages {
+    type Item = WsMessage;
+
+    fn next(&mut self) -> Option<WsMessage> {
+        if self.single() {
+            let json = std::mem::take(&mut self.rest);
+            self.first = false;
+            // invariant: checked to be UTF-8 in `new`.
+            return Utf8Bytes::try_from(json).ok().map(WsMessage::Text);
+        }
+        if self.rest.is_empty() {
+            return None;
+        }
+        let chunk = self.rest.split_to(FRAGMENT_SIZE.min(self.rest.len()));
+        let opcode =
+            if self.first { OpCode::Data(Data::Text) } else { OpCode::Data(Data::Continue) };
+        self.first = false;
+        Some(WsMessage::Frame(Frame::message(chunk, opcode, self.rest.is_empty())))
+    }
+}
+
+/// The envelope in a received WebSocket payload; `None` for an empty or whitespace-only one.
+pub(crate) fn envelope_from_payload(payload: &[u8]) -> TransportResult<Option<Envelope>> {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    Envelope::from_slice(payload)
+        .map(Some)
+        .map_err(|error| TransportError::Frame(FrameError::Invalid { offset: 0, error }))
+}
+
+/// Where a `ws://` or `wss://` URI leads: the upgrade request (with the `lime` sub-protocol),
+/// whether it is secure, the host and the port.
+pub(crate) fn client_request(uri: &str) -> TransportResult<(Request, bool, String, u16)> {
+    let invalid = || TransportError::InvalidUri(uri.to_owned());
+    let secure = if uri.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("wss://")) {
+        true
+    } else if uri.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("ws://")) {
+        false
+    } else {
+        return Err(invalid());
+    };
+    let (host, port, _path) =
+        if secure { host_port(uri, 6, WSS_PORT) } else { host_port(uri, 5, WS_PORT) }
+            .ok_or_else(invalid)?;
+    let mut request = uri.into_client_request().map_err(|_| invalid())?;
+    request.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(SUBPROTOCOL));
+    Ok((request, secure, host, port))
+}
+
 /// Envelopes above this size are sent as several WebSocket frames.
-const FRAGMENT_SIZE: usize = 64 * 1024;
+pub(crate) const FRAGMENT_SIZE: usize = 64 * 1024;
 
 async fn receive_from<S>(
     stream: &mut S,
@@ -218,12 +282,10 @@ where
             // tungstenite answers pings itself; pongs and raw frames carry no envelope.
             Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
         };
-        if payload.iter().all(u8::is_ascii_whitespace) {
-            continue;
+        match envelope_from_payload(&payload)? {
+            Some(envelope) => return Ok(Some(envelope)),
+            None => continue,
         }
-        return Envelope::from_slice(&payload)
-            .map(Some)
-            .map_err(|error| TransportError::Frame(FrameError::Invalid { offset: 0, error }));
     }
 }
 
@@ -295,19 +357,7 @@ impl WebSocketTransport {
         tls: &ClientTlsConfig,
         options: TransportOptions,
     ) -> TransportResult<Self> {
-        let invalid = || TransportError::InvalidUri(uri.to_owned());
-        let secure = if uri.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("wss://")) {
-            true
-        } else if uri.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("ws://")) {
-            false
-        } else {
-            return Err(invalid());
-        };
-        let (host, port, _path) =
-            if secure { host_port(uri, 6, WSS_PORT) } else { host_port(uri, 5, WS_PORT) }
-                .ok_or_else(invalid)?;
-        let mut request = uri.into_client_request().map_err(|_| invalid())?;
-        request.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(SUBPROTOCOL));
+        let (request, secure, host, port) = client_request(uri)?;
 
         let tcp = connect_tcp(&host, port).await?;
         let remote = tcp.peer_addr().ok();
