@@ -1,40 +1,92 @@
-"""Shared fixtures: the `lime` binary, `lime serve` processes, a self-signed certificate.
+"""Shared fixtures: the `lime` binary, `lime serve` processes, a self-signed certificate, the
+published lime-python 2.0.13 (downloaded beforehand by `make test-python-setup`).
 
-Tests are marked explicitly (``pytest.mark.asyncio``), so they need no pytest configuration
-beyond pytest-asyncio and pytest-mock being installed.
+Prerequisites the tests cannot provide themselves (the `lime` binary, the downloads, the
+cryptography package or openssl, mypy) go through ``unavailable()``: a skip that names the cause
+on a developer machine, a failure under ``CI=true``, so a green CI run means every test ran.
+Every test is time-limited by pytest-timeout (``timeout`` in pyproject.toml); waits inside the
+tests carry their own, shorter bounds.
 """
 
+import functools
+import json
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
+import upstream_cache
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]
 REPO = PYTHON_DIR.parent
 VECTORS = REPO / 'tests' / 'vectors'
-CACHE = Path(__file__).resolve().parent / '.cache'
+CACHE = upstream_cache.CACHE
+
+# How long `lime serve` may take to print its listening addresses, and to exit when asked.
+SERVE_START_TIMEOUT = 30
+SERVE_STOP_TIMEOUT = 10
+
+
+def in_ci() -> bool:
+    return os.environ.get('CI', '').strip().lower() not in ('', '0', 'false', 'no')
+
+
+def unavailable(reason: str):
+    """A prerequisite is missing: fail under CI=true, skip (naming the cause) elsewhere."""
+    if in_ci():
+        pytest.fail(f'{reason} (CI=true: a missing prerequisite fails the run)', pytrace=False)
+    pytest.skip(reason)
 
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'server: needs the `lime` binary (lime serve)')
-    config.addinivalue_line('markers', 'upstream: installs the published lime-python 2.0.13 '
-                                       '(needs PyPI, cached under python/tests/.cache)')
+    config.addinivalue_line('markers', 'upstream: needs the published lime-python 2.0.13 '
+                                       '(`make test-python-setup` puts it in python/tests/.cache)')
     config.addinivalue_line('markers', 'stress: process-level stress test (runs in CI, ~30 s)')
+    if in_ci() and not config.pluginmanager.hasplugin('timeout'):
+        raise pytest.UsageError('CI=true: pytest-timeout is not installed, so a hung test would '
+                                'hang the run (it is installed by `make test-python`)')
 
 
-def lime_binary():
-    """The `lime` binary: $LIME_BIN, else target/debug/lime, else target/release/lime."""
-    candidates = [os.environ.get('LIME_BIN'), REPO / 'target' / 'debug' / 'lime',
-                  REPO / 'target' / 'release' / 'lime']
+@functools.lru_cache(maxsize=None)
+def cargo_target_dir() -> Path:
+    """Cargo's target directory, as cargo itself resolves it ($CARGO_TARGET_DIR, .cargo/config),
+    falling back to $CARGO_TARGET_DIR and then to target/ when cargo cannot be asked."""
+    try:
+        result = subprocess.run(
+            [os.environ.get('CARGO', 'cargo'), 'metadata', '--format-version', '1', '--no-deps'],
+            cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+        if result.returncode == 0:
+            return Path(json.loads(result.stdout)['target_directory'])
+    except (OSError, subprocess.TimeoutExpired, ValueError, KeyError):
+        pass
+    configured = os.environ.get('CARGO_TARGET_DIR')
+    return (REPO / configured) if configured else REPO / 'target'
+
+
+@functools.lru_cache(maxsize=None)
+def lime_binary() -> str:
+    """The `lime` binary: $LIME_BIN, else <cargo target dir>/debug/lime, else …/release/lime.
+    Fails (CI) or skips (elsewhere) naming what was looked for."""
+    explicit = os.environ.get('LIME_BIN')
+    if explicit:
+        if not Path(explicit).is_file():
+            pytest.fail(f'LIME_BIN={explicit} does not exist', pytrace=False)
+        return explicit
+    target = cargo_target_dir()
+    candidates = [target / 'debug' / 'lime', target / 'release' / 'lime']
     for candidate in candidates:
-        if candidate and Path(candidate).is_file():
+        if candidate.is_file():
             return str(candidate)
-    return None
+    unavailable('the lime binary is not built (looked for '
+                f'{", ".join(map(str, candidates))}): run `cargo build -p lime-cli`, or set '
+                'LIME_BIN')
 
 
 class LimeServe:
@@ -42,41 +94,52 @@ class LimeServe:
 
     def __init__(self, *args: str) -> None:
         binary = lime_binary()
-        if binary is None:
-            pytest.skip('the lime binary is not built (cargo build -p lime-cli, or set LIME_BIN)')
         self.tcp = []
         self.ws = []
         self.lines = []
+        self._pending = queue.Queue()
         self.process = subprocess.Popen(
             [binary, 'serve', '--log-level', 'warn', *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
+        # One thread reads the output for the whole life of the process (the pipe never fills
+        # up); start-up waits on its lines with a deadline instead of a blocking readline().
+        threading.Thread(target=self._drain, daemon=True).start()
         listening = re.compile(r'listening on (\S+)')
         expected = sum(1 for flag in ('--tcp', '--ws') for arg in args if arg == flag) or 2
+        deadline = time.monotonic() + SERVE_START_TIMEOUT
         while len(self.tcp) + len(self.ws) < expected:
-            line = self.process.stdout.readline()
-            if not line:
+            try:
+                line = self._pending.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.stop()
+                raise RuntimeError(f'lime serve printed {len(self.tcp) + len(self.ws)} of '
+                                   f'{expected} listening lines within {SERVE_START_TIMEOUT} s:\n'
+                                   + ''.join(self.lines)) from None
+            if line is None:
+                self.stop()
                 raise RuntimeError('lime serve exited:\n' + ''.join(self.lines))
-            self.lines.append(line)
             match = listening.search(line)
             if match:
                 uri = match.group(1)
                 (self.tcp if uri.startswith('net.tcp://') else self.ws).append(uri)
-        # Keep reading so the pipe never fills up.
-        threading.Thread(target=self._drain, daemon=True).start()
 
     def _drain(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line)
+        try:
+            for line in self.process.stdout:
+                self.lines.append(line)
+                self._pending.put(line)
+        finally:
+            self._pending.put(None)
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(SERVE_STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                self.process.wait()
+                self.process.wait(SERVE_STOP_TIMEOUT)
 
 
 @pytest.fixture
@@ -111,14 +174,14 @@ def certificate(tmp_path_factory):
     except ImportError:
         openssl = shutil.which('openssl')
         if openssl is None:
-            pytest.skip('neither the cryptography package nor the openssl CLI is available')
+            unavailable('neither the cryptography package nor the openssl CLI is available')
         config = directory / 'openssl.cnf'
         config.write_text(OPENSSL_CONFIG)
         subprocess.run(
             [openssl, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
              '-nodes', '-keyout', str(key), '-out', str(cert), '-days', '2',
              '-config', str(config)],
-            check=True, capture_output=True,
+            check=True, capture_output=True, timeout=60,
         )
     return str(cert), str(key)
 
@@ -172,42 +235,16 @@ def run_python(code: str, timeout: float = 60, python: str = sys.executable):
     return subprocess.run([python, '-c', code], capture_output=True, text=True, timeout=timeout)
 
 
-UPSTREAM = ('lime-python==2.0.13', 'lime-transport-websocket==1.0.9')
-
-
-def upstream_wheels():
-    """The published lime-python 2.0.13 and lime-transport-websocket 1.0.9 wheels, downloaded
-    once into python/tests/.cache/wheels (skips the test when PyPI cannot be reached)."""
-    directory = CACHE / 'wheels'
-    wheels = {
-        'lime_python': directory / 'lime_python-2.0.13-py3-none-any.whl',
-        'lime_transport_websocket': directory / 'lime_transport_websocket-1.0.9-py3-none-any.whl',
-    }
-    if not all(path.is_file() for path in wheels.values()):
-        directory.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run(
-            [sys.executable, '-m', 'pip', 'download', '--quiet', '--no-deps', '-d',
-             str(directory), *UPSTREAM], capture_output=True, text=True)
-        if result.returncode != 0 or not all(path.is_file() for path in wheels.values()):
-            pytest.skip('cannot download the upstream wheels: ' + result.stderr[-500:])
-    return wheels
-
-
 def upstream_venv():
-    """A virtualenv under python/tests/.cache with the published lime-python 2.0.13 and
-    lime-transport-websocket 1.0.9 (and their dependencies); returns its python."""
-    venv = CACHE / f'upstream-venv-py{sys.version_info[0]}{sys.version_info[1]}'
-    python = venv / ('Scripts/python.exe' if os.name == 'nt' else 'bin/python')
-    marker = venv / '.ready'
-    if not marker.is_file():
-        wheels = upstream_wheels()
-        if venv.exists():
-            shutil.rmtree(venv)
-        subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True)
-        result = subprocess.run(
-            [str(python), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check',
-             *map(str, wheels.values())], capture_output=True, text=True)
-        if result.returncode != 0:
-            pytest.skip('cannot install upstream lime-python: ' + result.stderr[-500:])
-        marker.write_text('ok\n')
-    return str(python)
+    """The python of the cached virtualenv with the published lime-python 2.0.13 and
+    lime-transport-websocket 1.0.9 (and their dependencies)."""
+    if upstream_cache.missing():
+        unavailable(upstream_cache.describe_missing())
+    return str(upstream_cache.venv_python())
+
+
+def upstream_transport_source() -> Path:
+    """lime-transport-websocket 1.0.9's websocket_transport.py, unpacked in the cache."""
+    if upstream_cache.missing():
+        unavailable(upstream_cache.describe_missing())
+    return upstream_cache.transport_source()

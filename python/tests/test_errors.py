@@ -64,7 +64,7 @@ def test_the_native_module_raises_lime_python_errors():
 async def test_an_oversized_envelope_is_refused_and_the_connection_stays_up(server):
     transport = TcpTransport(max_envelope_size=4096)
     channel = ClientChannel(transport)
-    await transport.open_async(server.tcp[0])
+    await asyncio.wait_for(transport.open_async(server.tcp[0]), 10)
     await asyncio.wait_for(channel.establish_session_async(
         'none', 'none', 'big@example.com', GuestAuthentication(), 'x'), 10)
     with pytest.raises(EnvelopeTooLargeError):

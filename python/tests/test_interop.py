@@ -56,7 +56,7 @@ UPSTREAM_CLIENT = textwrap.dedent('''
 
 
 async def test_published_lime_python_client_and_ours(server):
-    python = await asyncio.get_running_loop().run_in_executor(None, upstream_venv)
+    python = upstream_venv()
     process = await asyncio.create_subprocess_exec(
         python, '-c', UPSTREAM_CLIENT, server.ws[0],
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -77,7 +77,7 @@ async def test_published_lime_python_client_and_ours(server):
         inbox = asyncio.Queue()
         ours.on_message = inbox.put_nowait
         ours.on_notification = inbox.put_nowait
-        await transport.open_async(server.tcp[0])
+        await asyncio.wait_for(transport.open_async(server.tcp[0]), TIMEOUT)
         session = await asyncio.wait_for(ours.establish_session_async(
             'none', 'none', 'ours@example.com', GuestAuthentication(), 'py'), TIMEOUT)
         assert session.state == SessionState.ESTABLISHED
@@ -101,4 +101,4 @@ async def test_published_lime_python_client_and_ours(server):
     finally:
         if process.returncode is None:
             process.kill()
-            await process.wait()
+            await asyncio.wait_for(process.wait(), TIMEOUT)

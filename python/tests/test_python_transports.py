@@ -6,11 +6,10 @@ import asyncio
 import codecs
 import importlib.util
 import json
-import zipfile
 from typing import List
 
 import pytest
-from conftest import CACHE, upstream_wheels
+from conftest import unavailable, upstream_transport_source
 from lime_python import (
     ClientChannel,
     Command,
@@ -86,14 +85,14 @@ class AsyncioTcpTransport(Transport):
 async def exchange(transport, uri, server):
     """A session of ours over ``transport`` talking to a native-transport peer."""
     alice = ClientChannel(transport)
-    await transport.open_async(uri)
+    await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
     session = await asyncio.wait_for(alice.establish_session_async(
         'none', 'none', 'alice@example.com', GuestAuthentication(), 'py'), TIMEOUT)
     assert session.state == SessionState.ESTABLISHED
 
     bob_transport = WebSocketTransport()
     bob = ClientChannel(bob_transport)
-    await bob_transport.open_async(server.ws[0])
+    await asyncio.wait_for(bob_transport.open_async(server.ws[0]), TIMEOUT)
     await asyncio.wait_for(bob.establish_session_async(
         'none', 'none', 'bob@example.com', GuestAuthentication(), 'native'), TIMEOUT)
 
@@ -131,15 +130,11 @@ async def test_a_pure_python_tcp_transport(server):
 
 
 def load_upstream_websocket_transport():
-    """Imports lime-transport-websocket 1.0.9's module from its wheel, on top of our
-    lime_python."""
-    pytest.importorskip('websockets')
-    wheel = upstream_wheels()['lime_transport_websocket']
-    target = CACHE / 'upstream-transport'
-    source = target / 'lime_transport_websocket' / 'websocket_transport.py'
-    if not source.is_file():
-        with zipfile.ZipFile(wheel) as archive:
-            archive.extractall(target)
+    """Imports lime-transport-websocket 1.0.9's module (unpacked from its wheel by
+    `make test-python-setup`) on top of our lime_python."""
+    if importlib.util.find_spec('websockets') is None:
+        unavailable('the websockets package is not installed (`make test-python` installs it)')
+    source = upstream_transport_source()
     spec = importlib.util.spec_from_file_location('upstream_websocket_transport', source)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -147,6 +142,8 @@ def load_upstream_websocket_transport():
 
 
 @pytest.mark.upstream
+# the published transport imports the `websockets` API that websockets 14 deprecated
+@pytest.mark.filterwarnings('ignore::DeprecationWarning:upstream_websocket_transport')
 async def test_the_published_websocket_transport(server):
     upstream_transport = load_upstream_websocket_transport()
     transport = upstream_transport()

@@ -28,7 +28,7 @@ def b64(text):
 
 async def establish(transport, uri, identity, auth, encryption='none'):
     channel = ClientChannel(transport)
-    await transport.open_async(uri)
+    await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
     session = await asyncio.wait_for(channel.establish_session_async(
         'none', encryption, identity, auth, 'home'), TIMEOUT)
     assert session.state == SessionState.ESTABLISHED
@@ -36,7 +36,8 @@ async def establish(transport, uri, identity, auth, encryption='none'):
 
 
 async def test_start_route_and_shutdown():
-    server = await start_server(tcp='127.0.0.1:0', ws='127.0.0.1:0', domain='example.com')
+    server = await asyncio.wait_for(
+        start_server(tcp='127.0.0.1:0', ws='127.0.0.1:0', domain='example.com'), TIMEOUT)
     assert isinstance(server, LimeServer)
     assert server.tcp_uris[0].startswith('net.tcp://127.0.0.1:')
     assert server.ws_uris[0].startswith('ws://127.0.0.1:')
@@ -62,7 +63,7 @@ async def test_start_route_and_shutdown():
 
 
 async def test_only_one_listener_kind():
-    async with await start_server(ws='127.0.0.1:0') as server:
+    async with await asyncio.wait_for(start_server(ws='127.0.0.1:0'), TIMEOUT) as server:
         assert server.tcp_addresses == [] and len(server.ws_addresses) == 1
 
 
@@ -77,11 +78,12 @@ async def test_python_authenticator(asynchronous):
         return authentication.get('secret') == 'open sesame'
 
     async def check_async(node, authentication):
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # suspends once, so the server really awaits a coroutine
         return check(node, authentication)
 
-    async with await start_server(tcp='127.0.0.1:0', ws='127.0.0.1:0', guest=False,
-                                  authenticator=check_async if asynchronous else check) as server:
+    starting = start_server(tcp='127.0.0.1:0', ws='127.0.0.1:0', guest=False,
+                            authenticator=check_async if asynchronous else check)
+    async with await asyncio.wait_for(starting, TIMEOUT) as server:
         uri = server.tcp_uris[0]
         channel = await establish(TcpTransport(), uri, 'ann@localhost',
                                   PlainAuthentication(b64('open sesame')))
@@ -102,8 +104,9 @@ async def test_python_authenticator(asynchronous):
 
 async def test_users_and_tls(certificate):
     cert, key = certificate
-    server = await start_server(tcp='127.0.0.1:0', ws=[], cert=cert, key=key, guest=False,
-                                users=[('eve@localhost', 'plain', 'pw')])
+    server = await asyncio.wait_for(
+        start_server(tcp='127.0.0.1:0', ws=[], cert=cert, key=key, guest=False,
+                     users=[('eve@localhost', 'plain', 'pw')]), TIMEOUT)
     try:
         transport = TcpTransport(ca_pem=cert)
         channel = await establish(transport, server.tcp_uris[0], 'eve@localhost',
@@ -111,4 +114,4 @@ async def test_users_and_tls(certificate):
         assert transport.encryption == 'tls'
         await asyncio.wait_for(channel.send_finishing_session_async(), TIMEOUT)
     finally:
-        await server.shutdown()
+        await asyncio.wait_for(server.shutdown(), TIMEOUT)

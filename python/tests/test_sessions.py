@@ -28,7 +28,7 @@ TIMEOUT = 10
 async def connect(transport, uri, identity, instance='home', auth=None, compression='none',
                   encryption='none', receipts=True):
     channel = ClientChannel(transport, True, receipts)
-    await transport.open_async(uri)
+    await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
     session = await asyncio.wait_for(channel.establish_session_async(
         compression, encryption, identity, auth or GuestAuthentication(), instance), TIMEOUT)
     assert session.state == SessionState.ESTABLISHED, session
@@ -101,7 +101,7 @@ async def test_message_receipt_and_command_between_two_clients(server, scheme):
     answering = asyncio.ensure_future(answer())
     response = await alice.process_command_async(
         Command('get', '/answer', to='bob@example.com/phone'), TIMEOUT)
-    await answering
+    await asyncio.wait_for(answering, TIMEOUT)
     assert (response.status, response.resource) == ('success', {'answer': 42})
 
     # the server answers its own ping
@@ -119,7 +119,7 @@ async def test_tls_is_negotiated_in_band_over_tcp(lime_serve, certificate):
     offers = []
     channel = ClientChannel(transport)
     channel.on_session_negotiating = offers.append
-    await transport.open_async(server.tcp[0])
+    await asyncio.wait_for(transport.open_async(server.tcp[0]), TIMEOUT)
     assert transport.encryption == 'none'
     session = await asyncio.wait_for(channel.establish_session_async(
         'none', 'tls', 'carol@example.com', GuestAuthentication(), 'laptop'), TIMEOUT)
@@ -137,7 +137,7 @@ async def test_tls_with_an_untrusted_certificate_fails(lime_serve, certificate):
     server = lime_serve('--cert', cert, '--key', key)
     transport = TcpTransport()
     channel = ClientChannel(transport)
-    await transport.open_async(server.tcp[0])
+    await asyncio.wait_for(transport.open_async(server.tcp[0]), TIMEOUT)
     with pytest.raises((SessionFailedError, ConnectionClosedError)):
         await asyncio.wait_for(channel.establish_session_async(
             'none', 'tls', 'carol@example.com', GuestAuthentication(), 'laptop'), TIMEOUT)
@@ -150,7 +150,7 @@ async def test_wss_verifies_the_certificate(lime_serve, certificate):
     assert uri.startswith('wss://'), uri
 
     with pytest.raises(ConnectionClosedError):
-        await WebSocketTransport().open_async(uri)
+        await asyncio.wait_for(WebSocketTransport().open_async(uri), TIMEOUT)
 
     transport = WebSocketTransport(ca_pem=cert)
     channel = await connect(transport, uri, 'dave@example.com')
@@ -165,12 +165,15 @@ async def test_envelopes_can_be_iterated(server):
     for text in ('one', 'two', 'three'):
         alice.send_message(Message('text/plain', text, to='bob@example.com'))
 
-    received = []
-    async for envelope in stream:
-        received.append(envelope.content)
-        if len(received) == 3:
-            break
-    assert received == ['one', 'two', 'three']
+    async def first_three():
+        received = []
+        async for envelope in stream:
+            received.append(envelope.content)
+            if len(received) == 3:
+                return received
+        return received
+
+    assert await asyncio.wait_for(first_three(), TIMEOUT) == ['one', 'two', 'three']
     await finish(alice)
     await finish(bob)
 
@@ -198,7 +201,7 @@ async def test_a_rejected_login_raises_session_failed_error(lime_serve, tmp_path
     channel = ClientChannel(transport)
     failed = asyncio.Queue()
     channel.on_session_failed = failed.put_nowait
-    await transport.open_async(server.tcp[0])
+    await asyncio.wait_for(transport.open_async(server.tcp[0]), TIMEOUT)
     with pytest.raises(SessionFailedError) as error:
         await asyncio.wait_for(channel.establish_session_async(
             'none', 'none', 'frank@example.com', PlainAuthentication('d3Jvbmc='), 'x'), TIMEOUT)
@@ -221,17 +224,17 @@ async def test_standalone_transport_delivers_dicts(server):
     opened = []
     transport.on_envelope = received.put_nowait
     transport.on_open = lambda: opened.append(True)
-    await transport.open_async(server.ws[0])
+    await asyncio.wait_for(transport.open_async(server.ws[0]), TIMEOUT)
     assert opened == [True]
     assert transport.websocket is not None
     with pytest.raises(ValueError, match='already open'):
-        await transport.open_async(server.ws[0])
+        await asyncio.wait_for(transport.open_async(server.ws[0]), TIMEOUT)
     transport.send({'state': 'new'})
     reply = await next_item(received)
     assert isinstance(reply, dict) and reply['state'] in ('authenticating', 'established')
     closes = []
     transport.on_close = lambda: closes.append(True)
-    await transport.close_async()
+    await asyncio.wait_for(transport.close_async(), TIMEOUT)
     assert closes == [True]
     with pytest.raises(ValueError, match='not open'):
         transport.send({'state': 'new'})
@@ -244,7 +247,7 @@ async def test_sending_before_open_and_bad_uris():
     with pytest.raises(ConnectionClosedError):
         transport.send({'state': 'new'})
     with pytest.raises(ValueError):
-        await transport.open_async('net.tcp://127.0.0.1:1')
+        await asyncio.wait_for(transport.open_async('net.tcp://127.0.0.1:1'), TIMEOUT)
     assert len(errors) == 2
 
 
@@ -257,7 +260,6 @@ async def test_trace_logging(server, capsys):
     assert 'WebSocket RECEIVE:' in out
 
 
-
 async def test_trace_logging_keeps_deliveries(server, capsys):
     """Tracing a native transport must not cost a delivery (the payloads are objects)."""
     transport = WebSocketTransport(is_trace_enabled=True)
@@ -265,7 +267,7 @@ async def test_trace_logging_keeps_deliveries(server, capsys):
     received = asyncio.Queue()
     channel.on_message = received.put_nowait
     channel.send_message(Message('text/plain', 'traced', to='hank@example.com/home'))
-    message = await asyncio.wait_for(received.get(), 10)
+    message = await asyncio.wait_for(received.get(), TIMEOUT)
     assert message.content == 'traced'
     await finish(channel)
     out = capsys.readouterr().out

@@ -44,6 +44,22 @@ class Recorder(Channel):
         self.received.append(session)
 
 
+def on_first_command(transport, answer):
+    """Calls ``answer(command)`` on the loop's next turn after the transport sends its first
+    command, as a server's response would arrive; returns a future resolved with that command."""
+    sent = asyncio.get_running_loop().create_future()
+    send = transport.send
+
+    def send_and_answer(envelope):
+        send(envelope)
+        if 'method' in envelope and not sent.done():
+            sent.set_result(envelope)
+            asyncio.get_running_loop().call_soon(answer, envelope)
+
+    transport.send = send_and_answer
+    return sent
+
+
 def make(state=SessionState.ESTABLISHED, auto_reply_pings=None, auto_notify_receipt=False):
     channel = Recorder(RecordingTransport('none', 'tls'), auto_reply_pings, auto_notify_receipt)
     channel.state = state
@@ -128,7 +144,7 @@ async def test_process_command_returns_the_response():
     command.id = '1234'
     response = {'id': '1234', 'method': CommandMethod.GET, 'type': ContentTypes.PING,
                 'resource': {}, 'status': CommandStatus.SUCCESS}
-    asyncio.get_running_loop().call_later(0.05, channel.on_envelope, response)
+    on_first_command(channel.transport, lambda _: channel.on_envelope(response))
 
     result = await channel.process_command_async(command, 3)
 
@@ -140,12 +156,10 @@ async def test_process_command_returns_the_response():
 @pytest.mark.asyncio
 async def test_process_command_failure_response_carries_a_reason():
     channel = make()
-    task = asyncio.ensure_future(channel.process_command_async(Command('get', '/x'), 3))
-    await asyncio.sleep(0)
-    request_id = channel.transport.sent[0]['id']
-    channel.on_envelope({'id': request_id, 'method': 'get', 'status': 'failure',
-                         'reason': {'code': 67, 'description': 'not found'}})
-    result = await task
+    on_first_command(channel.transport, lambda request: channel.on_envelope({
+        'id': request['id'], 'method': 'get', 'status': 'failure',
+        'reason': {'code': 67, 'description': 'not found'}}))
+    result = await channel.process_command_async(Command('get', '/x'), 3)
     assert result.status == 'failure'
     assert isinstance(result.reason, Reason) and result.reason.code == 67
 

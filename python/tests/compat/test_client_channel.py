@@ -6,6 +6,7 @@ import asyncio
 import pytest
 from lime_python import (
     ClientChannel,
+    Command,
     ConnectionClosedError,
     GuestAuthentication,
     PlainAuthentication,
@@ -25,6 +26,8 @@ SERVER = 'postmaster@take.net/server'
 
 pytestmark = pytest.mark.asyncio
 
+TIMEOUT = 2
+
 
 @pytest.fixture
 def target():
@@ -38,6 +41,34 @@ def resolved(value):
     return future
 
 
+def recorder(record=lambda *args: args[0] if len(args) == 1 else args):
+    """A hook that keeps what ``record`` makes of each call, and a future resolved with the
+    records at the first call (what a test awaits instead of sleeping)."""
+    calls = []
+    called = asyncio.get_running_loop().create_future()
+
+    def hook(*args):
+        calls.append(record(*args))
+        if not called.done():
+            called.set_result(calls)
+
+    return hook, called
+
+
+def command_sent(transport):
+    """A future resolved with the first command the transport sends."""
+    sent = asyncio.get_running_loop().create_future()
+    send = transport.send
+
+    def send_and_resolve(envelope):
+        send(envelope)
+        if 'method' in envelope and not sent.done():
+            sent.set_result(envelope)
+
+    transport.send = send_and_resolve
+    return sent
+
+
 async def test_defaults_are_lime_pythons():
     channel = ClientChannel(RecordingTransport())
     assert (channel.auto_reply_pings, channel.auto_notify_receipt) == (True, True)
@@ -49,11 +80,12 @@ async def test_defaults_are_lime_pythons():
 async def test_start_new_session_sends_before_returning(mocker, target):
     spy = mocker.spy(target, 'send_session')
     awaitable = target.start_new_session_async()
+    spy.assert_called_once()
     sent = spy.call_args[0][0]
-    expected = Session(SessionState.NEW)
-    expected.id = sent.id
-    spy.assert_called_once_with(expected)
-    assert target.transport.sent[0]['state'] == 'new'
+    # the new session carries no id (the server assigns it; lime-go fails a `new` with one)
+    assert sent.id is None
+    assert sent == Session(SessionState.NEW)
+    assert target.transport.sent == [{'state': 'new'}]
     assert asyncio.isfuture(awaitable) and not awaitable.done()
 
 
@@ -127,12 +159,11 @@ async def test_on_session_calls_the_state_hook(mocker, target, state, hook):
 ])
 async def test_the_end_closes_the_transport_then_calls_the_hook(mocker, target, state, hook):
     close = mocker.spy(target.transport, 'close_async')
-    calls = []
-    setattr(target, hook, lambda s: calls.append((s.state, target.transport.closed)))
+    record, called = recorder(lambda s: (s.state, target.transport.closed))
+    setattr(target, hook, record)
     target.on_session(Session(state, id=SESSION_ID))
     close.assert_called_once()
-    await asyncio.sleep(0.01)
-    assert calls == [(state, 1)]
+    assert await asyncio.wait_for(called, TIMEOUT) == [(state, 1)]
 
 
 async def test_establish_with_patched_steps(mocker, target):
@@ -140,8 +171,9 @@ async def test_establish_with_patched_steps(mocker, target):
                         return_value=resolved(Session(SessionState.AUTHENTICATING)))
     mocker.patch.object(target, 'authenticate_session_async',
                         return_value=resolved(Session(SessionState.ESTABLISHED)))
-    result = await target.establish_session_async(
-        SessionCompression.GZIP, SessionEncryption.TLS, ME, PlainAuthentication('eA=='), 'test')
+    result = await asyncio.wait_for(target.establish_session_async(
+        SessionCompression.GZIP, SessionEncryption.TLS, ME, PlainAuthentication('eA=='), 'test'),
+        TIMEOUT)
     assert result == Session(SessionState.ESTABLISHED)
     target.authenticate_session_async.assert_called_once()
 
@@ -154,8 +186,8 @@ async def test_establish_with_patched_steps_and_negotiation(mocker, target):
                                     return_value=resolved(Session(SessionState.AUTHENTICATING)))
     mocker.patch.object(target, 'authenticate_session_async',
                         return_value=resolved(Session(SessionState.ESTABLISHED)))
-    result = await target.establish_session_async(None, None, ME, PlainAuthentication('eA=='),
-                                                  'test')
+    result = await asyncio.wait_for(target.establish_session_async(
+        None, None, ME, PlainAuthentication('eA=='), 'test'), TIMEOUT)
     assert result == Session(SessionState.ESTABLISHED)
     negotiate.assert_called_once_with('gzip', 'tls')
 
@@ -194,7 +226,7 @@ async def test_establish_with_negotiation_and_tls_confirmation():
         [{'id': 's1', 'from': SERVER, 'to': f'{ME}/home', 'state': 'established'}],
     ])
     session = await asyncio.wait_for(channel.establish_session_async(
-        'none', 'tls', ME, GuestAuthentication(), 'home'), 2)
+        'none', 'tls', ME, GuestAuthentication(), 'home'), TIMEOUT)
     assert session.state == SessionState.ESTABLISHED
     assert transport.encryption == 'tls'  # applied at the confirmation
     assert channel.local_node == f'{ME}/home' and channel.remote_node == SERVER
@@ -207,26 +239,24 @@ async def test_new_to_established_directly():
     channel = ClientChannel(RecordingTransport())
     ScriptedServer(channel, [[{'id': 's', 'to': f'{ME}/x', 'state': 'established'}]])
     session = await asyncio.wait_for(channel.establish_session_async(
-        'none', 'none', ME, GuestAuthentication(), 'x'), 2)
+        'none', 'none', ME, GuestAuthentication(), 'x'), TIMEOUT)
     assert session.state == SessionState.ESTABLISHED and channel.state == 'established'
 
 
 async def test_a_failed_session_raises_and_calls_on_session_failed():
     transport = RecordingTransport()
     channel = ClientChannel(transport)
-    failed = []
-    channel.on_session_failed = failed.append
+    channel.on_session_failed, failed = recorder()
     ScriptedServer(channel, [
         [{'id': 's', 'state': 'authenticating', 'schemeOptions': ['plain']}],
         [{'id': 's', 'state': 'failed', 'reason': {'code': 13, 'description': 'bad password'}}],
     ])
     with pytest.raises(SessionFailedError) as error:
         await asyncio.wait_for(channel.establish_session_async(
-            'none', 'none', ME, PlainAuthentication('eA=='), 'x'), 2)
+            'none', 'none', ME, PlainAuthentication('eA=='), 'x'), TIMEOUT)
     assert error.value.reason == Reason(13, 'bad password')
     assert error.value.session.state == SessionState.FAILED
-    await asyncio.sleep(0)
-    assert [s.reason.code for s in failed] == [13]
+    assert [s.reason.code for s in await asyncio.wait_for(failed, TIMEOUT)] == [13]
     assert transport.closed == 1
     assert channel.state == SessionState.FAILED
 
@@ -234,11 +264,9 @@ async def test_a_failed_session_raises_and_calls_on_session_failed():
 async def test_server_initiated_finished_calls_on_session_finished():
     channel = ClientChannel(RecordingTransport())
     channel.state = SessionState.ESTABLISHED
-    finished = []
-    channel.on_session_finished = finished.append
+    channel.on_session_finished, finished = recorder()
     channel.on_envelope({'id': 's', 'state': 'finished'})
-    await asyncio.sleep(0.01)
-    assert [s.state for s in finished] == ['finished']
+    assert [s.state for s in await asyncio.wait_for(finished, TIMEOUT)] == ['finished']
     assert channel.transport.closed == 1
 
 
@@ -247,7 +275,7 @@ async def test_send_finishing_session_resolves_with_finished():
     channel.state = SessionState.ESTABLISHED
     channel.session_id = 's'
     ScriptedServer(channel, [[{'id': 's', 'state': 'finished'}]])
-    session = await asyncio.wait_for(channel.send_finishing_session_async(), 2)
+    session = await asyncio.wait_for(channel.send_finishing_session_async(), TIMEOUT)
     assert session.state == SessionState.FINISHED
     assert channel.transport.closed == 1
 
@@ -255,12 +283,12 @@ async def test_send_finishing_session_resolves_with_finished():
 async def test_pending_commands_fail_when_the_session_ends():
     channel = ClientChannel(RecordingTransport())
     channel.state = SessionState.ESTABLISHED
-    task = asyncio.ensure_future(channel.process_command_async(
-        __import__('lime_python').Command('get', '/x'), 5))
-    await asyncio.sleep(0)
+    sent = command_sent(channel.transport)
+    task = asyncio.ensure_future(channel.process_command_async(Command('get', '/x'), 5))
+    await asyncio.wait_for(sent, TIMEOUT)
     channel.on_envelope({'id': 's', 'state': 'failed', 'reason': {'code': 11}})
     with pytest.raises(ConnectionClosedError):
-        await asyncio.wait_for(task, 2)
+        await asyncio.wait_for(task, TIMEOUT)
 
 
 async def test_envelopes_iterates_deliveries_until_the_session_ends():
@@ -270,6 +298,10 @@ async def test_envelopes_iterates_deliveries_until_the_session_ends():
     channel.on_envelope({'type': 'text/plain', 'content': 'one'})
     channel.on_envelope({'id': 'n', 'event': 'consumed'})
     channel.on_envelope({'id': 's', 'state': 'finished'})
-    received = [e async for e in stream]
+
+    async def collect(envelopes):
+        return [e async for e in envelopes]
+
+    received = await asyncio.wait_for(collect(stream), TIMEOUT)
     assert [type(e).__name__ for e in received] == ['Message', 'Notification']
-    assert [e async for e in channel.envelopes()] == []
+    assert await asyncio.wait_for(collect(channel.envelopes()), TIMEOUT) == []
