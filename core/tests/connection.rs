@@ -595,6 +595,45 @@ fn tls_garbage_after_the_confirmation_is_a_tls_error() {
 }
 
 #[test]
+fn a_negotiation_sent_as_a_raw_session_switches_too() {
+    let mut c = tcp(ClientOptions::default());
+    c.start_new_session().unwrap();
+    c.receive(br#"{"id":"s1","state":"negotiating","encryptionOptions":["none"],"compressionOptions":["none","gzip"]}"#).unwrap();
+    let mut choice = lime::Session::new(SessionState::Negotiating);
+    choice.compression = Some(SessionCompression::Gzip);
+    choice.encryption = Some(SessionEncryption::None);
+    c.send(choice.into()).unwrap();
+    let sent = String::from_utf8(c.take_output()).unwrap();
+    assert!(
+        sent.ends_with(
+            r#"{"state":"negotiating","encryption":"none","compression":"gzip","id":"s1"}"#
+        ),
+        "{sent}"
+    );
+    // The compressed stream may follow the confirmation in the same read.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(
+        &mut gz,
+        br#"{"id":"s1","state":"authenticating","schemeOptions":["guest"]}"#,
+    )
+    .unwrap();
+    std::io::Write::flush(&mut gz).unwrap();
+    let mut input =
+        br#"{"id":"s1","state":"negotiating","encryption":"none","compression":"gzip"}"#.to_vec();
+    input.extend(gz.get_ref());
+    c.receive(&input).unwrap();
+    assert_eq!(c.compression(), SessionCompression::Gzip);
+    assert_eq!(c.state(), SessionState::Authenticating);
+    c.authenticate_session(&identity("me"), Authentication::Guest, Some("home")).unwrap();
+    let mut plain = Vec::new();
+    let mut gunzip = flate2::write::MultiGzDecoder::new(&mut plain);
+    std::io::Write::write_all(&mut gunzip, &c.take_output()).unwrap();
+    std::io::Write::flush(&mut gunzip).unwrap();
+    drop(gunzip);
+    assert!(String::from_utf8(plain).unwrap().contains(r#""scheme":"guest""#));
+}
+
+#[test]
 fn plaintext_after_the_tls_confirmation_is_refused() {
     let mut c = tcp(ClientOptions::default());
     c.start_new_session().unwrap();

@@ -522,10 +522,32 @@ impl ClientConnection {
     /// Sends an envelope (messages, notifications and commands once established). An
     /// envelope over the maximum size fails with [`TransportError::EnvelopeTooLarge`] and
     /// leaves the connection open.
+    ///
+    /// A session envelope sent this way counts as a handshake step (lime-python's
+    /// `send_session`): a `negotiating` one with both options set is the negotiation choice,
+    /// and the server's confirmation switches the connection as with
+    /// [`negotiate_session`](Self::negotiate_session).
     pub fn send(&mut self, envelope: Envelope) -> Result<(), Error> {
         self.check_open()?;
+        let choice = match &envelope {
+            Envelope::Session(s) => Some(match (s.state, s.compression, s.encryption) {
+                (SessionState::Negotiating, Some(c), Some(e)) => Some((c, e)),
+                _ => None,
+            }),
+            _ => None,
+        };
         let envelope = self.core.prepare_send(envelope)?;
-        self.write_envelope(&envelope)
+        match choice {
+            None => self.write_envelope(&envelope),
+            Some(choice) => {
+                let Envelope::Session(session) = envelope else { return Ok(()) };
+                self.send_session(session)?;
+                if choice.is_some() {
+                    self.negotiated = choice;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Sends a message.

@@ -595,3 +595,113 @@ impl std::fmt::Debug for Wire {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio_tungstenite::tungstenite::{
+        accept_hdr,
+        client::IntoClientRequest,
+        handshake::server::{ErrorResponse, Request, Response},
+        http::HeaderValue,
+    };
+
+    use super::*;
+
+    /// The server side of the opening handshake for `request`: the socket and its response.
+    // tungstenite's callback signature returns its (large) HTTP error response.
+    #[allow(clippy::result_large_err)]
+    fn accept(request: &[u8]) -> (WebSocket<MemIo>, Vec<u8>) {
+        let mut io = MemIo::default();
+        io.inbox.extend(request);
+        let answer_lime = |_: &Request, mut r: Response| -> Result<Response, ErrorResponse> {
+            r.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("lime"));
+            Ok(r)
+        };
+        let mut ws = match accept_hdr(io, answer_lime) {
+            Ok(ws) => ws,
+            Err(e) => panic!("server handshake: {e}"),
+        };
+        let response = std::mem::take(&mut ws.get_mut().outbox);
+        (ws, response)
+    }
+
+    #[test]
+    fn the_upgrade_response_may_arrive_byte_by_byte() {
+        let mut out = Vec::new();
+        let (mut wire, _, _) =
+            Wire::websocket("ws://localhost/", ClientTlsConfig::default(), 1024, &mut out).unwrap();
+        let (mut server, response) = accept(&out);
+        out.clear();
+
+        // The gotcha: tungstenite alone rejects a response handed over one byte per read.
+        let mut request = "ws://localhost/".into_client_request().unwrap();
+        request.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("lime"));
+        let Err(HandshakeError::Interrupted(mut mid)) =
+            client_with_config(request, MemIo::default(), None)
+        else {
+            panic!("the handshake cannot finish without a response")
+        };
+        let mut refused = false;
+        for byte in &response {
+            mid.get_mut().get_mut().inbox.push_back(*byte);
+            match mid.handshake() {
+                Err(HandshakeError::Interrupted(m)) => mid = m,
+                Err(HandshakeError::Failure(e)) => {
+                    refused = matches!(e, WsError::AttackAttempt);
+                    break;
+                }
+                Ok(_) => break,
+            }
+        }
+        assert!(refused, "tungstenite accepted a byte-by-byte response");
+
+        // The connection gathers it first; an envelope sent meanwhile waits for the upgrade.
+        wire.send(Bytes::from_static(br#"{"state":"new"}"#), &mut out).unwrap();
+        assert!(out.is_empty());
+        for byte in &response {
+            wire.feed(std::slice::from_ref(byte), &mut out).unwrap();
+        }
+        assert_eq!(wire.subprotocol(), Some("lime"));
+        server.get_mut().inbox.extend(&out);
+        match server.read().unwrap() {
+            WsMessage::Text(text) => assert_eq!(text.as_str(), r#"{"state":"new"}"#),
+            other => panic!("{other:?}"),
+        }
+
+        // Frames have no such limit: one byte at a time, then the envelope.
+        server.send(WsMessage::text(r#"{"id":"s","state":"established"}"#)).unwrap();
+        let frame = std::mem::take(&mut server.get_mut().outbox);
+        for byte in &frame {
+            assert!(matches!(wire.next(&mut out).unwrap(), Next::NeedMore));
+            wire.feed(std::slice::from_ref(byte), &mut out).unwrap();
+        }
+        assert!(matches!(wire.next(&mut out).unwrap(), Next::Envelope(Envelope::Session(_))));
+
+        // A ping is answered (the pong is written while reading), a close ends the stream.
+        server.send(WsMessage::Ping(Bytes::from_static(b"hi"))).unwrap();
+        server.close(None).unwrap();
+        let frames = std::mem::take(&mut server.get_mut().outbox);
+        wire.feed(&frames, &mut out).unwrap();
+        out.clear();
+        assert!(matches!(wire.next(&mut out).unwrap(), Next::Ended));
+        server.get_mut().inbox.extend(&out);
+        assert!(matches!(server.read().unwrap(), WsMessage::Pong(p) if p.as_ref() == b"hi"));
+    }
+
+    #[test]
+    fn gzip_round_trip_in_pieces() {
+        let mut sender = Gzip::new();
+        let mut receiver = Gzip::new();
+        let mut wire = Vec::new();
+        for text in ["{\"a\":1}", "{\"b\":2}"] {
+            wire.extend(sender.compress(text.as_bytes()).unwrap());
+        }
+        let mut plain = Vec::new();
+        for byte in &wire {
+            receiver.decompress(std::slice::from_ref(byte), &mut plain).unwrap();
+        }
+        assert_eq!(plain, b"{\"a\":1}{\"b\":2}");
+        let err = Gzip::new().decompress(b"not gzip at all", &mut plain).unwrap_err();
+        assert!(!gzip_err(&err).to_string().is_empty());
+    }
+}
