@@ -73,11 +73,13 @@ test-dart:
 dart-generate:
 	bash dart/tool/generate.sh
 
-## Real peers (lime-python 2.0.13, lime-js 3.0.1, lime-go) against `lime serve`, and our client
-## against the lime-go server; installs the peers into tests/interop/.cache.
+## Real peers (lime-python 2.0.13, lime-js 3.0.1, lime-go) against `lime serve`, our bindings
+## (the drop-in in $(VENV) from test-python, Kotlin from test-kotlin) as clients, and our clients
+## against the lime-go server; installs the peers into tests/interop/.cache. Under CI=true a cell
+## that could not run fails it (INTEROP_ALLOW_SKIPS=1 allows that).
 interop:
 	$(CARGO) build -q -p lime-cli
-	tests/interop/run.sh target/debug/lime
+	LIME_PYTHON_VENV=$(abspath $(VENV)) tests/interop/run.sh
 
 vectors:
 	$(CARGO) test -p lime-core --test vectors -- --nocapture

@@ -5,8 +5,16 @@
       runs one cell (client x transport) against a running server and prints one JSON result line
   harness.py note --cell ID --client NAME --transport T --server NAME --status S --reason TEXT
       prints the result line of a cell that was not run
-  harness.py report RESULTS.jsonl
-      prints the table and the closing `N passed, N failed[, N skipped]` line; exit 1 on failure
+  harness.py report RESULTS.jsonl --expect ID,ID,... [--strict | --lenient WHY]
+      prints the table, one `interop: cell ID <status>: <reason>` line per cell that did not pass,
+      and the closing `N passed, N failed, N skipped, N unavailable` line. Exit 1 on a failed cell
+      or on a named cell without exactly one result; with --strict (what run.sh passes under
+      CI=true) also on any skipped or unavailable cell.
+
+Every kind of cell has a fixed list of required steps (REQUIRED below, by kind and transport): a
+cell passes only if each of them was reported and passed, and no other step was reported. A
+peer that stops early (no `ready`, no result line) therefore fails with the steps it never
+reached, instead of being judged on the ones it did.
 
 A cell with a scripted peer (python, node, go, and our bindings: dropin = our lime_python,
 kotlin = our Kotlin bindings) runs the peer's own scenario (guest session with
@@ -40,6 +48,32 @@ import uuid
 PING = 'application/vnd.lime.ping+json'
 # Message texts: non-ASCII, and characters some encoders escape (Go: <>&, Python: all non-ASCII).
 TAIL = ': ünïcødé ✓ <&> "q"'
+
+
+# The scenario steps a scripted peer reports itself (peers/*, go/client.go). The message the peer
+# sends is checked where it arrives (message_delivered at partner B1, then receipt_in at the peer):
+# the peers report no step for the send call itself.
+PEER_STEPS = ['establish_guest', 'command', 'unknown_destination', 'finish_guest',
+              'wrong_password', 'establish_plain', 'receipt_in', 'message_in']
+# What the harness checks at the partners of a scripted peer (run_peer).
+PARTNER_STEPS = ['message_delivered', 'content_intact', 'ping_answered', 'receipt_at_partner',
+                 'partners_finished']
+TLS_TRANSPORTS = ('tcp+tls', 'wss')
+
+
+def required_steps(kind, transport):
+    """The fixed list of steps a cell of this kind must report, all passing."""
+    tls = transport in TLS_TRANSPORTS
+    if kind in ('python', 'node', 'go'):  # the published libraries: their own receipt is checked
+        return PEER_STEPS + ['receipt_out', 'finish'] + PARTNER_STEPS
+    if kind in ('dropin', 'kotlin'):  # ours: receipts are sent by the core (receipt_at_partner)
+        return (['tls_verified'] if tls else []) + PEER_STEPS + ['finish'] + PARTNER_STEPS
+    if kind == 'rust':
+        return (['establish_guest', 'command', 'finish_guest'] + (['tls_verified'] if tls else [])
+                + ['unknown_destination', 'wrong_password', 'establish_plain', 'ping_answered',
+                   'message_delivered', 'receipt_in', 'message_in', 'finish',
+                   'receipt_at_partner', 'partners_finished'])
+    raise ValueError(f'unknown cell kind {kind!r}')
 
 
 def text_from(cell):
@@ -133,6 +167,7 @@ class Cell:
         self.a = args
         self.steps = {}
         self.observed = {}
+        self.notes = []
         self.procs = []
         self.deadline = time.monotonic() + args.budget
         self.logs = os.path.join(args.logs, args.cell.replace(' ', '_'))
@@ -183,6 +218,8 @@ class Cell:
         peer = self.spawn('peer', argv, env)
         ready = peer.wait_line(lambda v: 'ready' in v or 'steps' in v, self.deadline)
         b2 = None
+        if not (ready and 'ready' in ready):
+            self.notes.append('the peer never printed {"ready": NODE}, so its partners never ran')
         if ready and 'ready' in ready:
             peer_node = ready['ready']
             b2 = self.spawn('b2', self.partner(
@@ -332,25 +369,55 @@ class Cell:
         finally:
             for p in self.procs:
                 p.kill()
-        failing = [(k, v) for k, v in self.steps.items() if v != 'pass']
+        required = required_steps(self.a.kind, self.a.transport)
+        failing = [(k, v[len('fail: '):] if v.startswith('fail: ') else v)
+                   for k, v in self.steps.items() if v != 'pass']
+        missing = [k for k in required if k not in self.steps]
+        if missing:
+            why = '; '.join(self.notes) or 'the scenario stopped before them'
+            failing.append((missing[0], f'required steps never reported: {", ".join(missing)} '
+                            f'({why})'))
+        extra = [k for k, v in self.steps.items() if k not in required and v == 'pass']
+        if extra:
+            failing.append((extra[0], f'steps outside the fixed list of a {self.a.kind} cell: '
+                            f'{", ".join(extra)} (update REQUIRED in harness.py or the peer)'))
         result = {'cell': self.a.cell, 'client': self.a.client_name,
-                  'transport': self.a.transport, 'server': self.a.server, 'status': 'fail' if failing or not self.steps else 'pass',
+                  'transport': self.a.transport, 'server': self.a.server,
+                  'status': 'fail' if failing else 'pass',
                   'steps': self.steps, 'observed': self.observed}
+        if missing:
+            result['missing_steps'] = missing
         if failing:
             result['failed_step'] = failing[0][0]
-            result['reason'] = failing[0][1][len('fail: '):]
+            result['reason'] = failing[0][1]
         print(json.dumps(result), flush=True)
 
 
-def report(path):
+def report(path, expect, strict, lenient_why):
+    """Prints the table and the summary; returns the exit status."""
     with open(path, encoding='utf-8') as f:
         rows = [json.loads(line) for line in f if line.strip().startswith('{')]
+    # Every cell run.sh named must have exactly one result line.
+    seen = {}
+    for r in rows:
+        seen[r['cell']] = seen.get(r['cell'], 0) + 1
+    for cell in expect:
+        if seen.get(cell, 0) != 1:
+            rows.append({'cell': cell, 'client': cell, 'transport': '?', 'server': '?',
+                         'status': 'fail', 'failed_step': 'cell',
+                         'reason': f'{seen.get(cell, 0)} result lines (run.sh bug)'})
+    for cell in seen:
+        if cell not in expect:
+            rows.append({'cell': cell, 'client': cell, 'transport': '?', 'server': '?',
+                         'status': 'fail', 'failed_step': 'cell',
+                         'reason': 'a result for a cell run.sh did not name (run.sh bug)'})
     cols = ['client', 'transport', 'server']
     width = {c: max([len(r[c]) for r in rows] + [len(c)]) for c in cols}
     head = '  '.join(f'{c:<{width[c]}}' for c in cols) + '  result'
     print(head)
     print('-' * len(head) + '-' * 30)
     counts = {'pass': 0, 'fail': 0, 'skipped': 0, 'unavailable': 0}
+    causes = []
     for r in rows:
         status = r['status']
         counts[status] += 1
@@ -358,15 +425,25 @@ def report(path):
             text = f'pass ({len(r["steps"])} steps)'
         elif status == 'fail':
             text = f'FAIL at {r.get("failed_step")}: {r.get("reason", "")}'
+            causes.append(f'interop: cell {r["cell"]} failed at {r.get("failed_step")}: '
+                          f'{r.get("reason", "")}')
         else:
             text = f'{status}: {r.get("reason", "")}'
+            causes.append(f'interop: cell {r["cell"]} {status}: {r.get("reason", "")}')
         print('  '.join(f'{r[c]:<{width[c]}}' for c in cols) + '  ' + text)
     print()
-    line = f'{counts["pass"]} passed, {counts["fail"]} failed'
-    if counts['skipped']:
-        line += f', {counts["skipped"]} skipped'
-    print(line)
-    return 1 if counts['fail'] else 0
+    not_run = counts['skipped'] + counts['unavailable']
+    for line in causes:
+        print(line)
+    if not_run and strict:
+        print(f'interop: {not_run} of {len(rows)} cells did not run, which fails under CI=true '
+              '(INTEROP_ALLOW_SKIPS=1 or run.sh --allow-skips allows it)')
+    elif not_run:
+        print(f'interop: WARNING: {not_run} of {len(rows)} cells DID NOT RUN and prove nothing; '
+              f'allowed only because {lenient_why} (CI=true fails on them)')
+    print(f'{counts["pass"]} passed, {counts["fail"]} failed, {counts["skipped"]} skipped, '
+          f'{counts["unavailable"]} unavailable')
+    return 1 if counts['fail'] or (strict and not_run) else 0
 
 
 def main():
@@ -403,6 +480,12 @@ def main():
     n.add_argument('--reason', required=True)
     r = sub.add_parser('report')
     r.add_argument('results')
+    r.add_argument('--expect', required=True, help='comma-separated ids of every cell named')
+    mode = r.add_mutually_exclusive_group(required=True)
+    mode.add_argument('--strict', action='store_true',
+                      help='a skipped or unavailable cell fails the run (CI=true)')
+    mode.add_argument('--lenient', metavar='WHY',
+                      help='skipped and unavailable cells are allowed, because WHY')
     a = parser.parse_args()
     if a.what == 'cell':
         Cell(a).run()
@@ -411,7 +494,7 @@ def main():
                           'server': a.server, 'status': a.status, 'reason': a.reason,
                           'failed_step': 'cell' if a.status == 'fail' else None}))
     else:
-        sys.exit(report(a.results))
+        sys.exit(report(a.results, [c for c in a.expect.split(',') if c], a.strict, a.lenient))
 
 
 if __name__ == '__main__':

@@ -3,18 +3,56 @@
 # Rust client and Python drop-in against an independent server (lime-go's). See
 # tests/interop/README.md.
 #
-#   tests/interop/run.sh [path-to-lime-binary]      (default: target/debug/lime, built if missing)
+#   tests/interop/run.sh [--allow-skips] [path-to-lime-binary]
+#       (default binary: $CARGO_TARGET_DIR/debug/lime, target/ without it; built if missing)
+#
+# Under CI=true every cell must run: a skipped or unavailable cell (a peer that could not be
+# installed, no openssl, our bindings not built) fails the run, with one line naming the cause.
+# --allow-skips or INTEROP_ALLOW_SKIPS=1 allows them; outside CI they are allowed, with a warning.
 #
 # Peers are installed (pinned, idempotent) under tests/interop/.cache/; logs of the last run are in
 # tests/interop/.cache/run/. Network: 127.0.0.1 only (plus the package registries on first install).
-# Environment: INTEROP_CELL_TIMEOUT (seconds per cell, default 30).
+# Environment: INTEROP_CELL_TIMEOUT (seconds per cell, default 30); CARGO_TARGET_DIR (where
+# `make test-kotlin` left the Kotlin bindings and liblime_ffi.so); LIME_PYTHON_VENV (the venv with
+# our lime_python, default .venv; `make interop` passes $(VENV)); KOTLIN_LIB_DIR (default
+# $CARGO_TARGET_DIR/debug); INTEROP_CACHE (instead of tests/interop/.cache, e.g. a throwaway one).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-CACHE=$HERE/.cache
+CACHE=${INTEROP_CACHE:-$HERE/.cache}
 RUN=$CACHE/run
 CELL_TIMEOUT=${INTEROP_CELL_TIMEOUT:-30}
+# Cargo's output directory, as cargo resolves it from the repository root ($CARGO_TARGET_DIR,
+# .cargo/config); target/ when cargo cannot say.
+TARGET=$(cd "$ROOT" && "${CARGO:-cargo}" metadata --format-version 1 --no-deps 2>/dev/null |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null) ||
+  TARGET=
+TARGET=${TARGET:-${CARGO_TARGET_DIR:-target}}
+[[ $TARGET == /* ]] || TARGET=$ROOT/$TARGET
+
+ALLOW_SKIPS=${INTEROP_ALLOW_SKIPS:-}
+[[ $ALLOW_SKIPS == 0 ]] && ALLOW_SKIPS=
+ARGS=()
+for arg in "$@"; do
+  case $arg in
+    --allow-skips) ALLOW_SKIPS=1 ;;
+    -*) printf 'run.sh: unknown option %s\n' "$arg" >&2; exit 2 ;;
+    *) ARGS+=("$arg") ;;
+  esac
+done
+set -- "${ARGS[@]+"${ARGS[@]}"}"
+case ${CI:-} in
+  true | TRUE | True | 1 | yes) IN_CI=1 ;;
+  *) IN_CI= ;;
+esac
+if [[ -n $IN_CI && -z $ALLOW_SKIPS ]]; then
+  REPORT_MODE=(--strict)
+elif [[ -n $IN_CI ]]; then
+  REPORT_MODE=(--lenient "skips were allowed (INTEROP_ALLOW_SKIPS=1 or --allow-skips)")
+else
+  REPORT_MODE=(--lenient "this is not a CI run (CI is not true)")
+fi
 
 # Exact versions of every peer (and of the packages their transports load).
 PY_PINS=(lime-python==2.0.13 lime-transport-websocket==1.0.9 pyhumps==3.8.0
@@ -25,14 +63,16 @@ GO_LIME=github.com/takenet/lime-go # version pinned in tests/interop/go/go.mod
 say() { printf '%s\n' "$*" >&2; }
 
 # --- the binary under test -------------------------------------------------------------------
-if [[ $# -ge 1 ]]; then
+if [[ $# -gt 1 ]]; then
+  say "usage: run.sh [--allow-skips] [path-to-lime-binary]"; exit 2
+elif [[ $# -eq 1 ]]; then
   LIME=$1
   [[ -x $LIME ]] || { say "run.sh: $LIME is not an executable"; exit 2; }
 else
-  LIME=$ROOT/target/debug/lime
+  LIME=$TARGET/debug/lime
   if [[ ! -x $LIME ]]; then
     say "run.sh: building lime (cargo build -p lime-cli)"
-    (cd "$ROOT" && cargo build -q -p lime-cli)
+    (cd "$ROOT" && "${CARGO:-cargo}" build -q -p lime-cli)
   fi
 fi
 LIME=$(cd "$(dirname "$LIME")" && pwd)/$(basename "$LIME")
@@ -49,7 +89,7 @@ cleanup() { # SIGTERM: lime serve fails every session (reason 11) and exits once
   for pid in "${PIDS[@]}"; do
     timeout 10 tail -s 0.05 --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     rc=0 && wait "$pid" 2>/dev/null || rc=$?
-    [[ $rc -eq 0 ]] || say "run.sh: server $pid exited with status $rc (logs in .cache/run/logs)"
+    [[ $rc -eq 0 ]] || say "run.sh: server $pid exited with status $rc (logs in $RUN/logs)"
   done
 }
 trap cleanup EXIT
@@ -66,14 +106,16 @@ install_python() {
   fi
   say "python peer: installing ${PY_PINS[*]}"
   rm -rf "$venv"
-  if ! command -v python3 >/dev/null; then PYTHON_STATUS="unavailable: no python3"; return; fi
-  if python3 -m venv "$venv" >"$log" 2>&1 &&
-     timeout 300 "$venv/bin/pip" install -q --disable-pip-version-check "${PY_PINS[@]}" >>"$log" 2>&1 &&
-     "$venv/bin/python" -c 'import lime_python, lime_transport_websocket; from websockets.client import connect' >>"$log" 2>&1; then
+  if ! command -v python3 >/dev/null; then PYTHON_STATUS="unavailable: python3 not found"; return; fi
+  if ! python3 -m venv "$venv" >"$log" 2>&1; then
+    PYTHON_STATUS="unavailable: python3 -m venv failed: $(first_error_line "$log" 'error')"
+  elif ! timeout 300 "$venv/bin/pip" install -q --disable-pip-version-check "${PY_PINS[@]}" >>"$log" 2>&1; then
+    PYTHON_STATUS="unavailable: pip install of ${PY_PINS[*]} failed: $(first_error_line "$log" 'error|no matching')"
+  elif ! "$venv/bin/python" -c 'import lime_python, lime_transport_websocket; from websockets.client import connect' >>"$log" 2>&1; then
+    PYTHON_STATUS="unavailable: the installed lime-python does not import: $(tail -n1 "$log")"
+  else
     printf '%s' "${PY_PINS[*]}" >"$venv/.pins"
     PYTHON_STATUS=ok
-  else
-    PYTHON_STATUS="unavailable: $(first_error_line "$log" 'error|no matching')"
   fi
 }
 
@@ -84,24 +126,26 @@ install_node() {
   fi
   say "node peer: installing ${NODE_PINS[*]}"
   rm -rf "$dir"
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    NODE_STATUS="unavailable: no node/npm"; return
-  fi
+  local tool
+  for tool in node npm; do
+    if ! command -v $tool >/dev/null; then NODE_STATUS="unavailable: $tool not found"; return; fi
+  done
   mkdir -p "$dir"
-  if timeout 300 npm install --prefix "$dir" --save-exact --no-audit --no-fund --loglevel=error \
-       "${NODE_PINS[@]}" >"$log" 2>&1 &&
-     NODE_PATH=$dir/node_modules node -e "require('lime-js'); require('lime-transport-websocket')" >>"$log" 2>&1; then
+  if ! timeout 300 npm install --prefix "$dir" --save-exact --no-audit --no-fund --loglevel=error \
+       "${NODE_PINS[@]}" >"$log" 2>&1; then
+    NODE_STATUS="unavailable: npm install of ${NODE_PINS[*]} failed: $(first_error_line "$log" 'ERR|error')"
+  elif ! NODE_PATH=$dir/node_modules node -e "require('lime-js'); require('lime-transport-websocket')" >>"$log" 2>&1; then
+    NODE_STATUS="unavailable: the installed lime-js does not load: $(first_error_line "$log" 'Error')"
+  else
     printf '%s' "${NODE_PINS[*]}" >"$dir/.pins"
     NODE_STATUS=ok
-  else
-    NODE_STATUS="unavailable: $(first_error_line "$log" 'ERR|error')"
   fi
 }
 
 install_go() {
   local gocache=$CACHE/go log=$CACHE/install-go.log src=$CACHE/go/src
   GO_PEER=$gocache/bin/lime-go-peer
-  if ! command -v go >/dev/null; then GO_STATUS="unavailable: no go toolchain"; return; fi
+  if ! command -v go >/dev/null; then GO_STATUS="unavailable: go not found (the Go toolchain)"; return; fi
   export GOPATH=$gocache/path GOMODCACHE=$gocache/path/pkg/mod GOCACHE=$gocache/build \
     GOFLAGS="-modcacherw -mod=readonly" GOTOOLCHAIN=local
   local sum
@@ -127,32 +171,37 @@ install_go() {
 }
 
 # Our own bindings as clients: built by the repository's targets, never installed here. Each
-# sets <PEER>_STATUS to "ok", "skipped: <how to build it>" or "fail: <reason>".
+# sets <PEER>_STATUS to "ok", "unavailable: <what is missing, how to build it>" or "fail: <reason>".
 setup_dropin() { # our lime_python (python/, maturin develop) in $LIME_PYTHON_VENV (default .venv)
-  local venv=${LIME_PYTHON_VENV:-$ROOT/.venv} log=$CACHE/dropin-probe.log
+  local venv=${LIME_PYTHON_VENV:-.venv} log=$CACHE/dropin-probe.log
+  [[ $venv == /* ]] || venv=$ROOT/$venv
   DROPIN_PY=$venv/bin/python
   if [[ ! -x $DROPIN_PY ]]; then
-    DROPIN_STATUS="skipped: no venv at $venv (make test-python makes it and installs our lime_python)"
+    DROPIN_STATUS="unavailable: our lime_python: no venv at $venv (make test-python builds it; LIME_PYTHON_VENV=path for another)"
     return
   fi
   if "$DROPIN_PY" -c 'import lime_python._lime, lime_transport_websocket; from lime_python import TcpTransport' \
        >"$log" 2>&1; then
     DROPIN_STATUS=ok
   else
-    DROPIN_STATUS="skipped: our lime_python is not installed in $venv (make test-python): $(tail -n1 "$log")"
+    DROPIN_STATUS="unavailable: our lime_python does not import in $venv (make test-python installs it): $(tail -n1 "$log")"
   fi
 }
 
-setup_kotlin() { # our Kotlin bindings: compiled against the jar `make test-kotlin` leaves in target/
-  local uniffi=$ROOT/target/uniffi kt=$ROOT/target/kotlin-tools/node_modules/kotlin-compiler
-  local libdir=${KOTLIN_LIB_DIR:-$ROOT/target/debug} dir=$CACHE/kotlin jna sum out
-  if [[ ! -s $uniffi/kotlin-tests.jar || ! -x $kt/bin/kotlinc || ! -f $libdir/liblime_ffi.so ]]; then
-    KOTLIN_STATUS="skipped: the Kotlin bindings are not built (make test-kotlin: target/uniffi/kotlin-tests.jar, target/kotlin-tools, $libdir/liblime_ffi.so)"
+setup_kotlin() { # our Kotlin bindings: compiled against the jar `make test-kotlin` leaves in $TARGET
+  local uniffi=$TARGET/uniffi kt=$TARGET/kotlin-tools/node_modules/kotlin-compiler
+  local libdir=${KOTLIN_LIB_DIR:-$TARGET/debug} dir=$CACHE/kotlin jna sum out f missing=()
+  [[ $libdir == /* ]] || libdir=$ROOT/$libdir
+  for f in "$uniffi/kotlin-tests.jar" "$kt/bin/kotlinc" "$libdir/liblime_ffi.so"; do
+    [[ -s $f ]] || missing+=("$f")
+  done
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    KOTLIN_STATUS="unavailable: our Kotlin bindings are not built: no ${missing[*]} (make test-kotlin builds them)"
     return
   fi
-  if ! command -v java >/dev/null; then KOTLIN_STATUS="skipped: no java"; return; fi
+  if ! command -v java >/dev/null; then KOTLIN_STATUS="unavailable: java not found"; return; fi
   jna=$(dpkg -L libjna-java 2>/dev/null | grep -m1 '/jna\.jar$') || true
-  if [[ -z $jna ]]; then KOTLIN_STATUS="skipped: no libjna-java (make test-kotlin installs it)"; return; fi
+  if [[ -z $jna ]]; then KOTLIN_STATUS="unavailable: no libjna-java (make test-kotlin installs it)"; return; fi
   local cp=$uniffi/kotlin-tests.jar:$jna:$kt/lib/kotlinx-coroutines-core-jvm.jar
   sum=$(cat "$HERE/peers/KotlinPeer.kt" "$uniffi/kotlin/org/limeprotocol/lime_ffi.kt" | sha256sum | cut -c1-16)
   if [[ ! -s $dir/peer.jar || ! -f $dir/.built || $(<"$dir/.built") != "$sum" ]]; then
@@ -170,7 +219,7 @@ setup_kotlin() { # our Kotlin bindings: compiled against the jar `make test-kotl
   if out=$($KOTLIN_PEER --probe 2>&1) && [[ $out == *'"probe":"ok"'* ]]; then
     KOTLIN_STATUS=ok
   else
-    KOTLIN_STATUS="skipped: target/uniffi/kotlin-tests.jar does not load against $libdir/liblime_ffi.so (make test-kotlin rebuilds both): $(grep -m1 -iE 'exception|error' <<<"$out" | cut -c1-160)"
+    KOTLIN_STATUS="unavailable: $uniffi/kotlin-tests.jar does not load against $libdir/liblime_ffi.so (make test-kotlin rebuilds both): $(grep -m1 -iE 'exception|error' <<<"$out" | cut -c1-160)"
   fi
 }
 
@@ -204,7 +253,7 @@ if command -v openssl >/dev/null; then
   ) >"$RUN/logs/openssl.log" 2>&1; then
     CA=$PKI/ca.pem
   else
-    TLS_SKIP="openssl could not make a test certificate (see .cache/run/logs/openssl.log)"
+    TLS_SKIP="openssl could not make a test certificate (see $RUN/logs/openssl.log)"
   fi
 else
   TLS_SKIP="openssl not found: no test certificate"
@@ -275,14 +324,16 @@ note() { # note ID CLIENT TRANSPORT SERVER STATUS REASON
 }
 
 # cell ID CLIENT-KIND CLIENT-NAME TRANSPORT SERVER-NAME URI PARTNER-URI STATUS [PEER-COMMAND]
+CELLS=() # every cell named here: the report fails on a missing or extra result line
 cell() {
   local id=$1 kind=$2 name=$3 transport=$4 server=$5 uri=$6 partner=$7 status=$8 peer=${9:-}
+  CELLS+=("$id")
   if [[ $status != ok ]]; then
     note "$id" "$name" "$transport" "$server" "${status%%:*}" "${status#*: }"
     return
   fi
   if [[ $transport == *tls* || $transport == wss ]] && [[ -z $CA ]]; then
-    note "$id" "$name" "$transport" "$server" skipped "$TLS_SKIP"
+    note "$id" "$name" "$transport" "$server" unavailable "$TLS_SKIP"
     return
   fi
   local out rc=0
@@ -292,7 +343,7 @@ cell() {
     --partner-uri "$partner" --lime "$LIME" --peer "$peer" --instance "$id" --ca "$CA" \
     --logs "$RUN/logs" --budget "$((CELL_TIMEOUT - 5))" ${CELL_EXTRA:-} 2>>"$RUN/logs/harness.log") || rc=$?
   if [[ $rc -ne 0 || -z $out ]]; then
-    note "$id" "$name" "$transport" "$server" fail "cell stopped (exit $rc) after ${CELL_TIMEOUT} s limit or crash; see .cache/run/logs/$id"
+    note "$id" "$name" "$transport" "$server" fail "cell stopped (exit $rc) after ${CELL_TIMEOUT} s limit or crash; see $RUN/logs/$id"
   else
     printf '%s\n' "$out" >>"$RESULTS"
   fi
@@ -327,7 +378,7 @@ cell kotlin-wss     kotlin "$KT_OURS" wss     "$S" "${WSS:-}"  "${TCP2:-}" "$KOT
 # Our client against an independent server: lime-go's.
 GO_SERVER_STATUS=$GO_STATUS
 if [[ $GO_STATUS == ok ]] && ! start_go_server; then
-  GO_SERVER_STATUS="fail: the lime-go server did not start (see .cache/run/logs/lime-go-server.log)"
+  GO_SERVER_STATUS="fail: the lime-go server did not start (see $RUN/logs/lime-go-server.log)"
 fi
 # lime-go's rules: guest names must be uuids; a wrong password fails the session with code 1
 # ("The session authentication failed"; code 1 is also lime-go's "Invalid session ID").
@@ -344,4 +395,5 @@ CELL_EXTRA=
 
 # --- report ----------------------------------------------------------------------------------
 echo
-python3 "$HERE/harness.py" report "$RESULTS"
+EXPECT=$(IFS=,; printf '%s' "${CELLS[*]}")
+python3 "$HERE/harness.py" report "$RESULTS" --expect "$EXPECT" "${REPORT_MODE[@]}"
