@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::{
-    io::{BufRead, BufReader, Write},
+    io::{BufRead, BufReader, Read, Write},
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Child, Command, Output, Stdio},
     sync::mpsc,
     thread,
     time::Duration,
@@ -75,6 +75,48 @@ impl Proc {
         let status = self.child.wait().unwrap();
         (status.success(), lines)
     }
+}
+
+/// Runs a command to completion with `input` on its stdin, within the deadline `T`: a child that
+/// does not exit in time is killed and the test fails (instead of hanging).
+fn output(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = thread::spawn(move || stdin.write_all(&input)); // stdin closes when done
+    let (tx, rx) = mpsc::channel();
+    for (index, mut pipe) in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            let _ = tx.send((index, bytes));
+        });
+    }
+    let deadline = std::time::Instant::now() + T;
+    let mut pipes = [Vec::new(), Vec::new()];
+    for _ in 0..2 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((index, bytes)) => pipes[index] = bytes,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{cmd:?} did not exit within {T:?}");
+            }
+        }
+    }
+    let status = child.wait().unwrap();
+    let _ = writer.join();
+    let [stdout, stderr] = pipes;
+    Output { status, stdout, stderr }
 }
 
 impl Drop for Proc {
@@ -234,36 +276,61 @@ fn wrong_password_is_reported() {
         "warn",
     ]);
     let tcp = listening(&server, "net.tcp");
-    let out = Command::new(BIN)
-        .args(["client", &tcp, "--identity", "alice@localhost", "--password", "nope"])
-        .output()
-        .unwrap();
+    let out = output(
+        Command::new(BIN).args([
+            "client",
+            &tcp,
+            "--identity",
+            "alice@localhost",
+            "--password",
+            "nope",
+        ]),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Code 13"), "{stderr}");
-    let out = Command::new(BIN)
-        .args(["client", &tcp, "--identity", "alice@localhost", "--password", "wonderland"])
-        .output()
-        .unwrap();
+    let out = output(
+        Command::new(BIN).args([
+            "client",
+            &tcp,
+            "--identity",
+            "alice@localhost",
+            "--password",
+            "wonderland",
+        ]),
+        b"",
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn serve_reports_bad_flags_clearly() {
-    let out = Command::new(BIN).args(["serve", "--tcp", "off", "--ws", "off"]).output().unwrap();
+    let out = output(Command::new(BIN).args(["serve", "--tcp", "off", "--ws", "off"]), b"");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to listen on"));
-    let out = Command::new(BIN)
-        .args(["serve", "--auth", "plain", "--tcp", "127.0.0.1:0"])
-        .output()
-        .unwrap();
+    // loopback ports only: if the check regressed, the server would start (and be killed at the
+    // deadline) instead of binding a fixed port
+    let out = output(
+        Command::new(BIN).args([
+            "serve",
+            "--auth",
+            "plain",
+            "--tcp",
+            "127.0.0.1:0",
+            "--ws",
+            "127.0.0.1:0",
+        ]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--users"));
 }
 
 #[test]
 fn demo_runs_to_completion() {
-    let out = Command::new(BIN).arg("demo").output().unwrap();
+    let out = output(Command::new(BIN).arg("demo"), b"");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     for expected in [
@@ -281,22 +348,10 @@ fn demo_runs_to_completion() {
 
 #[test]
 fn decode_prints_canonical_lines_and_fails_with_an_offset() {
-    let mut child = Command::new(BIN)
-        .arg("decode")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(
-            br#"{"state":"new"}{"id":"1","to":"a@b/c","type":"text/plain","content":"hi"} {"id":"#,
-        )
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output(
+        Command::new(BIN).arg("decode"),
+        br#"{"state":"new"}{"id":"1","to":"a@b/c","type":"text/plain","content":"hi"} {"id":"#,
+    );
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"state\":\"new\"}\n{\"type\":\"text/plain\",\"content\":\"hi\",\"id\":\"1\",\"to\":\"a@b/c\"}\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("byte offset 74"));

@@ -1,18 +1,40 @@
 //! Runs the cross-language vectors in `tests/vectors/` (format: `tests/vectors/README.md`).
 //!
 //! Every case is checked and every failure is reported, then the test fails with the count.
+//! The files and their case counts are checked against the table in `tests/vectors/README.md`:
+//! a new file this runner does not know, a deleted file or a changed count fails the run.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
 
-use std::{fs, path::PathBuf};
+#[path = "support/inventory.rs"]
+mod inventory;
 
 use lime::{Envelope, EnvelopeDecoder, Identity, LimeUri, MediaType, Node};
 use serde_json::Value;
 
+/// The files this runner runs, one test each.
+const KNOWN: &[&str] = &[
+    "envelopes.json",
+    "invalid_envelopes.json",
+    "nodes.json",
+    "media_types.json",
+    "uris.json",
+    "framing.json",
+];
+
+/// Cases whose canonical form is not re-parsed (the optional fixed-point check), by name, with
+/// the reason: a message whose `content` was `null` is written without `content`, as C# does, and
+/// is no longer recognisable as a message (PROTOCOL §1.4). These cases must exist.
+const NOT_A_FIXED_POINT: &[&str] =
+    &["message_content_null_is_message_without_content", "message_content_null_wins_over_event"];
+
 fn load(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors").join(name);
-    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    inventory::load(env!("CARGO_MANIFEST_DIR"), name)
+}
+
+#[test]
+fn every_vector_file_is_run() {
+    inventory::check_files(env!("CARGO_MANIFEST_DIR"), "core/tests/vectors.rs", KNOWN);
 }
 
 fn cases(file: &Value) -> &Vec<Value> {
@@ -57,6 +79,7 @@ impl Report {
 fn valid_envelopes() {
     let file = load("envelopes.json");
     let mut r = Report::new("envelopes.json");
+    let mut skipped = Vec::new();
     for case in cases(&file) {
         let name = s(&case["name"]).unwrap_or("?");
         let input = s(&case["input"]).expect("input is a string");
@@ -72,21 +95,30 @@ fn valid_envelopes() {
                 r.check(name, written == case["canonical"], || {
                     format!("wrote {written}, expected {}", case["canonical"])
                 });
-                // The canonical form is a fixed point, except for a message whose content was
-                // `null`: like C#, it is written without `content` and is no longer a message.
-                match env.to_json().parse::<Envelope>() {
-                    Ok(again) => {
-                        r.check(name, again == env, || "canonical form reparses different".into())
+                // The canonical form is a fixed point, except for the pinned cases.
+                let reparsed = env.to_json().parse::<Envelope>();
+                if NOT_A_FIXED_POINT.contains(&name) {
+                    skipped.push(name.to_owned());
+                    r.check(name, reparsed.is_err(), || {
+                        "pinned as not a fixed point, but the canonical form reparses".into()
+                    });
+                } else {
+                    match reparsed {
+                        Ok(again) => r.check(name, again == env, || {
+                            "canonical form reparses different".into()
+                        }),
+                        Err(e) => {
+                            r.check(name, false, || format!("canonical form does not reparse: {e}"))
+                        }
                     }
-                    Err(e) => r.check(
-                        name,
-                        matches!(&env, Envelope::Message(m) if m.content.is_none()),
-                        || format!("canonical form does not reparse: {e}"),
-                    ),
                 }
             }
         }
     }
+    skipped.sort();
+    let mut pinned = NOT_A_FIXED_POINT.to_vec();
+    pinned.sort_unstable();
+    assert_eq!(skipped, pinned, "every pinned case must exist in envelopes.json");
     r.finish();
 }
 
@@ -150,14 +182,17 @@ fn nodes() {
             (Err(e), true) => r.check(input, false, || format!("rejected: {e}")),
         }
     }
-    for pair in file["equality"].as_array().into_iter().flatten() {
+    for pair in file["equality"].as_array().expect("`equality` is an array") {
         let (a, b, eq) =
             (s(&pair[0]).expect("a"), s(&pair[1]).expect("b"), pair[2].as_bool().expect("bool"));
         let (na, nb): (Node, Node) = (a.parse().expect("a parses"), b.parse().expect("b parses"));
+        // Both directions: equality must be symmetric.
         r.check(&format!("{a} vs {b}"), (na == nb) == eq, || format!("equal = {}", na == nb));
+        r.check(&format!("{b} vs {a}"), (nb == na) == eq, || format!("equal = {}", nb == na));
         if eq {
             let (ia, ib): (Identity, Identity) = (na.to_identity(), nb.to_identity());
             r.check(&format!("{a} vs {b} (identity)"), ia == ib, || "identities differ".into());
+            r.check(&format!("{b} vs {a} (identity)"), ib == ia, || "identities differ".into());
         }
     }
     r.finish();

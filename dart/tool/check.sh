@@ -26,7 +26,8 @@ failed=0
 skipped=0
 pass() { passed=$((passed + 1)); echo "check.sh: PASS $1"; }
 fail() { failed=$((failed + 1)); echo "check.sh: FAIL $1"; }
-skip() { skipped=$((skipped + 1)); echo "check.sh: SKIP $1"; }
+skipped_what=()
+skip() { skipped=$((skipped + 1)); skipped_what+=("${2:-$1}"); echo "check.sh: SKIP $1"; }
 section() { echo; echo "== $1"; }
 
 # --- 1. generated code is up to date ---------------------------------------------------------
@@ -159,9 +160,14 @@ elif command -v dart >/dev/null && dart --version >/dev/null 2>&1; then
         fail "tests: dart test"
     fi
 else
-    skip "tests: no Dart/Flutter SDK on PATH, the Dart tests were skipped (the Rust tests of lime-dart cover the same API)"
+    skip "tests: no Dart/Flutter SDK on PATH, the Dart tests were skipped (the Rust tests of lime-dart cover the same API)" \
+        "the Dart test suite did NOT run (no Dart/Flutter SDK)"
 fi
 
 echo
-echo "check.sh: $passed passed, $failed failed, $skipped skipped"
+if [ "$skipped" -gt 0 ]; then
+    echo "check.sh: $passed passed, $failed failed, $skipped skipped: $(IFS=';'; echo "${skipped_what[*]}")"
+else
+    echo "check.sh: $passed passed, $failed failed, $skipped skipped"
+fi
 [ "$failed" -eq 0 ]

@@ -57,6 +57,14 @@ mod tests {
 
     use super::*;
 
+    /// Waits for the spawned task, failing the test instead of hanging if it never stops.
+    async fn stopped(running: tokio::task::JoinHandle<()>) {
+        tokio::time::timeout(std::time::Duration::from_secs(10), running)
+            .await
+            .expect("the task did not stop within 10 s")
+            .expect("the task panicked");
+    }
+
     async fn task(mut signal: CancelSignal) {
         tokio::select! {
             () = signal.cancelled() => {}
@@ -71,7 +79,7 @@ mod tests {
         assert!(!handle.is_finished());
         handle.cancel();
         handle.cancel();
-        running.await.unwrap();
+        stopped(running).await;
         assert!(handle.is_finished());
     }
 
@@ -80,7 +88,7 @@ mod tests {
         let (handle, signal) = TaskHandle::new();
         let running = tokio::spawn(task(signal));
         drop(handle);
-        running.await.unwrap();
+        stopped(running).await;
     }
 
     #[test]

@@ -12,20 +12,47 @@ use tokio::{
 
 use crate::common::*;
 
-async fn raw(server: &lime::server::ServerHandle) -> TcpStream {
-    within(TcpStream::connect(server.tcp_addrs()[0])).await.unwrap()
+/// A raw TCP connection read through the envelope decoder, so that an envelope split over
+/// several reads, or several envelopes in one read, are handled like the real transport does.
+struct Raw {
+    stream: TcpStream,
+    decoder: lime::EnvelopeDecoder,
+}
+
+impl Raw {
+    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        within(self.stream.write_all(bytes)).await
+    }
+
+    /// The next envelope from the server; fails the test on close or after the deadline.
+    async fn next(&mut self) -> Envelope {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            if let Some((_, envelope)) = self.decoder.next_envelope().unwrap() {
+                return envelope;
+            }
+            let n = within(self.stream.read(&mut buf)).await.unwrap();
+            assert!(n > 0, "the server closed the connection");
+            self.decoder.push(&buf[..n]);
+        }
+    }
+}
+
+async fn raw(server: &lime::server::ServerHandle) -> Raw {
+    let stream = within(TcpStream::connect(server.tcp_addrs()[0])).await.unwrap();
+    Raw { stream, decoder: lime::EnvelopeDecoder::new() }
 }
 
 /// Reads everything until the server closes, decoding the envelopes.
-async fn read_all(mut s: TcpStream) -> Vec<Envelope> {
+async fn read_all(mut s: Raw) -> Vec<Envelope> {
     let mut bytes = Vec::new();
-    within(s.read_to_end(&mut bytes)).await.unwrap();
-    let mut d = lime::EnvelopeDecoder::new();
-    d.push(&bytes);
+    within(s.stream.read_to_end(&mut bytes)).await.unwrap();
+    s.decoder.push(&bytes);
     let mut out = Vec::new();
-    while let Some((_, e)) = d.next_envelope().unwrap() {
+    while let Some((_, e)) = s.decoder.next_envelope().unwrap() {
         out.push(e);
     }
+    s.decoder.finish().unwrap();
     out
 }
 
@@ -90,9 +117,7 @@ async fn unsupported_scheme_and_invalid_negotiation_choice() {
     // the server negotiates (none/tls); choose an option it did not offer
     let mut s = raw(&server).await;
     s.write_all(br#"{"state":"new"}"#).await.unwrap();
-    let mut buf = vec![0u8; 4096];
-    let n = within(s.read(&mut buf)).await.unwrap();
-    let Envelope::Session(offer) = Envelope::from_slice(&buf[..n]).unwrap() else { panic!() };
+    let Envelope::Session(offer) = s.next().await else { panic!() };
     assert_eq!(offer.state, SessionState::Negotiating);
     let id = offer.id.unwrap();
     s.write_all(
@@ -168,13 +193,10 @@ async fn malformed_json_after_established_fails_only_that_session() {
     let bystander = guest(&tcp_uri(&server), &ClientTlsConfig::default(), "b", "1").await;
     let mut s = raw(&server).await;
     s.write_all(br#"{"state":"new"}"#).await.unwrap();
-    let mut buf = vec![0u8; 4096];
-    let n = within(s.read(&mut buf)).await.unwrap();
-    let Envelope::Session(auth) = Envelope::from_slice(&buf[..n]).unwrap() else { panic!() };
+    let Envelope::Session(auth) = s.next().await else { panic!() };
     let id = auth.id.unwrap();
     s.write_all(format!(r#"{{"id":"{id}","from":"m@localhost/1","state":"authenticating","scheme":"guest","authentication":{{}}}}"#).as_bytes()).await.unwrap();
-    let n = within(s.read(&mut buf)).await.unwrap();
-    let Envelope::Session(est) = Envelope::from_slice(&buf[..n]).unwrap() else { panic!() };
+    let Envelope::Session(est) = s.next().await else { panic!() };
     assert_eq!(est.state, SessionState::Established);
     s.write_all(br#"{"to":"b@localhost/1","type":"text/plain","content":}"#).await.unwrap();
     let reason = failed_reason(&read_all(s).await);

@@ -9,6 +9,8 @@ use lime::{
     SessionEncryption, SessionError, SessionState,
 };
 
+use lime::transport::Transport;
+
 use crate::common::*;
 
 /// Two clients on `uri`: a message with a receipt each way, a command round trip, a clean finish.
@@ -311,22 +313,32 @@ async fn missing_instance_registers_as_default() {
     within(server.shutdown()).await;
 }
 
-#[tokio::test]
+/// A raw in-memory connection to `server` (no sockets: with paused time, the clock advances only
+/// when every task is idle, so the server's timers fire exactly when they are due).
+fn raw_memory(server: &lime::server::ServerHandle) -> lime::transport::memory::MemoryTransport {
+    let (client, served) = lime::transport::memory::MemoryTransport::pair();
+    server.serve(Box::new(served));
+    client
+}
+
+#[tokio::test(start_paused = true)]
 async fn handshake_timeout_fails_with_reason_16() {
+    let timeout = Duration::from_millis(200);
     let server =
-        start(ServerConfig { handshake_timeout: Duration::from_millis(200), ..config() }).await;
-    let mut t = within(lime::transport::connect(&tcp_uri(&server), &ClientTlsConfig::default()))
-        .await
-        .unwrap();
+        start(ServerConfig { tcp: vec![], ws: vec![], handshake_timeout: timeout, ..config() })
+            .await;
+    let mut t = raw_memory(&server);
+    let started = tokio::time::Instant::now();
     t.send(&lime::Session::new(SessionState::New).into()).await.unwrap();
     let Some(lime::Envelope::Session(auth)) = within(t.receive()).await.unwrap() else { panic!() };
     assert_eq!(auth.state, SessionState::Authenticating);
-    // never authenticate: the server gives up
+    // never authenticate: the server gives up, at the deadline and not before
     let Some(lime::Envelope::Session(failed)) = within(t.receive()).await.unwrap() else {
         panic!()
     };
     assert_eq!(failed.state, SessionState::Failed);
     assert_eq!(failed.reason.unwrap().code, codes::SESSION_NEGOTIATION_TIMEOUT);
+    assert_eq!(started.elapsed(), timeout, "failed exactly at the handshake deadline");
     assert_eq!(within(t.receive()).await.unwrap(), None, "the server closes the connection");
     within(server.shutdown()).await;
 }
@@ -377,20 +389,28 @@ async fn memory_transport_sessions() {
     within(server.shutdown()).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn server_pings_idle_sessions_and_finishes_silent_ones() {
+    let (interval, idle) = (Duration::from_millis(100), Duration::from_millis(300));
     let server = start(ServerConfig {
-        remote_ping_interval: Some(Duration::from_millis(100)),
-        remote_idle_timeout: Some(Duration::from_millis(300)),
+        tcp: vec![],
+        ws: vec![],
+        remote_ping_interval: Some(interval),
+        remote_idle_timeout: Some(idle),
         ..config()
     })
     .await;
     // a well-behaved client answers the pings automatically and stays established
-    let polite = guest(&tcp_uri(&server), &ClientTlsConfig::default(), "polite", "1").await;
+    let mut polite = lime::channel::ClientChannel::new(Box::new(raw_memory(&server)));
+    within(polite.establish_session(EstablishOptions::new(
+        "polite@localhost".parse().unwrap(),
+        "1",
+        Authentication::Guest,
+    )))
+    .await
+    .unwrap();
     // a raw client that never answers
-    let mut t = within(lime::transport::connect(&tcp_uri(&server), &ClientTlsConfig::default()))
-        .await
-        .unwrap();
+    let mut t = raw_memory(&server);
     t.send(&lime::Session::new(SessionState::New).into()).await.unwrap();
     within(t.receive()).await.unwrap();
     let auth = lime::Session::new(SessionState::Authenticating)
@@ -399,11 +419,18 @@ async fn server_pings_idle_sessions_and_finishes_silent_ones() {
     t.send(&auth.into()).await.unwrap();
     let Some(lime::Envelope::Session(est)) = within(t.receive()).await.unwrap() else { panic!() };
     assert_eq!(est.state, SessionState::Established);
+    let established = tokio::time::Instant::now();
     let Some(lime::Envelope::Command(ping)) = within(t.receive()).await.unwrap() else { panic!() };
     assert!(ping.is_ping_request() && ping.id.is_some());
+    assert_eq!(established.elapsed(), interval, "the first ping comes after one interval");
     let Some(lime::Envelope::Session(end)) = within(t.receive()).await.unwrap() else { panic!() };
     assert_eq!(end.state, SessionState::Finished);
-    // the polite one survived the same period and still works
+    let silent_for = established.elapsed();
+    assert!(
+        silent_for >= idle && silent_for <= idle + interval,
+        "finished after {silent_for:?} of silence (idle timeout {idle:?}, checked every {interval:?})"
+    );
+    // the polite one lived through more than the idle timeout and still works
     assert_eq!(polite.state(), SessionState::Established);
     let pong = within(polite.process_command(Command::ping_request(), T)).await.unwrap();
     assert_eq!(pong.status, CommandStatus::Success);

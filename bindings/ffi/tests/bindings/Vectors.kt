@@ -210,19 +210,66 @@ fun rejected(body: () -> Any): CodecException.Invalid {
     throw AssertionError("accepted: $got")
 }
 
+/** The files this runner runs; the directory and README.md's table must name exactly these. */
+val KNOWN_VECTOR_FILES = listOf(
+    "envelopes.json", "invalid_envelopes.json", "nodes.json", "media_types.json", "uris.json", "framing.json",
+)
+
+/**
+ * Cases whose canonical form is not a fixed point, by name: a message whose `content` was `null`
+ * is written without content and is no longer a message (PROTOCOL §1.4). Each must exist.
+ */
+val NOT_A_FIXED_POINT = setOf(
+    "message_content_null_is_message_without_content", "message_content_null_wins_over_event",
+)
+
+/** A failure of the runner itself (inventory, counts), outside any case. */
+fun runnerFailure(what: String) {
+    failed++
+    println("FAIL vectors: $what")
+}
+
+/** The file table of tests/vectors/README.md: file name -> (cases, equality pairs or null). */
+fun readmeCounts(dir: File): Map<String, Pair<Int, Int?>> {
+    val row = Regex("""^\|\s*`([^`]+\.json)`\s*\|\s*(\d+)(?:\s*\(\+(\d+) equality pairs\))?\s*\|""")
+    return File(dir, "README.md").readLines(Charsets.UTF_8).mapNotNull { line ->
+        row.find(line)?.let { m -> m.groupValues[1] to (m.groupValues[2].toInt() to m.groupValues[3].toIntOrNull()) }
+    }.toMap()
+}
+
 fun runVectors(dir: File) {
-    fun load(file: String) = JsonReader.parse(File(dir, file).readText(Charsets.UTF_8)).obj()
+    val counts = readmeCounts(dir)
+    val onDisk = (dir.listFiles() ?: emptyArray()).map { it.name }.filter { it.endsWith(".json") }.toSet()
+    if (counts.isEmpty()) runnerFailure("README.md: no `| file | cases |` table found")
+    for (f in onDisk - counts.keys) runnerFailure("$f is not in README.md's table")
+    for (f in counts.keys - onDisk) runnerFailure("$f is listed in README.md but missing")
+    for (f in onDisk - KNOWN_VECTOR_FILES.toSet()) runnerFailure("$f is a vector file this runner does not run")
+    for (f in KNOWN_VECTOR_FILES.toSet() - onDisk) runnerFailure("$f is missing (this runner expects it)")
+
+    fun load(file: String): Map<String, Any> {
+        val v = JsonReader.parse(File(dir, file).readText(Charsets.UTF_8)).obj()
+        val (cases, pairs) = counts[file] ?: (-1 to null)
+        val gotCases = v["cases"].list().size
+        val gotPairs = v["equality"]?.list()?.size
+        if (gotCases != cases) runnerFailure("$file: $gotCases cases, README.md says $cases")
+        if (gotPairs != pairs) runnerFailure("$file: $gotPairs equality pairs, README.md says $pairs")
+        return v
+    }
 
     // envelopes.json: wire text -> kind + canonical value; the canonical form is a fixed point.
     VectorFile("envelopes.json").apply {
-        for (c in load(name)["cases"].list().map { it.obj() }) case(c["name"].str()) {
+        val cases = load(name)["cases"].list().map { it.obj() }
+        for (pinned in NOT_A_FIXED_POINT - cases.map { it["name"].str() }.toSet()) {
+            runnerFailure("$name: pinned case $pinned does not exist")
+        }
+        for (c in cases) case(c["name"].str()) {
             val canonical = c["canonical"]!!
             val got = canonicalizeEnvelope(c["input"].str())
             expectSame("kind", c["kind"].str(), got.kind)
             val written = JsonReader.parse(got.json)
             expect(jsonEq(written, canonical)) { "wrote ${got.json}, expected ${jsonText(canonical)}" }
             expect(jsonEquals(got.json, jsonText(canonical))) { "Rust jsonEquals disagrees (false)" }
-            if (c["name"].str().startsWith("message_content_null")) {
+            if (c["name"].str() in NOT_A_FIXED_POINT) {
                 // Written without content: no longer a message (PROTOCOL §1.4), so no fixed point.
                 val e = rejected { canonicalizeEnvelope(got.json) }
                 expectSame("reparse error", "not_envelope", e.kind)
