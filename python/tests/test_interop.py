@@ -64,7 +64,7 @@ async def test_published_lime_python_client_and_ours(server):
     async def line():
         raw = await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
         if not raw:
-            raise AssertionError((await process.stderr.read()).decode())
+            raise AssertionError((await asyncio.wait_for(process.stderr.read(), TIMEOUT)).decode())
         return json.loads(raw)
 
     try:

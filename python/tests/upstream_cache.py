@@ -3,9 +3,9 @@
 ``make test-python`` runs this file (``python python/tests/upstream_cache.py``) in its setup
 step. It downloads the lime-python 2.0.13 and lime-transport-websocket 1.0.9 wheels from the
 package index, builds a virtualenv with them (and their dependencies) and unpacks the published
-WebSocket transport, all under ``python/tests/.cache``, and prints what it fetched and what was
-already there ($LIME_PY_TEST_CACHE moves the cache elsewhere). The tests never download: they call ``missing()`` and fail (under ``CI=true``) or
-skip (elsewhere) with the command to run.
+WebSocket transport, all under ``python/tests/.cache`` ($LIME_PY_TEST_CACHE moves it), and
+prints what it fetched and what was already there. The tests never download: they call
+``missing()`` and fail (under ``CI=true``) or skip (elsewhere) with the command to run.
 
 Standard library only; ``python upstream_cache.py --check`` only reports, exit status 1 when
 something is missing.
