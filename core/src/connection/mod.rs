@@ -67,6 +67,7 @@
 //! and command completions (by [`CommandToken`]) to waiting futures. Sends from any thread lock,
 //! call `send`, and wake the writer.
 
+pub(crate) mod layers;
 mod wire;
 
 use std::{

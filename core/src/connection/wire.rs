@@ -14,12 +14,6 @@ use std::{
 };
 
 use bytes::{Bytes, BytesMut};
-use flate2::{
-    write::{GzEncoder, MultiGzDecoder},
-    Compression,
-};
-use rustls::ClientConnection as TlsConnection;
-use rustls_pki_types::ServerName;
 use tokio_tungstenite::tungstenite::{
     client::client_with_config,
     error::ProtocolError,
@@ -28,6 +22,7 @@ use tokio_tungstenite::tungstenite::{
     Error as WsError, Message as WsMessage, WebSocket,
 };
 
+use super::layers::{tls_client, Layers};
 use crate::{
     codec::FrameDecoder,
     transport::{
@@ -53,118 +48,6 @@ pub(super) enum Next {
     NeedMore,
     /// The peer ended the stream (EOF, TLS close_notify or a WebSocket close).
     Ended,
-}
-
-fn tls_err(e: impl std::fmt::Display) -> TransportError {
-    TransportError::Tls(e.to_string())
-}
-
-/// rustls driven through `read_tls`/`process_new_packets`/`write_tls`.
-struct Tls {
-    conn: TlsConnection,
-    peer_closed: bool,
-}
-
-impl Tls {
-    /// Starts a client handshake: the ClientHello is written to `out` at once.
-    fn start(
-        config: &ClientTlsConfig,
-        host: &str,
-        out: &mut Vec<u8>,
-    ) -> Result<Self, TransportError> {
-        let name = ServerName::try_from(host.to_owned())
-            .map_err(|e| TransportError::Tls(format!("invalid server name {host:?}: {e}")))?;
-        let mut conn = TlsConnection::new(config.rustls(), name).map_err(tls_err)?;
-        // The host drains the output; the connection bounds what it queues by envelope size.
-        conn.set_buffer_limit(None);
-        let mut tls = Self { conn, peer_closed: false };
-        tls.flush(out)?;
-        Ok(tls)
-    }
-
-    /// Moves every pending TLS record to `out`.
-    fn flush(&mut self, out: &mut Vec<u8>) -> Result<(), TransportError> {
-        while self.conn.wants_write() {
-            self.conn.write_tls(out)?;
-        }
-        Ok(())
-    }
-
-    /// Encrypts `data` into `out` (buffered by rustls until the handshake is done).
-    fn write(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), TransportError> {
-        self.conn.writer().write_all(data)?;
-        self.flush(out)
-    }
-
-    /// Decrypts `data` into `plain`; handshake replies and alerts go to `out`.
-    fn read(
-        &mut self,
-        mut data: &[u8],
-        plain: &mut Vec<u8>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), TransportError> {
-        while !data.is_empty() {
-            self.conn.read_tls(&mut data)?;
-            let state = match self.conn.process_new_packets() {
-                Ok(state) => state,
-                Err(e) => {
-                    // Tell the peer why (the alert is queued), then fail.
-                    let _ = self.flush(out);
-                    return Err(TransportError::Tls(format!("TLS failure: {e}")));
-                }
-            };
-            let available = state.plaintext_bytes_to_read();
-            if available > 0 {
-                let start = plain.len();
-                plain.resize(start + available, 0);
-                self.conn.reader().read_exact(&mut plain[start..])?;
-            }
-            if state.peer_has_closed() {
-                self.peer_closed = true;
-            }
-        }
-        self.flush(out)
-    }
-
-    fn close(&mut self, out: &mut Vec<u8>) {
-        self.conn.send_close_notify();
-        let _ = self.flush(out);
-    }
-}
-
-/// gzip in both directions, as the tokio TCP transport does it: one gzip stream per direction,
-/// sync-flushed after every write so that each envelope can be decoded as soon as it arrives.
-struct Gzip {
-    encoder: GzEncoder<Vec<u8>>,
-    decoder: MultiGzDecoder<Vec<u8>>,
-}
-
-impl Gzip {
-    fn new() -> Self {
-        Self {
-            encoder: GzEncoder::new(Vec::new(), Compression::fast()),
-            decoder: MultiGzDecoder::new(Vec::new()),
-        }
-    }
-
-    /// Compresses `data` (sync flush): the bytes to send.
-    fn compress(&mut self, data: &[u8]) -> io::Result<Vec<u8>> {
-        self.encoder.write_all(data)?;
-        self.encoder.flush()?;
-        Ok(std::mem::take(self.encoder.get_mut()))
-    }
-
-    /// Decompresses `data`, appending what can be decoded so far to `plain`.
-    fn decompress(&mut self, data: &[u8], plain: &mut Vec<u8>) -> io::Result<()> {
-        self.decoder.write_all(data)?;
-        self.decoder.flush()?;
-        plain.append(self.decoder.get_mut());
-        Ok(())
-    }
-}
-
-fn gzip_err(e: &io::Error) -> TransportError {
-    TransportError::Io(format!("invalid gzip stream: {e}"))
 }
 
 /// tungstenite's byte stream: an inbox the connection fills and an outbox it drains.
@@ -218,8 +101,7 @@ enum Framing {
 /// All the layers of one connection. See the [module docs](self).
 pub(super) struct Wire {
     framing: Framing,
-    tls: Option<Tls>,
-    gzip: Option<Gzip>,
+    layers: Layers,
     tls_config: ClientTlsConfig,
     host: String,
     max: usize,
@@ -234,8 +116,7 @@ impl Wire {
                 decoder: FrameDecoder::with_max_envelope_size(max),
                 buf: BytesMut::new(),
             },
-            tls: None,
-            gzip: None,
+            layers: Layers::default(),
             tls_config,
             host,
             max,
@@ -252,7 +133,10 @@ impl Wire {
         out: &mut Vec<u8>,
     ) -> Result<(Self, String, u16), TransportError> {
         let (request, secure, host, port) = crate::transport::websocket::client_request(uri)?;
-        let tls = if secure { Some(Tls::start(&tls_config, &host, out)?) } else { None };
+        let mut layers = Layers::default();
+        if secure {
+            layers.start_tls(tls_client(&tls_config, &host)?, out)?;
+        }
         let mid = match client_with_config(request, MemIo::default(), Some(ws_config(max))) {
             Err(HandshakeError::Interrupted(mid)) => mid,
             Err(HandshakeError::Failure(e)) => return Err(handshake_error(e, uri)),
@@ -272,8 +156,7 @@ impl Wire {
                 uri: uri.to_owned(),
                 subprotocol: None,
             },
-            tls,
-            gzip: None,
+            layers,
             tls_config,
             host: host.clone(),
             max,
@@ -285,20 +168,12 @@ impl Wire {
 
     /// The encryption in effect.
     pub(super) fn encryption(&self) -> SessionEncryption {
-        if self.tls.is_some() {
-            SessionEncryption::Tls
-        } else {
-            SessionEncryption::None
-        }
+        self.layers.encryption()
     }
 
     /// The compression in effect.
     pub(super) fn compression(&self) -> SessionCompression {
-        if self.gzip.is_some() {
-            SessionCompression::Gzip
-        } else {
-            SessionCompression::None
-        }
+        self.layers.compression()
     }
 
     /// The sub-protocol the WebSocket server agreed to.
@@ -311,33 +186,25 @@ impl Wire {
 
     /// Bytes from the socket.
     pub(super) fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), TransportError> {
-        let mut decrypted = Vec::new();
-        let data = match &mut self.tls {
-            Some(tls) => {
-                tls.read(data, &mut decrypted, out)?;
-                self.peer_closed |= tls.peer_closed;
-                &decrypted[..]
-            }
-            None => data,
-        };
-        let mut inflated = Vec::new();
-        let plain = match &mut self.gzip {
-            Some(gzip) => {
-                gzip.decompress(data, &mut inflated).map_err(|e| gzip_err(&e))?;
-                &inflated[..]
-            }
-            None => data,
-        };
-        if plain.is_empty() {
-            return Ok(());
-        }
         match &mut self.framing {
             Framing::Tcp { buf, .. } => {
-                buf.extend_from_slice(plain);
-                Ok(())
+                let decoded = self.layers.decode(data, buf);
+                // Handshake records, or the alert that tells the peer why TLS failed.
+                self.layers.flush_tls(out)?;
+                decoded?;
             }
-            Framing::Ws { .. } => self.feed_ws(plain, out),
+            Framing::Ws { .. } => {
+                let mut plain = BytesMut::new();
+                let decoded = self.layers.decode(data, &mut plain);
+                self.layers.flush_tls(out)?;
+                decoded?;
+                if !plain.is_empty() {
+                    self.feed_ws(&plain, out)?;
+                }
+            }
         }
+        self.peer_closed |= self.layers.peer_closed();
+        Ok(())
     }
 
     /// The peer closed its side of the socket.
@@ -397,9 +264,7 @@ impl Wire {
         encryption: SessionEncryption,
         out: &mut Vec<u8>,
     ) -> Result<(), TransportError> {
-        let tls = encryption != self.encryption();
-        let gzip = compression != self.compression();
-        if !tls && !gzip {
+        if compression == self.compression() && encryption == self.encryption() {
             return Ok(());
         }
         let Framing::Tcp { decoder, buf } = &mut self.framing else {
@@ -407,34 +272,15 @@ impl Wire {
                 "{encryption} encryption and {compression} compression over WebSocket"
             )));
         };
-        if tls && (encryption != SessionEncryption::Tls || self.tls.is_some()) {
-            return Err(TransportError::Unsupported(format!("encryption {encryption}")));
-        }
-        if gzip && (compression != SessionCompression::Gzip || self.gzip.is_some()) {
-            return Err(TransportError::Unsupported(format!("compression {compression}")));
-        }
-        if decoder.is_inside_envelope() {
-            return Err(TransportError::Io(
-                "the options changed in the middle of an envelope".into(),
-            ));
-        }
-        let leftover = std::mem::take(buf);
-        if tls {
-            if leftover.iter().any(|b| !b.is_ascii_whitespace()) {
-                return Err(TransportError::Tls(
-                    "unexpected plaintext received before the TLS handshake".into(),
-                ));
-            }
-            self.tls = Some(Tls::start(&self.tls_config, &self.host, out)?);
-        }
-        if gzip {
-            self.gzip = Some(Gzip::new());
-        }
-        if tls {
-            Ok(())
-        } else {
-            self.feed(&leftover, out)
-        }
+        let (config, host) = (&self.tls_config, &self.host);
+        self.layers.switch(
+            compression,
+            encryption,
+            buf,
+            decoder.is_inside_envelope(),
+            || tls_client(config, host),
+            out,
+        )
     }
 
     /// Ends the connection from this side: a WebSocket close frame, a TLS close_notify.
@@ -449,28 +295,12 @@ impl Wire {
                 *state = WsState::Done;
             }
         }
-        if let Some(tls) = &mut self.tls {
-            tls.close(out);
-        }
+        self.layers.close(out);
     }
 
     /// Down through gzip and TLS into `out`.
     fn write_down(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), TransportError> {
-        let compressed;
-        let data = match &mut self.gzip {
-            Some(gzip) => {
-                compressed = gzip.compress(data).map_err(|e| gzip_err(&e))?;
-                &compressed[..]
-            }
-            None => data,
-        };
-        match &mut self.tls {
-            Some(tls) => tls.write(data, out),
-            None => {
-                out.extend_from_slice(data);
-                Ok(())
-            }
-        }
+        self.layers.encode(data, out)
     }
 
     /// Moves what tungstenite wrote down to `out`.
@@ -589,8 +419,7 @@ impl std::fmt::Debug for Wire {
         };
         f.debug_struct("Wire")
             .field("framing", &framing)
-            .field("tls", &self.tls.is_some())
-            .field("gzip", &self.gzip.is_some())
+            .field("layers", &self.layers)
             .field("host", &self.host)
             .finish_non_exhaustive()
     }
@@ -686,22 +515,5 @@ mod tests {
         assert!(matches!(wire.next(&mut out).unwrap(), Next::Ended));
         server.get_mut().inbox.extend(&out);
         assert!(matches!(server.read().unwrap(), WsMessage::Pong(p) if p.as_ref() == b"hi"));
-    }
-
-    #[test]
-    fn gzip_round_trip_in_pieces() {
-        let mut sender = Gzip::new();
-        let mut receiver = Gzip::new();
-        let mut wire = Vec::new();
-        for text in ["{\"a\":1}", "{\"b\":2}"] {
-            wire.extend(sender.compress(text.as_bytes()).unwrap());
-        }
-        let mut plain = Vec::new();
-        for byte in &wire {
-            receiver.decompress(std::slice::from_ref(byte), &mut plain).unwrap();
-        }
-        assert_eq!(plain, b"{\"a\":1}{\"b\":2}");
-        let err = Gzip::new().decompress(b"not gzip at all", &mut plain).unwrap_err();
-        assert!(!gzip_err(&err).to_string().is_empty());
     }
 }

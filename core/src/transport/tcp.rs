@@ -6,6 +6,11 @@
 //! may have been read past that confirmation: this transport reads only what the socket has,
 //! and refuses the upgrade if any unread non-whitespace byte is buffered.
 //!
+//! TLS and gzip are the sans-IO layers of [`crate::connection`] (rustls' buffer API and
+//! flate2), switched on by the same code as in [`ClientConnection`](crate::ClientConnection);
+//! this transport only moves their bytes between the socket and the framing. A connection
+//! without them reads and writes the socket directly.
+//!
 //! # Examples
 //!
 //! ```no_run
@@ -19,26 +24,32 @@
 //! # Ok(()) }
 //! ```
 
-use std::{io, net::SocketAddr};
+use std::{
+    io,
+    net::SocketAddr,
+    sync::{Arc, Mutex, MutexGuard},
+};
 
-use async_compression::tokio::{bufread::GzipDecoder, write::GzipEncoder};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use rustls_pki_types::ServerName;
 use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader},
-    net::{tcp::OwnedReadHalf, TcpListener, TcpStream},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    net::{
+        tcp::{OwnedReadHalf, OwnedWriteHalf},
+        TcpListener, TcpStream,
+    },
 };
 
 use super::{
     check_size,
-    stream::{host_port, MaybeTlsStream},
+    stream::host_port,
     tls::{ClientTlsConfig, ServerTlsConfig},
     Transport, TransportOptions, TransportReceiver, TransportResult, TransportSender,
 };
 use crate::{
-    codec::FrameDecoder, Envelope, FrameError, SessionCompression, SessionEncryption,
-    TransportError,
+    codec::FrameDecoder,
+    connection::layers::{tls_client, tls_server, Layers},
+    Envelope, FrameError, SessionCompression, SessionEncryption, TransportError,
 };
 
 /// The conventional LIME TCP port.
@@ -49,29 +60,35 @@ const SCHEME: &str = "net.tcp://";
 const MIN_READ_CHUNK: usize = 1024;
 /// Reads grow (doubling) up to this size while they keep filling the buffer.
 const MAX_READ_CHUNK: usize = 64 * 1024;
-
-type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
-type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
-
-enum Io {
-    Whole(MaybeTlsStream),
-    Split(BoxRead, BoxWrite),
-    Taken,
-}
+/// Read size of a connection with TLS or gzip (the encrypted or compressed bytes).
+const LAYERED_READ: usize = 16 * 1024;
 
 enum Role {
     Client { host: String, tls: ClientTlsConfig },
     Server { tls: Option<ServerTlsConfig> },
 }
 
+/// The TLS and gzip layers shared by the two halves of a split connection (the TLS session
+/// serves both directions). The lock is held only while bytes are transformed, never across
+/// an await.
+#[derive(Clone, Debug)]
+struct SharedLayers(Arc<Mutex<Layers>>);
+
+impl SharedLayers {
+    fn lock(&self) -> MutexGuard<'_, Layers> {
+        // invariant: nothing panics while holding the lock; recover the data if it did.
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// A LIME connection over TCP. See the [module docs](self).
 pub struct TcpTransport {
-    io: Io,
+    /// `None` once closed.
+    tcp: Option<TcpStream>,
     reader: Reader,
+    layers: Layers,
     role: Role,
     options: TransportOptions,
-    encryption: SessionEncryption,
-    compression: SessionCompression,
     peer_names: Vec<String>,
     remote: Option<SocketAddr>,
 }
@@ -80,8 +97,7 @@ impl std::fmt::Debug for TcpTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TcpTransport")
             .field("remote", &self.remote)
-            .field("encryption", &self.encryption)
-            .field("compression", &self.compression)
+            .field("layers", &self.layers)
             .finish_non_exhaustive()
     }
 }
@@ -155,6 +171,30 @@ impl Reader {
         }
     }
 
+    /// Through TLS and/or gzip: socket bytes are decoded by `layers` into the framing buffer.
+    async fn receive_layered(
+        &mut self,
+        src: &mut (impl AsyncRead + Unpin + ?Sized),
+        mut layers: LayersRef<'_>,
+    ) -> TransportResult<Option<Envelope>> {
+        let mut raw = Vec::new();
+        loop {
+            if let Some(env) = self.take()? {
+                return Ok(Some(env));
+            }
+            if layers.with(|l| l.peer_closed()) {
+                return self.eof();
+            }
+            raw.resize(LAYERED_READ, 0);
+            let read = src.read(&mut raw).await?;
+            if read == 0 {
+                return self.eof();
+            }
+            let buf = &mut self.buf;
+            layers.with(|l| l.decode(&raw[..read], buf))?;
+        }
+    }
+
     /// Plain TCP: wait for readability first so an idle connection holds no buffer.
     async fn receive_tcp(&mut self, half: &OwnedReadHalf) -> TransportResult<Option<Envelope>> {
         loop {
@@ -174,6 +214,22 @@ impl Reader {
 
     fn has_pending_data(&self) -> bool {
         self.decoder.is_inside_envelope() || self.buf.iter().any(|b| !b.is_ascii_whitespace())
+    }
+}
+
+/// The layers of a whole or a split connection.
+enum LayersRef<'a> {
+    Owned(&'a mut Layers),
+    Shared(&'a SharedLayers),
+}
+
+impl LayersRef<'_> {
+    /// Runs `f` on the layers (under the lock when shared; never across an await).
+    fn with<R>(&mut self, f: impl FnOnce(&mut Layers) -> R) -> R {
+        match self {
+            Self::Owned(layers) => f(layers),
+            Self::Shared(shared) => f(&mut shared.lock()),
+        }
     }
 }
 
@@ -221,23 +277,82 @@ impl TcpTransport {
         remote: Option<SocketAddr>,
     ) -> Self {
         Self {
-            io: Io::Whole(MaybeTlsStream::Plain(stream)),
+            tcp: Some(stream),
             reader: Reader::new(options.max_envelope_size),
+            layers: Layers::default(),
             role,
             options,
-            encryption: SessionEncryption::None,
-            compression: SessionCompression::None,
             peer_names: Vec::new(),
             remote,
         }
     }
 
     async fn write(&mut self, json: &[u8]) -> TransportResult<()> {
-        match &mut self.io {
-            Io::Whole(s) => write_flush(s, json).await,
-            Io::Split(_, w) => write_flush(w, json).await,
-            Io::Taken => Err(TransportError::Closed),
+        let tcp = self.tcp.as_mut().ok_or(TransportError::Closed)?;
+        if self.layers.is_empty() {
+            return write_flush(tcp, json).await;
         }
+        let mut out = Vec::new();
+        self.layers.encode(json, &mut out)?;
+        write_flush(tcp, &out).await
+    }
+
+    /// Applies the switch to the layers and runs a TLS handshake it started, on the whole
+    /// (unsplit) connection.
+    async fn switch(
+        &mut self,
+        compression: SessionCompression,
+        encryption: SessionEncryption,
+    ) -> TransportResult<()> {
+        let Some(tcp) = self.tcp.as_mut() else { return Err(TransportError::Closed) };
+        let role = &self.role;
+        let start_tls = || match role {
+            Role::Client { host, tls } => tls_client(tls, host),
+            Role::Server { tls: Some(tls) } => tls_server(tls),
+            Role::Server { tls: None } => {
+                Err(TransportError::Unsupported("TLS without a certificate".into()))
+            }
+        };
+        let mut out = Vec::new();
+        let inside = self.reader.decoder.is_inside_envelope();
+        self.layers.switch(
+            compression,
+            encryption,
+            &mut self.reader.buf,
+            inside,
+            start_tls,
+            &mut out,
+        )?;
+        let peer = match &self.role {
+            Role::Client { host, .. } => format!(" with {host}"),
+            Role::Server { .. } => String::new(),
+        };
+        let mut raw = Vec::new();
+        loop {
+            if !out.is_empty() {
+                tcp.write_all(&out).await?;
+                out.clear();
+            }
+            if !self.layers.is_handshaking() {
+                break;
+            }
+            raw.resize(LAYERED_READ, 0);
+            let read = tcp.read(&mut raw).await?;
+            if read == 0 {
+                return Err(TransportError::Tls(format!(
+                    "the connection closed during the TLS handshake{peer}"
+                )));
+            }
+            let decoded = self.layers.decode(&raw[..read], &mut self.reader.buf);
+            self.layers.flush_tls(&mut out)?;
+            if let Err(e) = decoded {
+                // Tell the peer why (the alert), then fail.
+                let _ = tcp.write_all(&out).await;
+                return Err(TransportError::Tls(format!("handshake{peer} failed: {e}")));
+            }
+        }
+        self.peer_names = self.layers.peer_certificate_names();
+        Ok(())
     }
 }
 
@@ -264,6 +379,13 @@ async fn write_flush(
     Ok(())
 }
 
+async fn shutdown(w: &mut (impl AsyncWrite + Unpin + ?Sized)) -> TransportResult<()> {
+    match w.shutdown().await {
+        Err(e) if e.kind() != io::ErrorKind::NotConnected => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 #[async_trait]
 impl Transport for TcpTransport {
     async fn send_bytes(&mut self, json: Bytes) -> TransportResult<()> {
@@ -278,25 +400,22 @@ impl Transport for TcpTransport {
     }
 
     async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
-        match &mut self.io {
-            Io::Whole(MaybeTlsStream::Plain(s)) => self.reader.receive_from(s).await,
-            Io::Whole(s) => self.reader.receive_from(s).await,
-            Io::Split(r, _) => self.reader.receive_from(r.as_mut()).await,
-            Io::Taken => Err(TransportError::Closed),
+        let Some(tcp) = self.tcp.as_mut() else { return Err(TransportError::Closed) };
+        if self.layers.is_empty() {
+            return self.reader.receive_from(tcp).await;
         }
+        self.reader.receive_layered(tcp, LayersRef::Owned(&mut self.layers)).await
     }
 
     async fn close(&mut self) -> TransportResult<()> {
-        let result = match &mut self.io {
-            Io::Whole(s) => s.shutdown().await,
-            Io::Split(_, w) => w.shutdown().await,
-            Io::Taken => Ok(()),
-        };
-        self.io = Io::Taken;
-        match result {
-            Err(e) if e.kind() != io::ErrorKind::NotConnected => Err(e.into()),
-            _ => Ok(()),
+        let Some(mut tcp) = self.tcp.take() else { return Ok(()) };
+        let mut out = Vec::new();
+        self.layers.close(&mut out);
+        if !out.is_empty() {
+            // The peer may be gone already; the shutdown below reports what matters.
+            let _ = tcp.write_all(&out).await;
         }
+        shutdown(&mut tcp).await
     }
 
     fn supported_encryption(&self) -> Vec<SessionEncryption> {
@@ -315,15 +434,15 @@ impl Transport for TcpTransport {
     }
 
     fn encryption(&self) -> SessionEncryption {
-        self.encryption
+        self.layers.encryption()
     }
 
     fn compression(&self) -> SessionCompression {
-        self.compression
+        self.layers.compression()
     }
 
     async fn set_encryption(&mut self, encryption: SessionEncryption) -> TransportResult<()> {
-        if encryption == self.encryption {
+        if encryption == self.encryption() {
             return Ok(());
         }
         if encryption != SessionEncryption::Tls
@@ -336,66 +455,17 @@ impl Transport for TcpTransport {
                 "unexpected plaintext received before the TLS handshake".into(),
             ));
         }
-        self.reader.buf = BytesMut::new();
-        let Io::Whole(MaybeTlsStream::Plain(tcp)) = std::mem::replace(&mut self.io, Io::Taken)
-        else {
-            return Err(TransportError::Unsupported("TLS after compression or TLS".into()));
-        };
-        let upgraded = match &self.role {
-            Role::Client { host, tls } => {
-                let name = ServerName::try_from(host.clone()).map_err(|e| {
-                    TransportError::Tls(format!("invalid server name {host:?}: {e}"))
-                })?;
-                let s = tokio_rustls::TlsConnector::from(tls.rustls())
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| {
-                        TransportError::Tls(format!("handshake with {host} failed: {e}"))
-                    })?;
-                MaybeTlsStream::ClientTls(Box::new(s))
-            }
-            Role::Server { tls: Some(tls) } => {
-                let s = tokio_rustls::TlsAcceptor::from(tls.rustls())
-                    .accept(tcp)
-                    .await
-                    .map_err(|e| TransportError::Tls(format!("handshake failed: {e}")))?;
-                MaybeTlsStream::ServerTls(Box::new(s))
-            }
-            Role::Server { tls: None } => {
-                return Err(TransportError::Unsupported("TLS without a certificate".into()))
-            }
-        };
-        self.peer_names = upgraded.peer_certificate_names();
-        self.io = Io::Whole(upgraded);
-        self.encryption = SessionEncryption::Tls;
-        Ok(())
+        self.switch(self.compression(), encryption).await
     }
 
     async fn set_compression(&mut self, compression: SessionCompression) -> TransportResult<()> {
-        if compression == self.compression {
+        if compression == self.compression() {
             return Ok(());
         }
         if compression != SessionCompression::Gzip || !self.options.enable_gzip {
             return Err(TransportError::Unsupported(format!("compression {compression}")));
         }
-        if self.reader.decoder.is_inside_envelope() {
-            return Err(TransportError::Io(
-                "compression requested in the middle of an envelope".into(),
-            ));
-        }
-        let Io::Whole(stream) = std::mem::replace(&mut self.io, Io::Taken) else {
-            return Err(TransportError::Unsupported("compression applied twice".into()));
-        };
-        // The peer starts compressing right after the confirmation, so compressed bytes may
-        // already be buffered: they are the start of the compressed stream.
-        let leftover = std::mem::take(&mut self.reader.buf).freeze();
-        let (r, w) = tokio::io::split(stream);
-        let source = std::io::Cursor::new(leftover).chain(r);
-        let mut decoder = GzipDecoder::new(BufReader::new(source));
-        decoder.multiple_members(true);
-        self.io = Io::Split(Box::new(decoder), Box::new(GzipEncoder::new(w)));
-        self.compression = SessionCompression::Gzip;
-        Ok(())
+        self.switch(compression, self.encryption()).await
     }
 
     fn peer_certificate_names(&self) -> Vec<String> {
@@ -409,72 +479,80 @@ impl Transport for TcpTransport {
     fn split(self: Box<Self>) -> (Box<dyn TransportSender>, Box<dyn TransportReceiver>) {
         let me = *self;
         let max = me.options.max_envelope_size;
-        let (read, write): (ReadSide, Option<BoxWrite>) = match me.io {
-            Io::Whole(MaybeTlsStream::Plain(tcp)) => {
-                let (r, w) = tcp.into_split();
-                (ReadSide::Tcp(r), Some(Box::new(w)))
-            }
-            Io::Whole(other) => {
-                let (r, w) = tokio::io::split(other);
-                (ReadSide::Other(Box::new(r)), Some(Box::new(w)))
-            }
-            Io::Split(r, w) => (ReadSide::Other(r), Some(w)),
-            Io::Taken => (ReadSide::Closed, None),
+        let Some(tcp) = me.tcp else {
+            let sender = TcpSender { w: None, layers: None, max };
+            return (
+                Box::new(sender),
+                Box::new(TcpReceiver { r: None, layers: None, reader: me.reader }),
+            );
         };
-        (Box::new(TcpSender { w: write, max }), Box::new(TcpReceiver { read, reader: me.reader }))
+        let (r, w) = tcp.into_split();
+        let layers = (!me.layers.is_empty()).then(|| SharedLayers(Arc::new(Mutex::new(me.layers))));
+        let sender = TcpSender { w: Some(w), layers: layers.clone(), max };
+        (Box::new(sender), Box::new(TcpReceiver { r: Some(r), layers, reader: me.reader }))
     }
 }
 
-enum ReadSide {
-    Tcp(OwnedReadHalf),
-    Other(BoxRead),
-    Closed,
-}
-
 struct TcpReceiver {
-    read: ReadSide,
+    r: Option<OwnedReadHalf>,
+    layers: Option<SharedLayers>,
     reader: Reader,
 }
 
 #[async_trait]
 impl TransportReceiver for TcpReceiver {
     async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
-        match &mut self.read {
-            ReadSide::Tcp(half) => self.reader.receive_tcp(half).await,
-            ReadSide::Other(r) => self.reader.receive_from(r.as_mut()).await,
-            ReadSide::Closed => Err(TransportError::Closed),
+        let Some(half) = self.r.as_mut() else { return Err(TransportError::Closed) };
+        match &self.layers {
+            None => self.reader.receive_tcp(half).await,
+            Some(shared) => self.reader.receive_layered(half, LayersRef::Shared(shared)).await,
         }
     }
 }
 
 struct TcpSender {
-    w: Option<BoxWrite>,
+    w: Option<OwnedWriteHalf>,
+    layers: Option<SharedLayers>,
     max: usize,
+}
+
+impl TcpSender {
+    async fn write(&mut self, json: &[u8]) -> TransportResult<()> {
+        let w = self.w.as_mut().ok_or(TransportError::Closed)?;
+        match &self.layers {
+            None => write_flush(w, json).await,
+            Some(shared) => {
+                let mut out = Vec::new();
+                shared.lock().encode(json, &mut out)?;
+                write_flush(w, &out).await
+            }
+        }
+    }
 }
 
 #[async_trait]
 impl TransportSender for TcpSender {
     async fn send_bytes(&mut self, json: Bytes) -> TransportResult<()> {
         check_size(&json, self.max)?;
-        let w = self.w.as_mut().ok_or(TransportError::Closed)?;
-        write_flush(w, &json).await
+        self.write(&json).await
     }
 
     async fn send_many(&mut self, batch: &mut Vec<Bytes>) -> TransportResult<()> {
-        let w = self.w.as_mut().ok_or(TransportError::Closed)?;
         let (joined, result) = join_batch(batch, self.max);
-        write_flush(w, &joined).await?;
+        self.write(&joined).await?;
         result
     }
 
     async fn close(&mut self) -> TransportResult<()> {
-        if let Some(mut w) = self.w.take() {
-            match w.shutdown().await {
-                Err(e) if e.kind() != io::ErrorKind::NotConnected => return Err(e.into()),
-                _ => {}
+        let Some(mut w) = self.w.take() else { return Ok(()) };
+        if let Some(shared) = &self.layers {
+            let mut out = Vec::new();
+            shared.lock().close(&mut out);
+            if !out.is_empty() {
+                let _ = w.write_all(&out).await;
             }
         }
-        Ok(())
+        shutdown(&mut w).await
     }
 }
 

@@ -1,0 +1,357 @@
+//! TLS and gzip as byte layers, and the in-band switch that installs them: implemented once,
+//! for the sans-IO [`ClientConnection`](super::ClientConnection) and the tokio TCP transport
+//! (client and server side).
+//!
+//! Bytes from the socket go up through TLS (rustls' buffer API: `read_tls`,
+//! `process_new_packets`, `reader()`) and then gzip (one flate2 stream per direction,
+//! sync-flushed after each write so that every envelope can be decoded as soon as it arrives);
+//! outgoing bytes go down the same layers. The switch of PROTOCOL §2.3 happens between two
+//! envelopes: bytes already buffered above TLS continue through gzip, and plaintext left
+//! before a TLS handshake is refused (nothing may be read past the confirmation).
+
+use std::io::{Read, Write};
+
+use bytes::BytesMut;
+use flate2::{
+    write::{GzEncoder, MultiGzDecoder},
+    Compression,
+};
+use rustls::Connection as TlsConnection;
+use rustls_pki_types::ServerName;
+
+use crate::{
+    transport::tls::{certificate_names, ClientTlsConfig, ServerTlsConfig},
+    SessionCompression, SessionEncryption, TransportError,
+};
+
+fn tls_err(e: impl std::fmt::Display) -> TransportError {
+    TransportError::Tls(e.to_string())
+}
+
+/// A client-side TLS session for `host`, not started.
+pub(crate) fn tls_client(
+    config: &ClientTlsConfig,
+    host: &str,
+) -> Result<TlsConnection, TransportError> {
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| TransportError::Tls(format!("invalid server name {host:?}: {e}")))?;
+    let conn = rustls::ClientConnection::new(config.rustls(), name).map_err(tls_err)?;
+    Ok(TlsConnection::Client(conn))
+}
+
+/// A server-side TLS session, not started.
+pub(crate) fn tls_server(config: &ServerTlsConfig) -> Result<TlsConnection, TransportError> {
+    let conn = rustls::ServerConnection::new(config.rustls()).map_err(tls_err)?;
+    Ok(TlsConnection::Server(conn))
+}
+
+/// gzip in both directions.
+struct Gzip {
+    encoder: GzEncoder<Vec<u8>>,
+    decoder: MultiGzDecoder<Vec<u8>>,
+}
+
+impl Gzip {
+    fn new() -> Self {
+        Self {
+            encoder: GzEncoder::new(Vec::new(), Compression::fast()),
+            decoder: MultiGzDecoder::new(Vec::new()),
+        }
+    }
+
+    /// Compresses `data` with a sync flush: the bytes to send.
+    fn compress(&mut self, data: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let result = self.encoder.write_all(data).and_then(|()| self.encoder.flush());
+        result.map_err(|e| TransportError::Io(format!("gzip: {e}")))?;
+        Ok(std::mem::take(self.encoder.get_mut()))
+    }
+
+    /// Decompresses `data`, appending what can be decoded so far to `plain`.
+    fn decompress(&mut self, data: &[u8], plain: &mut BytesMut) -> Result<(), TransportError> {
+        let result = self.decoder.write_all(data).and_then(|()| self.decoder.flush());
+        result.map_err(|e| TransportError::Io(format!("invalid gzip stream: {e}")))?;
+        let inflated = self.decoder.get_mut();
+        plain.extend_from_slice(inflated);
+        inflated.clear();
+        Ok(())
+    }
+}
+
+/// The TLS and gzip layers of one connection; empty (bytes pass unchanged) until a switch.
+#[derive(Default)]
+pub(crate) struct Layers {
+    tls: Option<TlsConnection>,
+    gzip: Option<Gzip>,
+    peer_closed: bool,
+}
+
+impl std::fmt::Debug for Layers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Layers")
+            .field("tls", &self.tls.is_some())
+            .field("gzip", &self.gzip.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Layers {
+    /// True while no layer is installed.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tls.is_none() && self.gzip.is_none()
+    }
+
+    /// The encryption in effect.
+    pub(crate) fn encryption(&self) -> SessionEncryption {
+        if self.tls.is_some() {
+            SessionEncryption::Tls
+        } else {
+            SessionEncryption::None
+        }
+    }
+
+    /// The compression in effect.
+    pub(crate) fn compression(&self) -> SessionCompression {
+        if self.gzip.is_some() {
+            SessionCompression::Gzip
+        } else {
+            SessionCompression::None
+        }
+    }
+
+    /// True while the TLS handshake is in progress.
+    pub(crate) fn is_handshaking(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.is_handshaking())
+    }
+
+    /// True once the peer sent TLS close_notify.
+    pub(crate) fn peer_closed(&self) -> bool {
+        self.peer_closed
+    }
+
+    /// DNS names and common name of the peer's TLS certificate.
+    pub(crate) fn peer_certificate_names(&self) -> Vec<String> {
+        let certs = self.tls.as_ref().and_then(|t| t.peer_certificates());
+        certs.and_then(|c| c.first()).map(|c| certificate_names(c)).unwrap_or_default()
+    }
+
+    /// TLS starts with `conn` on a plain connection (a client's ClientHello goes to `out`).
+    pub(crate) fn start_tls(
+        &mut self,
+        mut conn: TlsConnection,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TransportError> {
+        // The drivers drain the output; envelopes are bounded by their maximum size.
+        conn.set_buffer_limit(None);
+        self.tls = Some(conn);
+        self.flush_tls(out)
+    }
+
+    /// The in-band switch at the negotiation confirmation: installs TLS (from `start_tls`)
+    /// and gzip where they differ from what is in effect. `pending` holds the bytes buffered
+    /// above the TLS layer past the confirmation: they must be whitespace when TLS starts, and
+    /// are otherwise decompressed in place when gzip starts.
+    pub(crate) fn switch(
+        &mut self,
+        compression: SessionCompression,
+        encryption: SessionEncryption,
+        pending: &mut BytesMut,
+        inside_envelope: bool,
+        start_tls: impl FnOnce() -> Result<TlsConnection, TransportError>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TransportError> {
+        let tls = encryption != self.encryption();
+        let gzip = compression != self.compression();
+        if !tls && !gzip {
+            return Ok(());
+        }
+        if tls && (encryption != SessionEncryption::Tls || self.tls.is_some()) {
+            return Err(TransportError::Unsupported(format!("encryption {encryption}")));
+        }
+        if tls && self.gzip.is_some() {
+            return Err(TransportError::Unsupported("TLS after compression".into()));
+        }
+        if gzip && (compression != SessionCompression::Gzip || self.gzip.is_some()) {
+            return Err(TransportError::Unsupported(format!("compression {compression}")));
+        }
+        if inside_envelope {
+            return Err(TransportError::Io(
+                "the options changed in the middle of an envelope".into(),
+            ));
+        }
+        if tls && pending.iter().any(|b| !b.is_ascii_whitespace()) {
+            return Err(TransportError::Tls(
+                "unexpected plaintext received before the TLS handshake".into(),
+            ));
+        }
+        let leftover = std::mem::take(pending);
+        if tls {
+            self.start_tls(start_tls()?, out)?;
+        }
+        if gzip {
+            let mut codec = Gzip::new();
+            if !tls && !leftover.is_empty() {
+                // The peer compresses right after the confirmation: these bytes are the start
+                // of its compressed stream.
+                codec.decompress(&leftover, pending)?;
+            }
+            self.gzip = Some(codec);
+        }
+        Ok(())
+    }
+
+    /// Moves pending TLS records (handshake, alerts, key updates) to `out`.
+    pub(crate) fn flush_tls(&mut self, out: &mut Vec<u8>) -> Result<(), TransportError> {
+        if let Some(tls) = &mut self.tls {
+            while tls.wants_write() {
+                tls.write_tls(out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes from the socket, up through TLS and gzip into `plain`. TLS records to send back
+    /// stay queued until [`flush_tls`](Self::flush_tls) or the next
+    /// [`encode`](Self::encode); after a TLS error they hold the alert for the peer.
+    pub(crate) fn decode(
+        &mut self,
+        data: &[u8],
+        plain: &mut BytesMut,
+    ) -> Result<(), TransportError> {
+        let Some(tls) = &mut self.tls else {
+            return match &mut self.gzip {
+                Some(gzip) => gzip.decompress(data, plain),
+                None => {
+                    plain.extend_from_slice(data);
+                    Ok(())
+                }
+            };
+        };
+        let mut decrypted = BytesMut::new();
+        let target = if self.gzip.is_some() { &mut decrypted } else { &mut *plain };
+        let mut data = data;
+        while !data.is_empty() {
+            tls.read_tls(&mut data)?;
+            let state = tls
+                .process_new_packets()
+                .map_err(|e| TransportError::Tls(format!("TLS failure: {e}")))?;
+            let available = state.plaintext_bytes_to_read();
+            if available > 0 {
+                let start = target.len();
+                target.resize(start + available, 0);
+                tls.reader().read_exact(&mut target[start..])?;
+            }
+            if state.peer_has_closed() {
+                self.peer_closed = true;
+            }
+        }
+        match &mut self.gzip {
+            Some(gzip) if !decrypted.is_empty() => gzip.decompress(&decrypted, plain),
+            _ => Ok(()),
+        }
+    }
+
+    /// Bytes to send, down through gzip and TLS into `out`.
+    pub(crate) fn encode(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), TransportError> {
+        let compressed;
+        let data = match &mut self.gzip {
+            Some(gzip) => {
+                compressed = gzip.compress(data)?;
+                &compressed[..]
+            }
+            None => data,
+        };
+        match &mut self.tls {
+            Some(tls) => {
+                tls.writer().write_all(data)?;
+                self.flush_tls(out)
+            }
+            None => {
+                out.extend_from_slice(data);
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends TLS with close_notify (written to `out`).
+    pub(crate) fn close(&mut self, out: &mut Vec<u8>) {
+        if let Some(tls) = &mut self.tls {
+            tls.send_close_notify();
+            let _ = self.flush_tls(out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_round_trip_in_pieces() {
+        let mut sender = Layers::default();
+        let mut receiver = Layers::default();
+        let mut out = Vec::new();
+        for layers in [&mut sender, &mut receiver] {
+            layers
+                .switch(
+                    SessionCompression::Gzip,
+                    SessionEncryption::None,
+                    &mut BytesMut::new(),
+                    false,
+                    || Err(TransportError::Closed),
+                    &mut out,
+                )
+                .unwrap();
+        }
+        let mut wire = Vec::new();
+        for text in ["{\"a\":1}", "{\"b\":2}"] {
+            sender.encode(text.as_bytes(), &mut wire).unwrap();
+        }
+        let mut plain = BytesMut::new();
+        for byte in &wire {
+            receiver.decode(std::slice::from_ref(byte), &mut plain).unwrap();
+        }
+        assert_eq!(&plain[..], b"{\"a\":1}{\"b\":2}");
+        let mut bad = Layers::default();
+        bad.switch(
+            SessionCompression::Gzip,
+            SessionEncryption::None,
+            &mut BytesMut::new(),
+            false,
+            || Err(TransportError::Closed),
+            &mut out,
+        )
+        .unwrap();
+        let err = bad.decode(b"not gzip at all", &mut plain).unwrap_err();
+        assert!(err.to_string().contains("gzip"), "{err}");
+    }
+
+    #[test]
+    fn switch_rules() {
+        let mut layers = Layers::default();
+        let mut out = Vec::new();
+        let mut pending = BytesMut::from(&b" {\"x\""[..]);
+        let err = layers
+            .switch(
+                SessionCompression::None,
+                SessionEncryption::Tls,
+                &mut pending,
+                false,
+                || Err(TransportError::Closed),
+                &mut out,
+            )
+            .unwrap_err();
+        assert!(matches!(err, TransportError::Tls(_)), "{err:?}");
+        let err = layers
+            .switch(
+                SessionCompression::Gzip,
+                SessionEncryption::None,
+                &mut BytesMut::new(),
+                true,
+                || Err(TransportError::Closed),
+                &mut out,
+            )
+            .unwrap_err();
+        assert!(matches!(err, TransportError::Io(_)), "{err:?}");
+        assert!(layers.is_empty());
+    }
+}
