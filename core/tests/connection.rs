@@ -633,6 +633,55 @@ fn a_negotiation_sent_as_a_raw_session_switches_too() {
     assert!(String::from_utf8(plain).unwrap().contains(r#""scheme":"guest""#));
 }
 
+/// A connection that negotiated gzip from scripted bytes; returns it and the server's encoder.
+fn gzip_established(
+    options: ClientOptions,
+) -> (ClientConnection, flate2::write::GzEncoder<Vec<u8>>) {
+    let mut c = tcp(options);
+    c.start_new_session().unwrap();
+    c.receive(br#"{"id":"s1","state":"negotiating","encryptionOptions":["none"],"compressionOptions":["none","gzip"]}"#).unwrap();
+    c.negotiate_session(SessionCompression::Gzip, SessionEncryption::None).unwrap();
+    c.receive(br#"{"id":"s1","state":"negotiating","encryption":"none","compression":"gzip"}"#)
+        .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, ESTABLISHED.as_bytes()).unwrap();
+    std::io::Write::flush(&mut gz).unwrap();
+    c.receive(&std::mem::take(gz.get_mut())).unwrap();
+    assert_eq!(c.state(), SessionState::Established);
+    c.drain_events().for_each(drop);
+    (c, gz)
+}
+
+#[test]
+fn large_compressed_envelopes_arrive_and_bombs_are_refused() {
+    let (mut c, mut gz) = gzip_established(ClientOptions::default());
+    let text = "lime ".repeat(600_000);
+    let json = Envelope::from(Message::text(text.clone()).with_id("big")).to_vec();
+    std::io::Write::write_all(&mut gz, &json).unwrap();
+    std::io::Write::flush(&mut gz).unwrap();
+    let compressed = std::mem::take(gz.get_mut());
+    assert!(compressed.len() < json.len() / 50);
+    c.receive(&compressed).unwrap();
+    let events: Vec<Event> = c.drain_events().collect();
+    assert!(
+        matches!(&events[..], [Event::Message(m)]
+        if m.content.as_ref().and_then(|d| d.as_text()) == Some(text.as_str())),
+        "{} events",
+        events.len()
+    );
+
+    let small = ClientOptions { max_envelope_size: 1024 * 1024, ..ClientOptions::default() };
+    let (mut c, mut gz) = gzip_established(small);
+    std::io::Write::write_all(&mut gz, br#"{"type":"text/plain","content":""#).unwrap();
+    std::io::Write::write_all(&mut gz, &vec![b'x'; 8 * 1024 * 1024]).unwrap();
+    std::io::Write::flush(&mut gz).unwrap();
+    let err = c.receive(gz.get_ref()).unwrap_err();
+    assert!(
+        matches!(err, Error::Transport(TransportError::Frame(FrameError::TooLarge { .. }))),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn plaintext_after_the_tls_confirmation_is_refused() {
     let mut c = tcp(ClientOptions::default());

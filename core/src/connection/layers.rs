@@ -45,10 +45,19 @@ pub(crate) fn tls_server(config: &ServerTlsConfig) -> Result<TlsConnection, Tran
     Ok(TlsConnection::Server(conn))
 }
 
+/// Decompressed bytes produced per decode step at most (plus one input slice's worth):
+/// compressed input beyond it waits in a backlog, so a small read of a highly compressed
+/// stream cannot inflate to many megabytes before the framing sees it.
+const INFLATE_BUDGET: usize = 64 * 1024;
+/// Compressed bytes inflated at a time (deflate expands at most about 1032 times).
+const INFLATE_STEP: usize = 256;
+
 /// gzip in both directions.
 struct Gzip {
     encoder: GzEncoder<Vec<u8>>,
     decoder: MultiGzDecoder<Vec<u8>>,
+    /// Compressed input not inflated yet.
+    backlog: BytesMut,
 }
 
 impl Gzip {
@@ -56,6 +65,7 @@ impl Gzip {
         Self {
             encoder: GzEncoder::new(Vec::new(), Compression::fast()),
             decoder: MultiGzDecoder::new(Vec::new()),
+            backlog: BytesMut::new(),
         }
     }
 
@@ -66,13 +76,27 @@ impl Gzip {
         Ok(std::mem::take(self.encoder.get_mut()))
     }
 
-    /// Decompresses `data`, appending what can be decoded so far to `plain`.
+    /// Takes `data` and inflates what the budget allows into `plain`.
     fn decompress(&mut self, data: &[u8], plain: &mut BytesMut) -> Result<(), TransportError> {
-        let result = self.decoder.write_all(data).and_then(|()| self.decoder.flush());
-        result.map_err(|e| TransportError::Io(format!("invalid gzip stream: {e}")))?;
-        let inflated = self.decoder.get_mut();
-        plain.extend_from_slice(inflated);
-        inflated.clear();
+        self.backlog.extend_from_slice(data);
+        self.inflate(plain)
+    }
+
+    /// Inflates backlog into `plain` until the budget is spent.
+    fn inflate(&mut self, plain: &mut BytesMut) -> Result<(), TransportError> {
+        let mut produced = 0;
+        while !self.backlog.is_empty() && produced < INFLATE_BUDGET {
+            let piece = self.backlog.split_to(INFLATE_STEP.min(self.backlog.len()));
+            let result = self.decoder.write_all(&piece).and_then(|()| self.decoder.flush());
+            result.map_err(|e| TransportError::Io(format!("invalid gzip stream: {e}")))?;
+            let inflated = self.decoder.get_mut();
+            produced += inflated.len();
+            plain.extend_from_slice(inflated);
+            inflated.clear();
+        }
+        if self.backlog.is_empty() && self.backlog.capacity() > 0 {
+            self.backlog = BytesMut::new();
+        }
         Ok(())
     }
 }
@@ -199,6 +223,20 @@ impl Layers {
         Ok(())
     }
 
+    /// True while received compressed bytes wait to be inflated: call
+    /// [`decode_backlog`](Self::decode_backlog) once the framing has taken what it could.
+    pub(crate) fn has_backlog(&self) -> bool {
+        self.gzip.as_ref().is_some_and(|g| !g.backlog.is_empty())
+    }
+
+    /// Inflates the next part of the backlog into `plain`.
+    pub(crate) fn decode_backlog(&mut self, plain: &mut BytesMut) -> Result<(), TransportError> {
+        match &mut self.gzip {
+            Some(gzip) => gzip.inflate(plain),
+            None => Ok(()),
+        }
+    }
+
     /// Moves pending TLS records (handshake, alerts, key updates) to `out`.
     pub(crate) fn flush_tls(&mut self, out: &mut Vec<u8>) -> Result<(), TransportError> {
         if let Some(tls) = &mut self.tls {
@@ -209,7 +247,8 @@ impl Layers {
         Ok(())
     }
 
-    /// Bytes from the socket, up through TLS and gzip into `plain`. TLS records to send back
+    /// Bytes from the socket, up through TLS and gzip into `plain` (gzip inflates a bounded
+    /// amount per call, see [`has_backlog`](Self::has_backlog)). TLS records to send back
     /// stay queued until [`flush_tls`](Self::flush_tls) or the next
     /// [`encode`](Self::encode); after a TLS error they hold the alert for the peer.
     pub(crate) fn decode(
@@ -323,6 +362,42 @@ mod tests {
         .unwrap();
         let err = bad.decode(b"not gzip at all", &mut plain).unwrap_err();
         assert!(err.to_string().contains("gzip"), "{err}");
+    }
+
+    #[test]
+    fn a_gzip_bomb_inflates_in_bounded_steps() {
+        let mut sender = Layers::default();
+        let mut receiver = Layers::default();
+        let mut out = Vec::new();
+        for layers in [&mut sender, &mut receiver] {
+            layers
+                .switch(
+                    SessionCompression::Gzip,
+                    SessionEncryption::None,
+                    &mut BytesMut::new(),
+                    false,
+                    || Err(TransportError::Closed),
+                    &mut out,
+                )
+                .unwrap();
+        }
+        let total = 16 * 1024 * 1024;
+        let mut wire = Vec::new();
+        sender.encode(&vec![b'x'; total], &mut wire).unwrap();
+        assert!(wire.len() < total / 100, "{} compressed bytes", wire.len());
+        let mut plain = BytesMut::new();
+        receiver.decode(&wire, &mut plain).unwrap();
+        let bound = INFLATE_BUDGET + INFLATE_STEP * 1032;
+        assert!(plain.len() <= bound, "{} bytes in one step", plain.len());
+        let mut steps = 1;
+        while receiver.has_backlog() {
+            let before = plain.len();
+            receiver.decode_backlog(&mut plain).unwrap();
+            assert!(plain.len() - before <= bound);
+            steps += 1;
+        }
+        assert_eq!(plain.len(), total);
+        assert!(steps > 10, "{steps} steps");
     }
 
     #[test]

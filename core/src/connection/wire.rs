@@ -218,15 +218,20 @@ impl Wire {
     /// The next received envelope.
     pub(super) fn next(&mut self, out: &mut Vec<u8>) -> Result<Next, TransportError> {
         let next = match &mut self.framing {
-            Framing::Tcp { decoder, buf } => match decoder.decode(buf)? {
-                Some(frame) => Envelope::from_slice(&frame.bytes)
-                    .map(Next::Envelope)
-                    .map_err(|error| FrameError::Invalid { offset: frame.offset, error })?,
-                None if self.peer_closed => {
-                    decoder.finish()?;
-                    Next::Ended
+            Framing::Tcp { decoder, buf } => loop {
+                match decoder.decode(buf)? {
+                    Some(frame) => {
+                        break Envelope::from_slice(&frame.bytes)
+                            .map(Next::Envelope)
+                            .map_err(|error| FrameError::Invalid { offset: frame.offset, error })?
+                    }
+                    None if self.layers.has_backlog() => self.layers.decode_backlog(buf)?,
+                    None if self.peer_closed => {
+                        decoder.finish()?;
+                        break Next::Ended;
+                    }
+                    None => break Next::NeedMore,
                 }
-                None => Next::NeedMore,
             },
             Framing::Ws { state, .. } => {
                 let next = Self::next_ws(state, self.max, self.peer_closed);

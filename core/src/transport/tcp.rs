@@ -182,6 +182,18 @@ impl Reader {
             if let Some(env) = self.take()? {
                 return Ok(Some(env));
             }
+            // Compressed bytes already received come first, a bounded amount at a time.
+            let buf = &mut self.buf;
+            let inflated = layers.with(|l| {
+                if l.has_backlog() {
+                    l.decode_backlog(buf).map(|()| true)
+                } else {
+                    Ok(false)
+                }
+            })?;
+            if inflated {
+                continue;
+            }
             if layers.with(|l| l.peer_closed()) {
                 return self.eof();
             }
