@@ -219,6 +219,13 @@ class Scenario:
         # hands it to on_command. Waiting for it keeps the session up until it was answered.
         ping = await peer.expect('command', lambda c: c.uri == '/ping' and not c.status)
         self.observed['ping_delivered_to_application'] = ping.id is not None
+        # Our answer to that ping is on its way, but lime-go's server drops a response command it
+        # reads together with the `finishing` that follows it (its finishing closes the session's
+        # command channels before the router forwards the response: "req cmd chan: channel
+        # closed", B2 never answered). A command round trip to the server first is the barrier:
+        # the server reads a connection in order, so our answer is through before its response.
+        barrier = await peer.process_command_async(Command('get', '/ping'), WAIT)
+        self.observed['barrier_before_finish'] = barrier.status
         await self.finish('finish', peer)
 
     async def run(self):
