@@ -1,7 +1,7 @@
 'use strict';
 // Interop peer: the published lime-js 3.0.1 client with lime-transport-websocket 2.0.3.
 //
-// Run by tests/interop/cell.py with NODE_PATH pointing at the installed packages. Prints
+// Run by tests/interop/harness.py with NODE_PATH pointing at the installed packages. Prints
 // {"ready": NODE} once the main session is established (the harness then starts the partner that
 // writes to us) and one result line {"cell": ..., "steps": {...}, "observed": {...}} at the end.
 // Every envelope sent or received is logged to standard error as "> JSON" / "< JSON".

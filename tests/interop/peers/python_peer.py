@@ -1,6 +1,6 @@
 """Interop peer: the published lime-python 2.0.13 client (WebSocket transport 1.0.9).
 
-Run by tests/interop/cell.py with the interop venv's Python. Prints `{"ready": NODE}` once the
+Run by tests/interop/harness.py with the interop venv's Python. Prints `{"ready": NODE}` once the
 main session is established (the harness then starts the partner that writes to us), and one
 result line `{"cell": ..., "steps": {...}, "observed": {...}}` at the end. Every envelope sent
 or received is logged to standard error as `> JSON` / `< JSON` (the wire evidence).
