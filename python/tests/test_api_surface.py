@@ -28,7 +28,8 @@ STAR_ADDITIONS = {'ChannelStateError', 'CommandTimeoutError', 'ConnectionClosedE
 
 
 def dump(python):
-    result = subprocess.run([python, str(SCRIPT)], capture_output=True, text=True, timeout=120)
+    # about a second each; both dumps of the `surfaces` fixture fit in pytest-timeout's 60 s
+    result = subprocess.run([python, str(SCRIPT)], capture_output=True, text=True, timeout=25)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
