@@ -296,6 +296,26 @@ async fn tcp_untrusted_certificate_is_a_tls_error() {
     server.shutdown().await;
 }
 
+#[tokio::test]
+async fn wss_with_an_untrusted_certificate_is_a_tls_error() {
+    let certs = certs();
+    let server = start(server_config(Some(&certs), true)).await;
+    let mut pipe = Pipe::open(
+        &ws_uri(&server, true),
+        ClientTlsConfig::default(),
+        ClientOptions::default(),
+        4096,
+    )
+    .await;
+    pipe.conn.start_new_session().unwrap();
+    let (event, _) = pipe.until(|e| matches!(e, Event::Closed { .. })).await;
+    assert!(
+        matches!(event, Event::Closed { error: Some(Error::Transport(TransportError::Tls(_))) }),
+        "{event:?}"
+    );
+    server.shutdown().await;
+}
+
 async fn websocket_with(secure: bool, chunk: usize) {
     let certs = certs();
     let server = start(server_config(Some(&certs), secure)).await;

@@ -104,8 +104,9 @@ impl Gzip {
 /// The TLS and gzip layers of one connection; empty (bytes pass unchanged) until a switch.
 #[derive(Default)]
 pub(crate) struct Layers {
-    tls: Option<TlsConnection>,
-    gzip: Option<Gzip>,
+    // Boxed: a connection without layers (most of them) stays small.
+    tls: Option<Box<TlsConnection>>,
+    gzip: Option<Box<Gzip>>,
     peer_closed: bool,
 }
 
@@ -166,7 +167,7 @@ impl Layers {
     ) -> Result<(), TransportError> {
         // The drivers drain the output; envelopes are bounded by their maximum size.
         conn.set_buffer_limit(None);
-        self.tls = Some(conn);
+        self.tls = Some(Box::new(conn));
         self.flush_tls(out)
     }
 
@@ -218,7 +219,7 @@ impl Layers {
                 // of its compressed stream.
                 codec.decompress(&leftover, pending)?;
             }
-            self.gzip = Some(codec);
+            self.gzip = Some(Box::new(codec));
         }
         Ok(())
     }

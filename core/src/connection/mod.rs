@@ -35,6 +35,41 @@
 //! after it is read through the new layers, and the ClientHello is written in the same
 //! `receive` call that delivered the confirmation.
 //!
+//! # Examples
+//!
+//! A session established over TCP, the server's bytes written out by hand:
+//!
+//! ```
+//! use lime::channel::{ClientOptions, EstablishOptions};
+//! use lime::connection::{ClientConnection, Event};
+//! use lime::transport::tls::ClientTlsConfig;
+//! use lime::{Authentication, Message, SessionState};
+//!
+//! let mut conn = ClientConnection::connect(
+//!     "net.tcp://localhost:55321",
+//!     ClientTlsConfig::default(),
+//!     ClientOptions::default(),
+//! )?;
+//! assert_eq!((conn.host(), conn.port()), ("localhost", 55321)); // where to open the socket
+//! conn.establish(EstablishOptions::new("alice@localhost".parse()?, "home", Authentication::Guest))?;
+//! assert_eq!(conn.take_output(), br#"{"state":"new"}"#); // write this to the socket
+//!
+//! // What the server answered, as read from the socket (in any pieces):
+//! conn.receive(br#"{"id":"s1","state":"authenticating","schemeOptions":["guest"]}"#)?;
+//! let credentials = conn.take_output(); // answered within the same call
+//! assert!(credentials.starts_with(br#"{"state":"authenticating","scheme":"guest""#));
+//! conn.receive(br#"{"id":"s1","from":"postmaster@localhost/server","to":"alice@localhost/home","state":"established"}"#)?;
+//! let states: Vec<SessionState> = conn
+//!     .drain_events()
+//!     .filter_map(|e| match e { Event::Session(s) => Some(s.state), _ => None })
+//!     .collect();
+//! assert_eq!(states, [SessionState::Authenticating, SessionState::Established]);
+//!
+//! conn.send_message(Message::text("hi").with_to("bob@localhost".parse()?))?;
+//! assert!(!conn.take_output().is_empty());
+//! # Ok::<(), lime::Error>(())
+//! ```
+//!
 //! # Driving it from a host loop
 //!
 //! An asyncio protocol, a Dart isolate or a Rust loop of one's own all do the same:

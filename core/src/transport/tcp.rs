@@ -172,12 +172,13 @@ impl Reader {
     }
 
     /// Through TLS and/or gzip: socket bytes are decoded by `layers` into the framing buffer.
+    /// The read buffer lives only between readiness and decoding, so an idle connection holds
+    /// none.
     async fn receive_layered(
         &mut self,
-        src: &mut (impl AsyncRead + Unpin + ?Sized),
+        src: Socket<'_>,
         mut layers: LayersRef<'_>,
     ) -> TransportResult<Option<Envelope>> {
-        let mut raw = Vec::new();
         loop {
             if let Some(env) = self.take()? {
                 return Ok(Some(env));
@@ -197,11 +198,14 @@ impl Reader {
             if layers.with(|l| l.peer_closed()) {
                 return self.eof();
             }
-            raw.resize(LAYERED_READ, 0);
-            let read = src.read(&mut raw).await?;
-            if read == 0 {
-                return self.eof();
-            }
+            src.readable().await?;
+            let mut raw = [0u8; LAYERED_READ];
+            let read = match src.try_read(&mut raw) {
+                Ok(0) => return self.eof(),
+                Ok(read) => read,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e.into()),
+            };
             let buf = &mut self.buf;
             layers.with(|l| l.decode(&raw[..read], buf))?;
         }
@@ -226,6 +230,29 @@ impl Reader {
 
     fn has_pending_data(&self) -> bool {
         self.decoder.is_inside_envelope() || self.buf.iter().any(|b| !b.is_ascii_whitespace())
+    }
+}
+
+/// The read side of a whole or a split connection.
+#[derive(Clone, Copy)]
+enum Socket<'a> {
+    Whole(&'a TcpStream),
+    Half(&'a OwnedReadHalf),
+}
+
+impl Socket<'_> {
+    async fn readable(self) -> io::Result<()> {
+        match self {
+            Self::Whole(s) => s.readable().await,
+            Self::Half(h) => h.readable().await,
+        }
+    }
+
+    fn try_read(self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Whole(s) => s.try_read(buf),
+            Self::Half(h) => h.try_read(buf),
+        }
     }
 }
 
@@ -416,7 +443,7 @@ impl Transport for TcpTransport {
         if self.layers.is_empty() {
             return self.reader.receive_from(tcp).await;
         }
-        self.reader.receive_layered(tcp, LayersRef::Owned(&mut self.layers)).await
+        self.reader.receive_layered(Socket::Whole(tcp), LayersRef::Owned(&mut self.layers)).await
     }
 
     async fn close(&mut self) -> TransportResult<()> {
@@ -517,7 +544,9 @@ impl TransportReceiver for TcpReceiver {
         let Some(half) = self.r.as_mut() else { return Err(TransportError::Closed) };
         match &self.layers {
             None => self.reader.receive_tcp(half).await,
-            Some(shared) => self.reader.receive_layered(half, LayersRef::Shared(shared)).await,
+            Some(shared) => {
+                self.reader.receive_layered(Socket::Half(half), LayersRef::Shared(shared)).await
+            }
         }
     }
 }
