@@ -119,7 +119,7 @@ use crate::{
     channel::{
         client::{establishment_result, ClientOptions, EstablishOptions},
         ping::{PingAction, PingSchedule},
-        ChannelCore, Role, Snapshot,
+        ChannelCore, ChannelOptions, Role, Snapshot,
     },
     error::TransportError,
     transport::{tcp, tls::ClientTlsConfig},
@@ -334,6 +334,11 @@ impl ClientConnection {
     /// The WebSocket sub-protocol the server agreed to (`lime`), once the upgrade is done.
     pub fn subprotocol(&self) -> Option<&str> {
         self.wire.subprotocol()
+    }
+
+    /// The channel behaviour (ping replies, receipts, ids), to change after construction.
+    pub fn channel_options_mut(&mut self) -> &mut ChannelOptions {
+        self.core.options_mut()
     }
 
     /// True once the connection is over (an [`Event::Closed`] was queued).
@@ -628,8 +633,19 @@ impl ClientConnection {
     }
 
     fn write_envelope(&mut self, envelope: &Envelope) -> Result<(), Error> {
-        let json = Bytes::from(envelope.to_vec());
         let limit = self.options.max_envelope_size;
+        if self.wire.is_plain_tcp() {
+            // Serialized straight into the output: no copy.
+            let start = self.output.len();
+            envelope.write_json(&mut self.output);
+            let size = self.output.len() - start;
+            if size > limit {
+                self.output.truncate(start);
+                return Err(TransportError::EnvelopeTooLarge { size, limit }.into());
+            }
+            return Ok(());
+        }
+        let json = Bytes::from(envelope.to_vec());
         if json.len() > limit {
             return Err(TransportError::EnvelopeTooLarge { size: json.len(), limit }.into());
         }

@@ -242,6 +242,11 @@ impl Wire {
         Ok(next)
     }
 
+    /// True when envelopes go to the socket as they are (TCP without TLS or gzip).
+    pub(super) fn is_plain_tcp(&self) -> bool {
+        matches!(self.framing, Framing::Tcp { .. }) && self.layers.is_empty()
+    }
+
     /// Sends one serialized envelope.
     pub(super) fn send(&mut self, json: Bytes, out: &mut Vec<u8>) -> Result<(), TransportError> {
         match &mut self.framing {
