@@ -356,8 +356,7 @@ async fn secure_websocket_in_tiny_pieces() {
     websocket_with(true, 2).await;
 }
 
-#[tokio::test]
-async fn a_ping_from_the_server_is_answered_within_the_same_receive() {
+async fn server_ping_answered(websocket: bool) {
     let config = ServerConfig {
         remote_ping_interval: Some(Duration::from_millis(50)),
         remote_idle_timeout: Some(Duration::from_secs(5)),
@@ -369,30 +368,61 @@ async fn a_ping_from_the_server_is_answered_within_the_same_receive() {
         channel: ChannelOptions { deliver_answered_pings: true, ..ChannelOptions::client() },
         ..ClientOptions::default()
     };
-    let mut pipe = Pipe::open(&tcp_uri(&server), ClientTlsConfig::default(), options, 4096).await;
+    let uri = if websocket { ws_uri(&server, false) } else { tcp_uri(&server) };
+    let mut pipe = Pipe::open(&uri, ClientTlsConfig::default(), options, 4096).await;
     pipe.guest("polite").await;
+    pipe.flush().await;
     let request = timeout(T, async {
         loop {
-            pipe.flush().await;
             assert!(pipe.pump().await, "the server closed the connection");
             while let Some(event) = pipe.conn.poll_event() {
                 if let Event::Command(c) = event {
                     return c;
                 }
             }
+            // Nothing else was written: the host writes what the input produced.
+            pipe.flush().await;
         }
     })
     .await
     .expect("no ping from the server");
     assert!(request.is_ping_request());
     // The reply is already in the output, before the host did anything else.
-    let reply: Envelope = std::str::from_utf8(pipe.conn.pending_output()).unwrap().parse().unwrap();
-    let Envelope::Command(reply) = reply else { panic!("{reply:?}") };
-    assert_eq!(reply.id, request.id);
-    assert!(is_ping_response(&reply), "{reply:?}");
+    let output = pipe.conn.pending_output().to_vec();
+    if websocket {
+        // One masked client text frame around the JSON reply (RFC 6455 5.2).
+        assert_eq!(output[0], 0x81, "a final text frame");
+        let (len, header) = match output[1] & 0x7f {
+            126 => (usize::from(u16::from_be_bytes([output[2], output[3]])), 4),
+            127 => panic!("a ping reply is not that long"),
+            short => (usize::from(short), 2),
+        };
+        assert_eq!(output.len(), header + 4 + len);
+        let mask = &output[header..header + 4];
+        let json: Vec<u8> =
+            output[header + 4..].iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect();
+        let Envelope::Command(reply) = Envelope::from_slice(&json).unwrap() else { panic!() };
+        assert_eq!(reply.id, request.id);
+        assert!(is_ping_response(&reply), "{reply:?}");
+    } else {
+        let reply: Envelope = std::str::from_utf8(&output).unwrap().parse().unwrap();
+        let Envelope::Command(reply) = reply else { panic!("{reply:?}") };
+        assert_eq!(reply.id, request.id);
+        assert!(is_ping_response(&reply), "{reply:?}");
+    }
     // The session carries on.
     assert!(is_ping_response(&pipe.ping().await));
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_ping_from_the_server_is_answered_within_the_same_receive() {
+    server_ping_answered(false).await;
+}
+
+#[tokio::test]
+async fn a_ping_from_the_server_over_websocket_is_answered_within_the_same_receive() {
+    server_ping_answered(true).await;
 }
 
 // ----- in memory -----------------------------------------------------------------------------

@@ -141,6 +141,21 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(20));
     }
 
+    #[test]
+    fn the_schedule_is_pure_deadlines() {
+        let t0 = StdInstant::now();
+        let s = Duration::from_secs;
+        let mut p = PingSchedule::new(Some(s(10)), Some(s(5)), t0);
+        // the idle timeout is at least the interval
+        assert_eq!(p.next(), Some((t0 + s(10), PingAction::SendPing)));
+        assert_eq!(p.fire(t0 + s(9)), None);
+        assert_eq!(p.fire(t0 + s(10)), Some(PingAction::SendPing));
+        assert_eq!(p.next(), Some((t0 + s(10), PingAction::IdleTimeout)));
+        p.received(t0 + s(12));
+        assert_eq!(p.next(), Some((t0 + s(22), PingAction::SendPing)));
+        assert_eq!(PingSchedule::new(Some(Duration::ZERO), Some(s(1)), t0).next(), None);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn off_never_fires() {
         let mut p = RemotePing::new(None, Some(Duration::from_secs(1)));
