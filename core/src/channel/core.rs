@@ -144,7 +144,7 @@ pub struct Snapshot {
     pub remote_node: Option<Node>,
 }
 
-/// The sans-IO channel. See the [module docs](self).
+/// The sans-IO channel. See the [module docs](crate::channel).
 #[derive(Debug)]
 pub struct ChannelCore<P = ()> {
     role: Role,
@@ -478,7 +478,9 @@ impl<P> ChannelCore<P> {
                 Ok(())
             }
             Role::Server => {
-                if s.state != SessionState::New && s.id.is_some() && s.id != self.session_id {
+                // Like C# `ServerChannel.ReceiveSessionAsync`: every session envelope after
+                // `new` must echo the session id, so a missing id is as wrong as another one.
+                if s.state != SessionState::New && s.id != self.session_id {
                     return Err(SessionError::Protocol("Invalid session id".into()).into());
                 }
                 Ok(())
@@ -493,10 +495,8 @@ impl<P> ChannelCore<P> {
                 return;
             }
         }
-        if self.options.auto_reply_pings
-            && c.is_ping_request()
-            && c.id.is_some()
-            && self.is_for_me(c.to.as_ref())
+        // A ping without an id is answered without one, as C# does.
+        if self.options.auto_reply_pings && c.is_ping_request() && self.is_for_me(c.to.as_ref())
         {
             let mut reply = Command::ping_response(&c);
             if self.role == Role::Server {
@@ -732,6 +732,20 @@ mod tests {
     }
 
     #[test]
+    fn a_ping_without_id_is_answered_without_id_and_a_query_is_no_ping() {
+        let mut core = established(ChannelOptions::client());
+        let inbound = core
+            .receive(env(r#"{"from":"postmaster@x.com/srv","method":"get","uri":"/ping"}"#))
+            .unwrap();
+        assert!(inbound.deliver.is_none());
+        let reply = inbound.reply.unwrap();
+        assert_eq!(reply.id(), None);
+        assert_eq!(reply.to().unwrap().to_string(), "postmaster@x.com/srv");
+        let inbound = core.receive(env(r#"{"id":"q","method":"get","uri":"/ping?x=1"}"#)).unwrap();
+        assert!(inbound.reply.is_none() && inbound.deliver.is_some());
+    }
+
+    #[test]
     fn receipts_go_to_pp_or_from() {
         let mut core =
             established(ChannelOptions { auto_notify_receipt: true, ..ChannelOptions::client() });
@@ -785,6 +799,8 @@ mod tests {
         assert_eq!(auth.id.as_deref(), Some("sid"));
         assert_eq!(core.state(), SessionState::Authenticating);
         assert!(core.receive(env(r#"{"id":"other","state":"authenticating"}"#)).is_err());
+        let err = core.receive(env(r#"{"state":"authenticating"}"#)).unwrap_err();
+        assert!(err.to_string().contains("Invalid session id"), "{err}");
         let est = core
             .server_session(
                 Session::new(SessionState::Established).with_to("a@x.com/i".parse().unwrap()),

@@ -1,7 +1,7 @@
 //! Channels: the LIME session machine with its features, over any transport.
 //!
 //! [`ChannelCore`] is the sans-IO implementation shared by every driver and binding;
-//! [`ClientChannel`](client::ClientChannel) drives it over a tokio transport.
+//! [`ClientChannel`] drives it over a tokio transport.
 
 pub mod client;
 mod core;

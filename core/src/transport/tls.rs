@@ -15,6 +15,15 @@ use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 
 use crate::TransportError;
 
+/// The *ring* provider with its default cipher suites and key-exchange groups.
+///
+/// rustls 0.23.48 deprecates `ring::default_provider` because *ring* has no post-quantum key
+/// exchange; the alternative provider (aws-lc-rs) needs CMake and a C toolchain for every
+/// target, which the Android, iOS and Windows builds of the bindings would then inherit. So the
+/// crate keeps *ring* and says so here, for every 0.23 release, with or without the
+/// deprecation. An application that wants aws-lc-rs builds its own rustls configuration and
+/// passes it through [`ClientTlsConfig::from_rustls`] / [`ServerTlsConfig::from_rustls`].
+#[allow(deprecated)]
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(ring::default_provider())
 }
