@@ -883,3 +883,51 @@ fn remote_ping_then_idle_timeout() {
     assert_eq!(out, r#"{"state":"finishing","id":"s1"}"#);
     assert!(matches!(closed_with(&mut c), Some(Error::Timeout(d)) if d == Duration::from_secs(30)));
 }
+
+// ----- no input panics -----------------------------------------------------------------------
+
+/// Connections at each stage where bytes can arrive.
+fn stages() -> Vec<ClientConnection> {
+    let mut negotiating_tls = tcp(ClientOptions::default());
+    negotiating_tls.start_new_session().unwrap();
+    negotiating_tls.receive(br#"{"id":"s1","state":"negotiating","encryptionOptions":["none","tls"],"compressionOptions":["none"]}"#).unwrap();
+    negotiating_tls.negotiate_session(SessionCompression::None, SessionEncryption::Tls).unwrap();
+    negotiating_tls
+        .receive(br#"{"id":"s1","state":"negotiating","encryption":"tls","compression":"none"}"#)
+        .unwrap();
+    let small = ClientOptions { max_envelope_size: 512, ..receipts() };
+    let mut new = tcp(ClientOptions::default());
+    new.start_new_session().unwrap();
+    let ws = ClientConnection::connect(
+        "ws://localhost",
+        ClientTlsConfig::default(),
+        ClientOptions::default(),
+    )
+    .unwrap();
+    vec![new, established(small.clone()), gzip_established(small).0, negotiating_tls, ws]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(
+        chunks in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), 0..8),
+        json_like in proptest::collection::vec(proptest::sample::select(&b"{}\\\"abc:,[] \r\n"[..]), 0..600),
+    ) {
+        for mut c in stages() {
+            for chunk in chunks.iter().chain(std::iter::once(&json_like)) {
+                if c.receive(chunk).is_err() {
+                    proptest::prop_assert!(c.is_closed());
+                    break;
+                }
+            }
+            let _ = c.receive_eof();
+            c.handle_timeout(Instant::now() + Duration::from_secs(3600));
+            proptest::prop_assert!(c.is_closed());
+            let events: Vec<Event> = c.drain_events().collect();
+            let closed = events.iter().filter(|e| matches!(e, Event::Closed { .. })).count();
+            proptest::prop_assert_eq!(closed, 1, "{:?}", events);
+        }
+    }
+}
