@@ -799,6 +799,7 @@ fn command_timeouts_are_deadlines() {
         )
         .unwrap();
     assert_eq!(c.next_deadline(), Some(start + Duration::from_secs(2)));
+    assert_eq!(c.next_timeout(), Some(Duration::from_secs(2)));
     c.receive(br#"{"id":"f","method":"get","status":"success"}"#).unwrap();
     c.drain_events().for_each(drop);
     assert_eq!(c.next_deadline(), Some(start + Duration::from_secs(5)));

@@ -82,8 +82,8 @@
 //! data_received(b):  conn.receive(b)              # errors also arrive as Event::Closed
 //!                    transport.write(conn.take_output())
 //!                    while ev := conn.poll_event(): run callbacks, resolve futures by token
-//!                    re-arm: loop.call_at(conn.next_deadline(), on_timer)
-//! on_timer():        conn.handle_timeout(now); write output; run events; re-arm
+//!                    re-arm: loop.call_later(conn.next_timeout(), on_timer)
+//! on_timer():        conn.handle_timeout(Instant::now()); write output; run events; re-arm
 //! send_message(m):   conn.send_message(m); transport.write(conn.take_output())
 //! eof_received():    conn.receive_eof(); run events
 //! ```
@@ -663,6 +663,14 @@ impl ClientConnection {
         let ping = self.ping.as_ref().and_then(PingSchedule::next).map(|(at, _)| at);
         let commands = self.commands.iter().map(|t| t.deadline).min();
         [self.session_deadline, ping, commands].into_iter().flatten().min()
+    }
+
+    /// How long from now (the connection's clock) until [`next_deadline`](Self::next_deadline),
+    /// zero when it has passed: for hosts whose timers take a delay (asyncio `call_later`, a
+    /// Dart `Timer`).
+    pub fn next_timeout(&self) -> Option<Duration> {
+        let deadline = self.next_deadline()?;
+        Some(deadline.saturating_duration_since((self.clock)()))
     }
 
     /// Runs what is due at `now`: failed commands whose timeout passed, a remote ping (or the
