@@ -121,7 +121,7 @@ class Connection:
     dict) items. ('closed', error_or_None) is always the last item. TLS and gzip negotiated in
     a session are applied by the Rust side at the negotiation confirmation."""
     @staticmethod
-    def open(
+    def connect(
         uri: str,
         on_batch: Callable[[List[Tuple[str, Any]]], None],
         ca_pem: Optional[bytes] = None,
@@ -148,9 +148,16 @@ class Connection:
         """Queues one envelope (a wire dict or JSON text). Raises ConnectionClosedError (a
         ValueError) when closed, EnvelopeParseError for invalid envelopes and
         EnvelopeTooLargeError (a ValueError) above max_envelope_size (the connection stays up)."""
+    def send_text(self, text: str) -> None:
+        """Queues JSON text as it is (not parsed again); same errors as send."""
     def close(self) -> Awaitable[None]: ...
     @property
     def is_open(self) -> bool: ...
+    @property
+    def open(self) -> bool:
+        """is_open, named as on websockets' protocol objects."""
+    @property
+    def closed(self) -> bool: ...
     @property
     def encryption(self) -> str: ...
     @property

@@ -59,5 +59,75 @@ class ConnectionClosedError(LimeError, ValueError):
     """The connection is closed (or could not be opened)."""
 
 
+class ConnectionOpenError(ConnectionClosedError, OSError):
+    """``open_async`` could not connect: refused, unreachable, the name did not resolve, the TLS
+    handshake failed.
+
+    Also an ``OSError``, as the error lime-transport-websocket let through was, so reconnect
+    loops written as ``except OSError`` keep working. ``errno`` is set when the system
+    reported one.
+    """
+
+    def __init__(self, message: str = '', errno: int = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.strerror = message
+
+    def __str__(self) -> str:
+        return self.strerror if self.strerror is not None else super().__str__()
+
+
+class ConnectionRefusedOpenError(ConnectionOpenError, ConnectionRefusedError):
+    """Nothing listens at the address: also a ``ConnectionRefusedError``, as lime-python raised."""
+
+
+def _make_invalid_uri_error():
+    """``InvalidUriError``: also websockets' ``InvalidURI`` (what lime-transport-websocket
+    raised for a bad URI). Built on first use, because importing websockets costs a few hundred
+    milliseconds and lime_python does not need it otherwise."""
+    try:
+        from websockets.exceptions import InvalidURI
+    except ImportError:  # websockets is a dependency of the wheel, but may have been removed
+        bases = (ConnectionClosedError,)
+    else:
+        bases = (ConnectionClosedError, InvalidURI)
+
+    def __init__(self, message: str = '', uri: str = None) -> None:  # noqa: N807
+        Exception.__init__(self, message)
+        self.uri = uri
+        self.msg = message
+
+    return type('InvalidUriError', bases, {
+        '__module__': __name__,
+        '__qualname__': 'InvalidUriError',
+        '__doc__': 'The URI given to ``open_async`` is not one the transport can open (a '
+                   '``ValueError``, and websockets\' ``InvalidURI`` when websockets is '
+                   'installed).',
+        '__init__': __init__,
+        '__str__': Exception.__str__,
+    })
+
+
+def __getattr__(name: str):
+    if name == 'InvalidUriError':
+        cls = globals().get(name)
+        if cls is None:
+            cls = globals()[name] = _make_invalid_uri_error()
+        return cls
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def _open_error(kind: str, message: str, errno: int = None) -> Exception:
+    """The exception for a failed ``open_async`` (called by the native module): ``kind`` is
+    ``'uri'``, ``'os'`` (with the system's ``errno`` when known) or ``'closed'``."""
+    if kind == 'uri':
+        return __getattr__('InvalidUriError')(message)
+    if kind == 'os':
+        if errno is not None and isinstance(OSError(errno, message), ConnectionRefusedError):
+            return ConnectionRefusedOpenError(message, errno)
+        return ConnectionOpenError(message, errno)
+    return ConnectionClosedError(message)
+
+
 class EnvelopeTooLargeError(LimeError, ValueError):
     """An envelope exceeds the maximum envelope size; it was not sent and the connection is up."""

@@ -17,7 +17,8 @@ import logging as _logging
 import os as _os
 from typing import Any, List, Optional, Union
 
-from . import _lime
+from . import _documents, _lime
+from . import errors as _errors
 from .errors import ConnectionClosedError
 from .protocol.constants import SessionCompression, SessionEncryption
 from .protocol.network.transport import *  # noqa: F401,F403
@@ -118,15 +119,17 @@ class NativeTransport(Transport):
     # ----- Transport -------------------------------------------------------------------------
 
     async def open_async(self, uri: str = None) -> None:
-        """Connects to ``uri``. Raises ValueError if already open and ``ConnectionClosedError``
-        (a ValueError) if the connection cannot be made (``on_error`` is called first)."""
+        """Connects to ``uri``. Raises ValueError if already open; if the connection cannot be
+        made, ``ConnectionOpenError`` (an ``OSError``; ``ConnectionRefusedError`` when refused)
+        or ``InvalidUriError`` (websockets' ``InvalidURI``) for a bad URI, both also
+        ``ConnectionClosedError`` (a ValueError). ``on_error`` is called first."""
         if self.is_open:
             self._raise(ValueError('Cannot open an already open connection'))
         if not uri:
-            self._raise(ValueError('A URI is required'))
+            self._raise(_errors.InvalidUriError('A URI is required', uri))
         self._prepare_open(uri)
         try:
-            connection = await _lime.Connection.open(
+            connection = await _lime.Connection.connect(
                 uri,
                 self._on_batch,
                 ca_pem=self.ca_pem,
@@ -160,7 +163,21 @@ class NativeTransport(Transport):
         if self.is_trace_enabled:
             self._trace('SEND', envelope)
         try:
-            self._connection.send(envelope)
+            verbatim = _documents.rewritten(envelope)
+            if verbatim is None:
+                try:
+                    self._connection.send(envelope)
+                    return
+                except TypeError:  # a document the core cannot hold (non-str keys, big ints)
+                    verbatim = _documents.document(envelope)
+                    if verbatim is None:
+                        raise
+            # lime-python's json.dumps form of the document (see lime_python._documents),
+            # after the core checked the rest of the envelope.
+            key, value = verbatim
+            wire = _lime.canonical(_documents.with_placeholder(envelope, key))
+            wire[key] = value
+            self._connection.send_text(_documents.dumps(wire))
         except Exception as error:  # noqa: B902
             self.on_error(error)
             raise
@@ -234,6 +251,19 @@ class NativeTransport(Transport):
         try:
             return self._connection.send_with(core, envelope)
         except ConnectionClosedError as error:
+            self.on_error(error)
+            raise
+
+    def _send_text(self, wire: dict) -> None:
+        """Sends a wire dict the channel checked with the core, as ``json.dumps`` writes it
+        (for documents the core would rewrite)."""
+        if not self.is_open:
+            self._raise(ConnectionClosedError('The connection is not open'))
+        if self.is_trace_enabled:
+            self._trace('SEND', wire)
+        try:
+            self._connection.send_text(_documents.dumps(wire))
+        except Exception as error:  # noqa: B902
             self.on_error(error)
             raise
 

@@ -127,7 +127,6 @@ print(json.dumps({
                      for r in blip),
     "lime_requires": sorted(m.requires("lime-python") or []),
     "native": hasattr(lime_python, "_lime"),
-    "transport": lime_transport_websocket.__file__.startswith(lime_python.__file__.rsplit("lime_python", 1)[0]),
 }))
 ''')
     # What blip-sdk 1.0.4 declares: lime-python, any version. pip kept ours.

@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     channel::{lock, ChannelCore, SharedCore},
-    convert::{envelope_from_py, envelope_to_py},
+    convert::{envelope_from_py, envelope_to_py, received_to_py},
     errors, runtime,
 };
 
@@ -131,13 +131,13 @@ impl Drainer {
             match item {
                 Item::Envelope(e) => batch.append(PyTuple::new(
                     py,
-                    [pyo3::intern!(py, "envelope").clone().into_any(), envelope_to_py(py, &e)?],
+                    [pyo3::intern!(py, "envelope").clone().into_any(), received_to_py(py, &e)?],
                 )?)?,
                 Item::Deliver(e) => {
                     let kind = pyo3::types::PyString::new(py, e.kind().as_str()).into_any();
                     let value = match self.shared.classes.get() {
                         Some(classes) => build_object(py, classes, &e)?,
-                        None => envelope_to_py(py, &e)?,
+                        None => received_to_py(py, &e)?,
                     };
                     batch.append(PyTuple::new(py, [kind, value])?)?;
                 }
@@ -155,7 +155,7 @@ impl Drainer {
                         future.call_method1(
                             py,
                             pyo3::intern!(py, "set_result"),
-                            (envelope_to_py(py, &response)?,),
+                            (received_to_py(py, &response)?,),
                         )?;
                     }
                 }
@@ -203,7 +203,10 @@ impl Connection {
     /// Serializes and queues one envelope: refused above the size limit (the connection stays
     /// up) and once the connection is closed.
     fn queue(&self, py: Python<'_>, env: &Envelope) -> PyResult<()> {
-        let bytes = Bytes::from(env.to_vec());
+        self.queue_bytes(py, Bytes::from(env.to_vec()))
+    }
+
+    fn queue_bytes(&self, py: Python<'_>, bytes: Bytes) -> PyResult<()> {
         if bytes.len() > self.shared.max {
             return Err(errors::too_large(
                 py,
@@ -295,7 +298,7 @@ fn info_of(t: &dyn Transport) -> Info {
 impl Connection {
     #[staticmethod]
     #[pyo3(signature = (uri, on_batch, ca_pem = None, client_cert_pem = None, client_key_pem = None, max_envelope_size = DEFAULT_MAX_ENVELOPE_SIZE))]
-    fn open<'py>(
+    fn connect<'py>(
         py: Python<'py>,
         uri: String,
         on_batch: Py<PyAny>,
@@ -310,9 +313,9 @@ impl Connection {
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let options = TransportOptions { max_envelope_size, ..TransportOptions::default() };
         runtime::future_into_py(py, async move {
-            let transport = connect_with(&uri, &tls, options).await.map_err(|e| {
-                Python::attach(|py| errors::closed(py, format!("cannot open {uri}: {e}")))
-            })?;
+            let transport = connect_with(&uri, &tls, options)
+                .await
+                .map_err(|e| Python::attach(|py| errors::open_failed(py, &uri, &e)))?;
             let (tx, rx) = mpsc::unbounded_channel();
             let shared = Arc::new(Shared {
                 tx,
@@ -398,6 +401,12 @@ impl Connection {
         self.queue(py, &env)
     }
 
+    /// Queues JSON text as it is, not parsed again: for envelopes the channel checked with the
+    /// core and wrote with `json.dumps` (documents the core would rewrite).
+    fn send_text(&self, py: Python<'_>, text: &str) -> PyResult<()> {
+        self.queue_bytes(py, Bytes::copy_from_slice(text.as_bytes()))
+    }
+
     /// Closes the connection; resolves once it is closed.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let (done_tx, done_rx) = oneshot::channel();
@@ -414,6 +423,19 @@ impl Connection {
     #[getter]
     fn is_open(&self) -> bool {
         self.shared.info().open
+    }
+
+    /// `is_open` under the name of websockets' protocol objects (`transport.websocket.open`
+    /// in lime-transport-websocket code).
+    #[getter]
+    fn open(&self) -> bool {
+        self.shared.info().open
+    }
+
+    /// `not open`, also as in websockets.
+    #[getter]
+    fn closed(&self) -> bool {
+        !self.shared.info().open
     }
 
     #[getter]
@@ -522,7 +544,7 @@ fn build_object<'py>(
             let (ty, content) = match &m.content {
                 Some(doc) => (
                     pyo3::types::PyString::new(py, doc.media_type().as_str()).into_any(),
-                    crate::convert::to_py(py, doc.value())?,
+                    crate::convert::document_to_py(py, doc)?,
                 ),
                 None => (py.None().into_bound(py), py.None().into_bound(py)),
             };
@@ -541,7 +563,7 @@ fn build_object<'py>(
                 ],
             )
         }
-        other => return envelope_to_py(py, other),
+        other => return received_to_py(py, other),
     };
     let class = class.bind(py);
     let obj = class.call_method1(pyo3::intern!(py, "__new__"), (class,))?;

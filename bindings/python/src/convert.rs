@@ -1,6 +1,6 @@
 //! JSON values and envelopes to and from Python objects.
 
-use lime::Envelope;
+use lime::{Document, Envelope};
 use pyo3::{
     exceptions::PyTypeError,
     prelude::*,
@@ -81,9 +81,32 @@ pub(crate) fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     }
 }
 
+/// A document's value for Python: as received, like lime-python (`5` stays `5` under
+/// `text/plain`, where the core keeps the C# rule's `"5"`).
+pub(crate) fn document_to_py<'py>(py: Python<'py>, doc: &Document) -> PyResult<Bound<'py, PyAny>> {
+    to_py(py, doc.original_value().unwrap_or(doc.value()))
+}
+
 /// An envelope as its canonical wire dict.
 pub(crate) fn envelope_to_py<'py>(py: Python<'py>, env: &Envelope) -> PyResult<Bound<'py, PyAny>> {
     let value = serde_json::to_value(env).map_err(|e| PyTypeError::new_err(e.to_string()))?;
+    to_py(py, &value)
+}
+
+/// A received envelope for the callbacks: its canonical wire dict with the document as received
+/// (see [`document_to_py`]).
+pub(crate) fn received_to_py<'py>(py: Python<'py>, env: &Envelope) -> PyResult<Bound<'py, PyAny>> {
+    let mut value = serde_json::to_value(env).map_err(|e| PyTypeError::new_err(e.to_string()))?;
+    let (key, doc) = match env {
+        Envelope::Message(m) => ("content", m.content.as_ref()),
+        Envelope::Command(c) => ("resource", c.resource.as_ref()),
+        _ => ("", None),
+    };
+    if let (Some(original), Some(map)) =
+        (doc.and_then(Document::original_value), value.as_object_mut())
+    {
+        map.insert(key.to_owned(), original.clone());
+    }
     to_py(py, &value)
 }
 

@@ -29,6 +29,33 @@ pub(crate) fn closed(py: Python<'_>, message: String) -> PyErr {
     raise(py, "ConnectionClosedError", message)
 }
 
+/// A connection that could not be opened: `lime_python.errors._open_error` picks the class
+/// (an `OSError` for system errors, `ConnectionRefusedError` with errno ECONNREFUSED, an invalid
+/// URI error for a bad URI), as lime-transport-websocket's errors were.
+pub(crate) fn open_failed(py: Python<'_>, uri: &str, e: &lime::TransportError) -> PyErr {
+    let message = format!("cannot open {uri}: {e}");
+    let (kind, errno) = match e {
+        lime::TransportError::InvalidUri(_) => ("uri", None),
+        lime::TransportError::Io(text) => ("os", os_errno(text)),
+        lime::TransportError::Tls(_) => ("os", None),
+        _ => ("closed", None),
+    };
+    let error = py
+        .import("lime_python.errors")
+        .and_then(|m| m.getattr("_open_error"))
+        .and_then(|f| f.call1((kind, message.as_str(), errno)));
+    match error {
+        Ok(error) => PyErr::from_value(error),
+        Err(_) => closed(py, message),
+    }
+}
+
+/// The errno in an I/O error's text (`… (os error 111)`, as `std::io::Error` displays it).
+fn os_errno(text: &str) -> Option<i32> {
+    let start = text.rfind("(os error ")? + "(os error ".len();
+    text[start..].split(')').next()?.parse().ok()
+}
+
 pub(crate) fn too_large(py: Python<'_>, message: String) -> PyErr {
     raise(py, "EnvelopeTooLargeError", message)
 }

@@ -35,10 +35,19 @@ use crate::error::ParseError;
 /// assert_eq!(back.state.as_deref(), Some("composing"));
 /// # Ok::<(), lime::ParseError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Document {
     media_type: MediaType,
     value: Value,
+    /// The value given to [`Document::new`] when it had to be turned into its JSON text.
+    original: Option<Box<Value>>,
+}
+
+/// Documents are equal when their media types and (wire) values are.
+impl PartialEq for Document {
+    fn eq(&self, other: &Self) -> bool {
+        self.media_type == other.media_type && self.value == other.value
+    }
 }
 
 /// A document type with a fixed media type and a serde representation.
@@ -50,26 +59,38 @@ pub trait TypedDocument: Serialize + DeserializeOwned {
 impl Document {
     /// A document of any media type. A non-string value under a non-JSON media type is stored as
     /// its compact JSON text, which is how it would be written on the wire.
+    /// (That value stays available as [`Document::original_value`].)
     pub fn new(media_type: MediaType, value: Value) -> Self {
-        let value = if media_type.is_json() {
-            value
-        } else {
-            match value {
-                Value::String(_) => value,
-                other => Value::String(other.to_string()),
-            }
-        };
-        Self { media_type, value }
+        if media_type.is_json() || value.is_string() {
+            return Self { media_type, value, original: None };
+        }
+        Self {
+            media_type,
+            value: Value::String(value.to_string()),
+            original: Some(Box::new(value)),
+        }
     }
 
     /// A `text/plain` document.
     pub fn text(text: impl Into<String>) -> Self {
-        Self { media_type: MediaType::text_plain(), value: Value::String(text.into()) }
+        Self {
+            media_type: MediaType::text_plain(),
+            value: Value::String(text.into()),
+            original: None,
+        }
     }
 
     /// An `application/json` document.
     pub fn json(value: Value) -> Self {
-        Self { media_type: MediaType::application_json(), value }
+        Self { media_type: MediaType::application_json(), value, original: None }
+    }
+
+    /// The value as given (or received) when it was not a string under a non-JSON media type
+    /// and [`Document::new`] stored its JSON text instead; `None` otherwise. For bindings that
+    /// hand received documents to code written against implementations without the C# rule
+    /// (lime-python delivered `5`, not `"5"`).
+    pub fn original_value(&self) -> Option<&Value> {
+        self.original.as_deref()
     }
 
     /// Serializes a typed document.
@@ -125,6 +146,9 @@ mod tests {
     fn non_json_media_types_hold_strings() {
         let d = Document::new(MediaType::text_plain(), json!(5));
         assert_eq!(d.value(), &json!("5"));
+        assert_eq!(d.original_value(), Some(&json!(5)));
+        assert_eq!(d, Document::text("5"));
+        assert_eq!(Document::text("5").original_value(), None);
         let d = Document::new("image/svg+xml".parse().unwrap(), json!({"a": 1}));
         assert_eq!(d.value(), &json!("{\"a\":1}"));
     }
@@ -134,5 +158,6 @@ mod tests {
         let d = Document::json(json!({"b": 1, "a": [1, 2]}));
         assert_eq!(d.value(), &json!({"b": 1, "a": [1, 2]}));
         assert_eq!(d.as_text(), None);
+        assert_eq!(d.original_value(), None);
     }
 }

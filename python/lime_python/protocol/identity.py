@@ -10,8 +10,9 @@ class Identity:
         self.domain = domain
 
     def __str__(self) -> str:
-        """``name@domain``, or just ``name`` without a domain."""
-        if not self.domain:
+        """``name@domain``, or just ``name`` without a domain (None; an empty domain keeps the
+        ``@``)."""
+        if self.domain is None:
             return str(self.name)
         name = '' if self.name is None else self.name
         return f'{name}{CommonConstants.DOMAIN_SEPARATOR}{self.domain}'
@@ -63,6 +64,14 @@ def _parse(text):
     if not isinstance(text, str):
         return None
     try:
-        return _lime.parse_node(text)
+        name, domain, instance = _lime.parse_node(text)
     except ValueError:
         return None
+    if not domain and name is not None and '@' in text:
+        # An empty domain (``a@``, ``a@/x``): C# leaves it out of the identity's text and so
+        # shifts the instance (``a@`` → instance ``''``, printed ``a/``). Keep the text as
+        # written, as lime-python did: domain ``''``, and the instance after the ``/``.
+        rest = text[text.index('@') + 1:]
+        domain = ''
+        instance = rest[1:] if rest.startswith(CommonConstants.INSTANCE_SEPARATOR) else None
+    return name, domain, instance

@@ -6,7 +6,7 @@ from functools import partial
 from typing import Callable, Dict, List
 from uuid import uuid4  # noqa: F401 (lime-python exported this name)
 
-from ... import _lime
+from ... import _documents, _lime
 from ...errors import ChannelStateError as _ChannelStateError
 from ...errors import CommandTimeoutError as _CommandTimeoutError
 from ...errors import ConnectionClosedError as _ConnectionClosedError
@@ -79,61 +79,15 @@ class Channel(
             attach(self._core, self)
 
     # ----- state kept by the core ------------------------------------------------------------
+    # Plain attributes in lime-python: see _CoreAttribute (below) for how they stay assignable,
+    # patchable and deletable.
 
-    @property
-    def state(self) -> str:
-        """The session state (``SessionState``)."""
-        return self._core.state
-
-    @state.setter
-    def state(self, value: str) -> None:
-        self._core.state = value
-
-    @property
-    def session_id(self) -> str:
-        """The session id assigned by the server."""
-        return self._core.session_id
-
-    @session_id.setter
-    def session_id(self, value: str) -> None:
-        self._core.session_id = value
-
-    @property
-    def local_node(self) -> str:
-        """This end's node (``name@domain/instance``), known once established."""
-        return self._core.local_node
-
-    @local_node.setter
-    def local_node(self, value: str) -> None:
-        self._core.local_node = None if value is None else str(value)
-
-    @property
-    def remote_node(self) -> str:
-        """The server's node, known once established."""
-        return self._core.remote_node
-
-    @remote_node.setter
-    def remote_node(self, value: str) -> None:
-        self._core.remote_node = None if value is None else str(value)
-
-    @property
-    def auto_reply_pings(self) -> bool:
-        """Answer ``get /ping`` requests automatically (they are still delivered to
-        ``on_command``, as in lime-python)."""
-        return self._core.auto_reply_pings
-
-    @auto_reply_pings.setter
-    def auto_reply_pings(self, value: bool) -> None:
-        self._core.auto_reply_pings = bool(value)
-
-    @property
-    def auto_notify_receipt(self) -> bool:
-        """Send a ``received`` notification to the sender of every message addressed here."""
-        return self._core.auto_notify_receipt
-
-    @auto_notify_receipt.setter
-    def auto_notify_receipt(self, value: bool) -> None:
-        self._core.auto_notify_receipt = bool(value)
+    state = None  # replaced by _CoreAttribute descriptors after the class body
+    session_id = None
+    local_node = None
+    remote_node = None
+    auto_reply_pings = None
+    auto_notify_receipt = None
 
     # ----- sending ---------------------------------------------------------------------------
 
@@ -155,19 +109,59 @@ class Channel(
 
     def _send(self, envelope: Envelope) -> None:
         transport = self.transport
-        fast = getattr(transport, '_send_with', None)
-        if fast is not None and 'send' not in transport.__dict__ and type(transport).send is _native_send():
-            if type(envelope) is Message:  # noqa: E721 (subclasses may change their JSON form)
-                envelope_id = transport._send_message_with(self._core, envelope)
-            else:
-                envelope_id = fast(self._core, envelope.to_json())
+        native = (getattr(transport, '_send_with', None) is not None
+                  and 'send' not in transport.__dict__
+                  and type(transport).send is _native_send())
+        # exact Messages only: subclasses may change their JSON form
+        if native and type(envelope) is Message:  # noqa: E721
+            content = envelope.content
+            if content is None or type(content) is str \
+                    or _documents.is_json_type(envelope.type_n):  # noqa: E721
+                try:
+                    envelope_id = transport._send_message_with(self._core, envelope)
+                except TypeError as error:
+                    self._send_verbatim(envelope, envelope.to_json(), native, error)
+                    return
+                if envelope.id is None and envelope_id is not None:
+                    envelope.id = envelope_id
+                return
+        data = envelope.to_json()
+        if _documents.rewritten(data) is None:
+            try:
+                if native:
+                    envelope_id = transport._send_with(self._core, data)
+                else:
+                    wire = self._core.prepare_send(data)
+                    envelope_id = wire.get('id')
+            except TypeError as error:
+                self._send_verbatim(envelope, data, native, error)
+                return
             if getattr(envelope, 'id', None) is None and envelope_id is not None:
                 envelope.id = envelope_id
+            if not native:
+                transport.send(wire)
             return
-        wire = self._core.prepare_send(envelope.to_json())
+        self._send_verbatim(envelope, data, native)
+
+    def _send_verbatim(self, envelope: Envelope, data: dict, native: bool, error=None) -> None:
+        """Sends an envelope whose document the core would rewrite (or cannot hold) as
+        lime-python did: the core checks and prepares the envelope with a placeholder document,
+        and the user's value goes on the wire as ``json.dumps`` writes it (see
+        ``lime_python._documents``). ``error`` is re-raised when there is no document to blame."""
+        found = _documents.document(data)
+        if found is None:
+            if error is not None:
+                raise error
+            return
+        key, value = found
+        wire = self._core.prepare_send(_documents.with_placeholder(data, key))
         if getattr(envelope, 'id', None) is None and wire.get('id') is not None:
             envelope.id = wire['id']
-        transport.send(wire)
+        wire[key] = value
+        if native:
+            self.transport._send_text(wire)
+        else:
+            self.transport.send(wire)
 
     async def process_command_async(
         self,
@@ -228,19 +222,28 @@ class Channel(
         Invalid envelopes, and envelopes not allowed in the current state, are logged and
         dropped.
         """
+        verbatim = _documents.rewritten(envelope)
         try:
-            inbound = self._core.receive(envelope)
+            try:
+                inbound = self._core.receive(envelope)
+            except TypeError:
+                # A document the core cannot hold (integers beyond 64 bits): the core reads
+                # the envelope with a placeholder, the callbacks get the value as it came.
+                verbatim = _documents.document(envelope)
+                if verbatim is None:
+                    raise
+                inbound = self._core.receive(_documents.with_placeholder(envelope, verbatim[0]))
         except (ValueError, TypeError) as error:
             _log.warning('lime_python: dropped a received envelope (%s): %r', error, envelope)
             return
         if inbound.reply is not None:
             self._transmit(inbound.reply)
         if inbound.response is not None:
-            _complete(inbound.completion, inbound.response)
+            _complete(inbound.completion, _restore(inbound.response, verbatim))
         if inbound.session is not None:
             self._receive_session(inbound.session)
         if inbound.deliver is not None:
-            self._deliver(inbound.deliver_kind, inbound.deliver)
+            self._deliver(inbound.deliver_kind, _restore(inbound.deliver, verbatim))
 
     def ensure_state(self, states: List[str], is_allowed: bool) -> None:
         """Raises ``ChannelStateError`` (a ValueError) ``'Cannot send in the {state} state'``
@@ -322,6 +325,81 @@ class Channel(
         self._end_streams()
 
 
+_DELETED = object()
+
+
+class _CoreAttribute:
+    """A channel attribute whose value lives in the core (``state``, ``session_id``, …) but
+    that behaves like the plain instance attribute it was in lime-python.
+
+    Reading gives the core's value. Assigning stores it in the core (converted: ``str`` for
+    nodes, ``bool`` for flags) and remembers what was assigned, so reading gives back exactly
+    that object (a ``Node``, a ``PropertyMock``, a state the core does not know) until the core
+    changes the value itself (a received session). ``del`` makes the attribute missing
+    (``AttributeError``) until it is assigned again or the core changes it, so
+    ``mock.patch.object(channel, 'state', …)`` restores the original when it ends.
+    """
+
+    def __init__(self, to_core) -> None:
+        self._to_core = to_core
+        self.name = ''
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, channel, owner=None):
+        if channel is None:
+            return self
+        current = getattr(channel._core, self.name)
+        assigned = channel.__dict__.get('_assigned')
+        if assigned and self.name in assigned:
+            value, core_value = assigned[self.name]
+            if current == core_value:
+                if value is _DELETED:
+                    raise AttributeError(
+                        f'{type(channel).__name__!r} object has no attribute {self.name!r}'
+                    )
+                return value
+            del assigned[self.name]  # the core has moved on
+        return current
+
+    def __set__(self, channel, value) -> None:
+        try:
+            setattr(channel._core, self.name, self._to_core(value))
+        except (TypeError, ValueError):
+            pass  # not a value the core can hold: reads still give it back (see above)
+        channel.__dict__.setdefault('_assigned', {})[self.name] = (
+            value, getattr(channel._core, self.name)
+        )
+
+    def __delete__(self, channel) -> None:
+        assigned = channel.__dict__.setdefault('_assigned', {})
+        if assigned.get(self.name, (None,))[0] is _DELETED:
+            raise AttributeError(self.name)
+        assigned[self.name] = (_DELETED, getattr(channel._core, self.name))
+
+
+def _node_text(value):
+    return None if value is None else str(value)
+
+
+for _name, _to_core, _doc in (
+    ('state', str, 'The session state (``SessionState``).'),
+    ('session_id', str, 'The session id assigned by the server.'),
+    ('local_node', _node_text,
+     "This end's node (``name@domain/instance``), known once established."),
+    ('remote_node', _node_text, "The server's node, known once established."),
+    ('auto_reply_pings', bool, 'Answer ``get /ping`` requests automatically (they are still '
+                               'delivered to ``on_command``, as in lime-python).'),
+    ('auto_notify_receipt', bool, 'Send a ``received`` notification to the sender of every '
+                                  'message addressed here.'),
+):
+    _attribute = _CoreAttribute(_to_core)
+    _attribute.__set_name__(Channel, _name)
+    _attribute.__doc__ = _doc
+    setattr(Channel, _name, _attribute)
+
+
 class _EnvelopeStream:
     """Async iterator over received envelopes (see ``Channel.envelopes``)."""
 
@@ -376,6 +454,17 @@ class _EnvelopeStream:
     def _unregister(self) -> None:
         if self in self._registry:
             self._registry.remove(self)
+
+
+def _restore(wire, verbatim):
+    """``wire`` (a dict from the core) with the document as it was received (lime-python
+    delivered what ``json.loads`` made of it; the core turns non-JSON media types' documents
+    into strings)."""
+    if verbatim is not None and type(wire) is dict:  # noqa: E721
+        key, value = verbatim
+        if key in wire:
+            wire[key] = value
+    return wire
 
 
 def _forget(command_resolves: dict, command_id: str, _future) -> None:

@@ -4,11 +4,15 @@ from asyncio import Future, ensure_future, get_running_loop  # noqa: F401
 from functools import partial
 from typing import Awaitable
 
+from ... import _lime
 from ...errors import ConnectionClosedError as _ConnectionClosedError
+from ...errors import EnvelopeParseError as _EnvelopeParseError
 from ...errors import SessionFailedError as _SessionFailedError
 from ..command import Command
 from ..constants import SessionState
+from ..identity import Identity
 from ..message import Message
+from ..node import Node
 from ..notification import Notification
 from ..security import Authentication
 from ..session import Session
@@ -51,9 +55,13 @@ class ClientChannel(Channel):
         """Starts, negotiates (when the server offers options), authenticates and returns the
         last session received: ``established``, or ``authenticating`` when the server asks for
         another authentication round trip. ``compression``/``encryption`` may be None (the
-        server's first option is taken). Raises ``SessionFailedError`` if the server fails the
-        session."""
+        server's first option is taken). ``identity`` may be a str, an ``Identity`` or a
+        ``Node`` (whose instance is used when ``instance`` is None). Raises
+        ``SessionFailedError`` if the server fails the session. Credentials the protocol cannot
+        carry raise ``TypeError`` / ``EnvelopeParseError`` (a ValueError) before anything is
+        sent."""
         self.ensure_state([SessionState.NEW], True)
+        identity, instance = _credentials(identity, authentication, instance)
 
         session: Session = await self.start_new_session_async()
         if session.encryption_options or session.compression_options:
@@ -97,11 +105,8 @@ class ClientChannel(Channel):
         """Sends the credentials as ``identity/instance``; the awaitable gives ``established``
         (or ``authenticating`` for another round trip)."""
         self.ensure_state([SessionState.AUTHENTICATING], True)
-        wire = self._core.authenticate_session(
-            identity,
-            authentication.to_json(),
-            None if instance is None else str(instance),
-        )
+        identity, instance = _credentials(identity, authentication, instance)
+        wire = self._core.authenticate_session(identity, authentication.to_json(), instance)
         session = Session.from_json(wire)
         session.scheme = authentication.scheme if authentication.scheme else 'unknown'
         session.authentication = authentication
@@ -253,6 +258,44 @@ class ClientChannel(Channel):
                     _ConnectionClosedError(error or 'The connection was closed')
                 )
         super()._transport_closed(error)
+
+
+def _credentials(identity, authentication, instance):
+    """(identity text, instance text) for the ``authenticating`` session, checked the way the
+    core will check them, so that a bad argument raises before the ``new`` session is sent.
+
+    lime-python formatted ``f'{identity}/{instance}'``, so it took ``Identity`` and ``Node``
+    objects too; a Node's own instance is used when ``instance`` is None.
+    """
+    if isinstance(identity, Node):
+        if instance is None:
+            instance = identity.instance
+        identity = identity.identity
+    if isinstance(identity, Identity):
+        identity = str(identity)
+    if not isinstance(identity, str):
+        raise TypeError(
+            f'identity must be a str, Identity or Node, not {type(identity).__name__}'
+        )
+    try:
+        _lime.parse_node(identity)
+    except ValueError as error:
+        raise _EnvelopeParseError(f'invalid identity {identity!r}: {error}') from None
+    to_json = getattr(authentication, 'to_json', None)
+    if not callable(to_json):
+        raise TypeError(
+            f'authentication must be an Authentication, not {type(authentication).__name__}'
+        )
+    credentials = to_json()
+    wire = _lime.canonical({'state': SessionState.AUTHENTICATING,
+                            'scheme': credentials.get('scheme'),
+                            'authentication': credentials})
+    if 'scheme' not in wire:
+        raise _EnvelopeParseError(
+            'the authentication has no scheme (expected one of: guest, plain, transport, key, '
+            'external)'
+        )
+    return identity, None if instance is None else str(instance)
 
 
 def _first(options):
