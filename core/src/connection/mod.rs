@@ -237,6 +237,11 @@ impl ClientConnection {
     /// `wss://…`. Open a socket to [`host`](Self::host):[`port`](Self::port) and write
     /// [`take_output`](Self::take_output) to it (WebSocket starts with its upgrade request,
     /// `wss` with the TLS ClientHello).
+    ///
+    /// `options` are those of the tokio [`ClientChannel`](crate::channel::ClientChannel):
+    /// channel behaviour, maximum envelope size, handshake-step timeout, remote ping and idle
+    /// timeout; `buffer` does not apply (the host bounds its own queues, see
+    /// [`pending_output`](Self::pending_output)).
     pub fn connect(uri: &str, tls: ClientTlsConfig, options: ClientOptions) -> Result<Self, Error> {
         Self::with_clock(uri, tls, options, Arc::new(Instant::now))
     }
