@@ -257,6 +257,21 @@ async def test_a_command_response_keeps_its_resource(raw_server):
     assert response.resource == 12
 
 
+@pytest.mark.parametrize('resource', [{'n': 2 ** 70}, {1: 'a'}])
+async def test_process_command_takes_what_json_dumps_takes(raw_server, resource):
+    # 2.0.13 sent these (json.dumps) and returned the response
+    server, uri = raw_server
+    channel = await established(uri)
+    pending = asyncio.ensure_future(
+        channel.process_command_async(Command('set', '/x', 'application/json', resource), WAIT))
+    request = await server.next_frame()
+    assert request['resource'] == json.loads(json.dumps(resource))
+    await server.connection.send(json.dumps({'id': request['id'], 'method': 'set',
+                                             'status': 'success'}))
+    response = await asyncio.wait_for(pending, WAIT)
+    assert response.status == 'success'
+
+
 async def test_a_python_transport_delivers_documents_as_received():
     channel = established_over_python_transport()
     received = []

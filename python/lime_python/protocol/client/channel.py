@@ -176,7 +176,18 @@ class Channel(
         """
         loop = get_running_loop()
         future = loop.create_future()
-        wire = self._core.register_command(command.to_json(), future)
+        request = command.to_json()
+        try:
+            wire = self._core.register_command(request, future)
+        except TypeError:
+            # a resource the core cannot hold (see _send_verbatim): correlation needs only the
+            # rest of the command
+            found = _documents.document(request)
+            if found is None:
+                raise
+            wire = self._core.register_command(
+                _documents.with_placeholder(request, found[0]), future
+            )
         command_id = wire.get('id')
         command.id = command_id
         self.command_resolves[command_id] = future.set_result
