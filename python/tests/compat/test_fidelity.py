@@ -172,6 +172,17 @@ async def test_a_refused_connection_is_a_connection_refused_error(transport_clas
     assert errors == [error] and not transport.is_open
 
 
+@pytest.mark.server
+async def test_an_untrusted_certificate_is_an_os_error(lime_serve, certificate):
+    # 2.0.13: ssl.SSLCertVerificationError, an OSError (and a ValueError)
+    cert, key = certificate
+    uri = lime_serve('--cert', cert, '--key', key, '--wss').ws[0]
+    with pytest.raises(OSError) as raised:
+        await asyncio.wait_for(WebSocketTransport().open_async(uri), WAIT)
+    assert isinstance(raised.value, ConnectionOpenError) and isinstance(raised.value, ValueError)
+    assert 'TLS' in str(raised.value) or 'certificate' in str(raised.value)
+
+
 @pytest.mark.parametrize('uri', ['foo://x', 'notauri', 'ws://', 'http://127.0.0.1:1', ''])
 async def test_a_bad_uri_is_websockets_invalid_uri(uri):
     # 2.0.13: websockets.exceptions.InvalidURI for each of these URIs.
