@@ -75,9 +75,12 @@ impl LimeUri {
         auth.parse().ok()
     }
 
-    /// True when the path is `/ping` (ignoring case), the URI of ping requests.
+    /// True for the URI of ping requests, compared like C# `IsPingRequest`: a relative URI
+    /// must be exactly `/ping` (ignoring case; `/ping?x=1` is not a ping), an absolute one
+    /// must have the local path `/ping` (its query is not part of the local path).
     pub fn is_ping(&self) -> bool {
-        self.local_path().eq_ignore_ascii_case("/ping")
+        let path = if self.absolute { self.local_path() } else { self.path() };
+        path.eq_ignore_ascii_case("/ping")
     }
 }
 
@@ -172,6 +175,8 @@ mod tests {
         assert!("/PING/".parse::<LimeUri>().unwrap().is_ping());
         assert!("lime://a@b/ping".parse::<LimeUri>().unwrap().is_ping());
         assert!(!"/pings".parse::<LimeUri>().unwrap().is_ping());
+        assert!(!"/ping?x=1".parse::<LimeUri>().unwrap().is_ping());
+        assert!("lime://a@b/ping?x=1".parse::<LimeUri>().unwrap().is_ping());
     }
 
     #[test]

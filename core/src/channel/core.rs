@@ -496,8 +496,7 @@ impl<P> ChannelCore<P> {
             }
         }
         // A ping without an id is answered without one, as C# does.
-        if self.options.auto_reply_pings && c.is_ping_request() && self.is_for_me(c.to.as_ref())
-        {
+        if self.options.auto_reply_pings && c.is_ping_request() && self.is_for_me(c.to.as_ref()) {
             let mut reply = Command::ping_response(&c);
             if self.role == Role::Server {
                 reply.from.clone_from(&self.local_node);

@@ -16,7 +16,10 @@ use serde_json::Value;
 use super::{Authentication, Command, Envelope, Message, Metadata, Notification, Session};
 use crate::{
     document::{Document, MediaType},
-    enums::{AuthenticationScheme, CommandMethod, CommandStatus, NotificationEvent, SessionState},
+    enums::{
+        AuthenticationScheme, CommandMethod, CommandStatus, NotificationEvent, SessionCompression,
+        SessionEncryption, SessionState,
+    },
     error::ParseError,
     node::Node,
     uri::LimeUri,
@@ -43,6 +46,8 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Envelope, D
 enum Scalar<'de> {
     Null,
     Str(Cow<'de, str>),
+    /// An integer: accepted for enum fields (C# Newtonsoft reads an enum's ordinal).
+    Int(i64),
     Other(&'static str),
 }
 
@@ -75,11 +80,11 @@ impl<'de> Deserialize<'de> for Scalar<'de> {
             fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
                 Ok(Scalar::Other("a boolean"))
             }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Scalar::Other("a number"))
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Scalar::Int(v))
             }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Scalar::Other("a number"))
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(i64::try_from(v).map_or(Scalar::Other("a number"), Scalar::Int))
             }
             fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
                 Ok(Scalar::Other("a number"))
@@ -102,9 +107,23 @@ impl Scalar<'_> {
         match self {
             Self::Null => Ok(None),
             Self::Str(s) => Ok(Some(s.into_owned())),
+            Self::Int(_) => Err(ParseError::field(field, "expected a string, found a number")),
             Self::Other(found) => {
                 Err(ParseError::field(field, format!("expected a string, found {found}")))
             }
+        }
+    }
+
+    /// An enum value: its spelling, or (like C# Newtonsoft) its ordinal in `all`, which lists
+    /// the values in the C# declaration order.
+    fn enumerated<T: FromStr<Err = ParseError> + Copy>(
+        self,
+        field: &'static str,
+        all: &[T],
+    ) -> Result<Option<T>, ParseError> {
+        match self {
+            Self::Int(n) => ordinal(n, all).map(Some).map_err(|e| e.in_field(field)),
+            other => other.parse(field),
         }
     }
 
@@ -115,10 +134,20 @@ impl Scalar<'_> {
         match self {
             Self::Null => Ok(None),
             Self::Str(s) => s.parse().map(Some).map_err(|e: ParseError| e.in_field(field)),
+            Self::Int(_) => Err(ParseError::field(field, "expected a string, found a number")),
             Self::Other(found) => {
                 Err(ParseError::field(field, format!("expected a string, found {found}")))
             }
         }
+    }
+}
+
+/// The enum value with C# ordinal `n`; an undefined ordinal is an unknown value.
+fn ordinal<T: FromStr<Err = ParseError> + Copy>(n: i64, all: &[T]) -> Result<T, ParseError> {
+    match usize::try_from(n).ok().and_then(|i| all.get(i)) {
+        Some(v) => Ok(*v),
+        // The number's text is no spelling, so this is the enum's own "unknown value" error.
+        None => n.to_string().parse(),
     }
 }
 
@@ -301,14 +330,17 @@ fn parse_metadata(value: Value) -> Result<Option<Metadata>, ParseError> {
 fn document(
     media_type: Option<Scalar<'_>>,
     value: Option<Value>,
-    key: &'static str,
 ) -> Result<Option<Document>, ParseError> {
     let value = match value {
         None | Some(Value::Null) => return Ok(None),
         Some(v) => v,
     };
-    let Some(media_type) = opt(media_type, |s| s.parse::<MediaType>("type"))? else {
-        return Err(ParseError::field("type", format!("`{key}` requires a media type in `type`")));
+    let media_type = match opt(media_type, |s| s.parse::<MediaType>("type"))? {
+        Some(media_type) => media_type,
+        // C# accepts a document without `type` (and drops it); we keep it, labelled with the
+        // type its JSON shape implies, so the envelope stays well-formed when forwarded.
+        None if value.is_string() => MediaType::known("text/plain"),
+        None => MediaType::known("application/json"),
     };
     Ok(Some(Document::new(media_type, value)))
 }
@@ -323,7 +355,7 @@ fn reason(value: Option<Value>) -> Result<Option<Reason>, ParseError> {
 fn build_message(raw: Raw<'_>) -> Result<Message, ParseError> {
     let h = header(raw.id, raw.from, raw.pp, raw.to, raw.metadata)?;
     Ok(Message {
-        content: document(raw.media_type, raw.content, "content")?,
+        content: document(raw.media_type, raw.content)?,
         id: h.id,
         from: h.from,
         pp: h.pp,
@@ -335,7 +367,7 @@ fn build_message(raw: Raw<'_>) -> Result<Message, ParseError> {
 fn build_notification(raw: Raw<'_>) -> Result<Notification, ParseError> {
     let h = header(raw.id, raw.from, raw.pp, raw.to, raw.metadata)?;
     Ok(Notification {
-        event: opt(raw.event, |s| s.parse::<NotificationEvent>("event"))?
+        event: opt(raw.event, |s| s.enumerated("event", NotificationEvent::ALL))?
             .unwrap_or(NotificationEvent::Failed),
         reason: reason(raw.reason)?,
         id: h.id,
@@ -350,9 +382,11 @@ fn build_command(raw: Raw<'_>) -> Result<Command, ParseError> {
     let h = header(raw.id, raw.from, raw.pp, raw.to, raw.metadata)?;
     Ok(Command {
         uri: opt(raw.uri, |s| s.parse::<LimeUri>("uri"))?,
-        method: opt(raw.method, |s| s.parse::<CommandMethod>("method"))?.unwrap_or_default(),
-        status: opt(raw.status, |s| s.parse::<CommandStatus>("status"))?.unwrap_or_default(),
-        resource: document(raw.media_type, raw.resource, "resource")?,
+        method: opt(raw.method, |s| s.enumerated("method", CommandMethod::ALL))?
+            .unwrap_or_default(),
+        status: opt(raw.status, |s| s.enumerated("status", CommandStatus::ALL))?
+            .unwrap_or_default(),
+        resource: document(raw.media_type, raw.resource)?,
         reason: reason(raw.reason)?,
         id: h.id,
         from: h.from,
@@ -362,9 +396,10 @@ fn build_command(raw: Raw<'_>) -> Result<Command, ParseError> {
     })
 }
 
-fn enum_list<T: FromStr<Err = ParseError>>(
+fn enum_list<T: FromStr<Err = ParseError> + Copy>(
     value: Option<Value>,
     field: &'static str,
+    all: &[T],
 ) -> Result<Option<Vec<T>>, ParseError> {
     match value {
         None | Some(Value::Null) => Ok(None),
@@ -372,6 +407,10 @@ fn enum_list<T: FromStr<Err = ParseError>>(
             .iter()
             .map(|item| match item {
                 Value::String(s) => s.parse().map_err(|e: ParseError| e.in_field(field)),
+                Value::Number(n) => match n.as_i64() {
+                    Some(n) => ordinal(n, all).map_err(|e| e.in_field(field)),
+                    None => Err(ParseError::field(field, "expected an array of strings")),
+                },
                 _ => Err(ParseError::field(field, "expected an array of strings")),
             })
             .collect::<Result<Vec<T>, _>>()
@@ -390,7 +429,7 @@ fn authentication(
         Some(_) => return Err(ParseError::field("authentication", "expected an object")),
     };
     let inner_scheme = obj.as_mut().and_then(|o| o.swap_remove("scheme"));
-    let scheme = match opt(scheme, |s| s.parse::<AuthenticationScheme>("scheme"))? {
+    let scheme = match opt(scheme, |s| s.enumerated("scheme", AuthenticationScheme::ALL))? {
         Some(scheme) => scheme,
         None => match inner_scheme {
             Some(Value::String(s)) => {
@@ -425,12 +464,22 @@ fn authentication(
 fn build_session(raw: Raw<'_>) -> Result<Session, ParseError> {
     let h = header(raw.id, raw.from, raw.pp, raw.to, raw.metadata)?;
     Ok(Session {
-        state: opt(raw.state, |s| s.parse::<SessionState>("state"))?.unwrap_or_default(),
-        encryption_options: enum_list(raw.encryption_options, "encryptionOptions")?,
-        encryption: opt(raw.encryption, |s| s.parse("encryption"))?,
-        compression_options: enum_list(raw.compression_options, "compressionOptions")?,
-        compression: opt(raw.compression, |s| s.parse("compression"))?,
-        scheme_options: enum_list(raw.scheme_options, "schemeOptions")?,
+        state: opt(raw.state, |s| s.enumerated("state", SessionState::ALL))?.unwrap_or_default(),
+        encryption_options: enum_list(
+            raw.encryption_options,
+            "encryptionOptions",
+            SessionEncryption::ALL,
+        )?,
+        encryption: opt(raw.encryption, |s| s.enumerated("encryption", SessionEncryption::ALL))?,
+        compression_options: enum_list(
+            raw.compression_options,
+            "compressionOptions",
+            SessionCompression::ALL,
+        )?,
+        compression: opt(raw.compression, |s| {
+            s.enumerated("compression", SessionCompression::ALL)
+        })?,
+        scheme_options: enum_list(raw.scheme_options, "schemeOptions", AuthenticationScheme::ALL)?,
         authentication: authentication(raw.scheme, raw.authentication)?,
         reason: reason(raw.reason)?,
         id: h.id,

@@ -20,11 +20,34 @@ use serde::{Deserialize, Serialize};
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Reason {
-    /// One of [`codes`] (or an application-specific value).
+    /// One of [`codes`] (or an application-specific value). Read from a JSON integer or, as
+    /// C# Newtonsoft does, from a string holding one (`"13"`).
+    #[serde(deserialize_with = "code")]
     pub code: i32,
     /// Human-readable text; omitted when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+
+/// An `i32` from a JSON integer or a string of one (leading/trailing whitespace allowed).
+fn code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = i32;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer code (or a string holding one)")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i32, E> {
+            i32::try_from(v).map_err(|_| E::custom(format!("the code {v} is out of range")))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i32, E> {
+            i32::try_from(v).map_err(|_| E::custom(format!("the code {v} is out of range")))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<i32, E> {
+            v.trim().parse().map_err(|_| E::custom(format!("the code {v:?} is not an integer")))
+        }
+    }
+    d.deserialize_any(V)
 }
 
 impl Reason {
@@ -105,6 +128,17 @@ mod tests {
         let r: Reason =
             serde_json::from_str(r#"{"description":"x","code":13,"extra":true}"#).unwrap();
         assert_eq!(r, Reason::new(codes::SESSION_AUTHENTICATION_FAILED, "x"));
+    }
+
+    #[test]
+    fn numeric_string_codes_are_read_like_csharp() {
+        let r: Reason = serde_json::from_str(r#"{"code":"42"}"#).unwrap();
+        assert_eq!(r.code, codes::ROUTING_DESTINATION_NOT_FOUND);
+        for bad in
+            [r#"{"code":"x"}"#, r#"{"code":4.5}"#, r#"{"code":"4.5"}"#, r#"{"code":3000000000}"#]
+        {
+            assert!(serde_json::from_str::<Reason>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -54,23 +54,33 @@ pub type ExternalVerifier = Arc<dyn Fn(&Identity, &str, Option<&str>) -> bool + 
 /// The built-in authenticator. See the [module docs](self).
 #[derive(Clone, Default)]
 pub struct AuthConfig {
-    /// Accept `guest` (anyone, any name).
+    /// Accept `guest`: anyone, under any name that has no credentials in `users` (a guest
+    /// cannot take a password user's identity) and, with `guest_domain`, only in that domain.
+    /// The server's own identity is reserved whatever the scheme.
     pub guest: bool,
+    /// Confine guests to this domain (compared ignoring case).
+    pub guest_domain: Option<String>,
     /// Users for `plain` and `key` (and the schemes are offered only when some user has one).
     pub users: Option<UserFile>,
     /// Accept `transport`: the client certificate must cover the identity's domain.
     pub transport: bool,
     /// Accept `external` through this callback.
     pub external: Option<ExternalVerifier>,
+    /// The order in which the enabled schemes are offered (`schemeOptions`). Enabled schemes
+    /// missing from it follow in the built-in order (guest, plain, key, transport, external);
+    /// schemes listed but not enabled are not offered.
+    pub order: Vec<AuthenticationScheme>,
 }
 
 impl std::fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthConfig")
             .field("guest", &self.guest)
+            .field("guest_domain", &self.guest_domain)
             .field("users", &self.users.as_ref().map(UserFile::len))
             .field("transport", &self.transport)
             .field("external", &self.external.is_some())
+            .field("order", &self.order)
             .finish()
     }
 }
@@ -103,13 +113,25 @@ impl Authenticator for AuthConfig {
         if self.external.is_some() {
             out.push(AuthenticationScheme::External);
         }
-        out
+        let mut ordered = Vec::with_capacity(out.len());
+        for s in self.order.iter().chain(&out) {
+            if out.contains(s) && !ordered.contains(s) {
+                ordered.push(*s);
+            }
+        }
+        ordered
     }
 
     async fn authenticate(&self, request: AuthRequest<'_>) -> AuthOutcome {
         let identity = request.node.to_identity();
         let ok = match request.authentication {
-            Authentication::Guest => self.guest,
+            Authentication::Guest => {
+                self.guest
+                    && self.guest_domain.as_deref().is_none_or(|d| {
+                        identity.domain().is_some_and(|own| own.to_lowercase() == d.to_lowercase())
+                    })
+                    && !self.users.as_ref().is_some_and(|u| u.has_identity(&identity))
+            }
             Authentication::Plain { .. } | Authentication::Key { .. } => {
                 match (&self.users, request.authentication.decoded_secret()) {
                     (Some(users), Some(Ok(secret))) => {
@@ -227,6 +249,13 @@ impl UserFile {
         self.entries.is_empty()
     }
 
+    /// True when `identity` has credentials (of any scheme) in the file.
+    pub fn has_identity(&self, identity: &Identity) -> bool {
+        [AuthenticationScheme::Plain, AuthenticationScheme::Key]
+            .into_iter()
+            .any(|scheme| self.entries.contains_key(&(identity.clone(), scheme)))
+    }
+
     fn has(&self, scheme: AuthenticationScheme) -> bool {
         self.entries.keys().any(|(_, s)| *s == scheme)
     }
@@ -277,6 +306,53 @@ mod tests {
             config.authenticate(req(&bot, &Authentication::Guest, &[])).await,
             AuthOutcome::Reject
         );
+    }
+
+    #[tokio::test]
+    async fn guests_cannot_take_credentialed_identities_or_leave_their_domain() {
+        let mut users = UserFile::default();
+        users.insert("alice@example.com".parse().unwrap(), AuthenticationScheme::Key, "k");
+        let config = AuthConfig { guest: true, users: Some(users), ..AuthConfig::default() };
+        let guest = Authentication::Guest;
+        for (node, expected) in [
+            ("ALICE@Example.com/any", AuthOutcome::Reject),
+            ("alice@example.com", AuthOutcome::Reject),
+            ("alice@other.com/x", AuthOutcome::Accept),
+            ("bob@example.com/x", AuthOutcome::Accept),
+        ] {
+            let n: Node = node.parse().unwrap();
+            assert_eq!(config.authenticate(req(&n, &guest, &[])).await, expected, "{node}");
+        }
+        let confined =
+            AuthConfig { guest_domain: Some("Guests.Example.com".into()), ..config.clone() };
+        for (node, expected) in [
+            ("bob@guests.example.com/x", AuthOutcome::Accept),
+            ("bob@example.com/x", AuthOutcome::Reject),
+            ("bob@sub.guests.example.com/x", AuthOutcome::Reject),
+        ] {
+            let n: Node = node.parse().unwrap();
+            assert_eq!(confined.authenticate(req(&n, &guest, &[])).await, expected, "{node}");
+        }
+        // the user still logs in with the key
+        let alice: Node = "alice@example.com/x".parse().unwrap();
+        let key = Authentication::key("k");
+        assert_eq!(confined.authenticate(req(&alice, &key, &[])).await, AuthOutcome::Accept);
+    }
+
+    #[test]
+    fn schemes_follow_the_configured_order() {
+        let mut users = UserFile::default();
+        users.insert("a@x.com".parse().unwrap(), AuthenticationScheme::Plain, "p");
+        let mut config = AuthConfig {
+            guest: true,
+            users: Some(users),
+            transport: true,
+            ..AuthConfig::default()
+        };
+        use AuthenticationScheme::{Guest, Key, Plain, Transport};
+        assert_eq!(config.schemes(), vec![Guest, Plain, Transport]);
+        config.order = vec![Transport, Key, Plain, Transport];
+        assert_eq!(config.schemes(), vec![Transport, Plain, Guest]);
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod auth;
+pub mod identity;
 mod router;
 mod session;
 

@@ -140,7 +140,11 @@ impl Router {
 
     fn is_server(&self, to: &Node) -> bool {
         to.identity() == self.server.identity()
-            || (to.name().is_none() && to.domain().is_some() && to.domain() == self.server.domain())
+            || (to.name().is_none()
+                && to
+                    .domain()
+                    .zip(self.server.domain())
+                    .is_some_and(|(a, b)| a.to_lowercase() == b.to_lowercase()))
     }
 
     /// Routes an envelope received from the session of `origin`. Returns an envelope to send
@@ -162,6 +166,31 @@ impl Router {
                     ),
                 );
             }
+        }
+        // `pp` names the sender of record (replies and receipts go to `pp ?? from`), so it is
+        // held to the same rule as `from`: absent, or the sender's own node or identity.
+        if let Some(pp) = env.pp() {
+            let own =
+                pp == origin || (pp.instance().is_none() && pp.identity() == origin.identity());
+            if !own {
+                return self.failure(
+                    origin,
+                    &env,
+                    Reason::new(
+                        codes::AUTHORIZATION_UNAUTHORIZED_SENDER,
+                        "The sender is not authorized to send on behalf of the `pp` node",
+                    ),
+                );
+            }
+        }
+        // A message without content (`"content": null`) has no wire form a recipient could
+        // read back as a message: refuse it rather than deliver something that is no envelope.
+        if matches!(&env, Envelope::Message(m) if m.content.is_none()) {
+            return self.failure(
+                origin,
+                &env,
+                Reason::new(codes::VALIDATION_EMPTY_DOCUMENT, "The message has no content"),
+            );
         }
         let Some(to) = env.to().cloned() else { return self.to_server(origin, &env) };
         if self.is_server(&to) {
@@ -191,6 +220,14 @@ impl Router {
 
     fn to_server(&self, origin: &Node, env: &Envelope) -> Option<Envelope> {
         match env {
+            // Any address of the server answers pings, `@domain` included (the channel core
+            // answers those to the server's identity before they reach the router).
+            Envelope::Command(c) if c.is_ping_request() => {
+                let mut reply = Command::ping_response(c);
+                reply.to = Some(origin.clone());
+                reply.from = Some(self.server.clone());
+                Some(reply.into())
+            }
             Envelope::Command(c) if c.is_request() => self.failure(
                 origin,
                 env,
@@ -214,11 +251,12 @@ impl Router {
         }
     }
 
-    /// The failure to send back for `env`: a `failed` notification for messages with an id, a
-    /// `failure` response for command requests, nothing otherwise (never answer notifications
-    /// or responses, which could loop).
+    /// The failure to send back to `origin` for `env`: a `failed` notification for messages
+    /// with an id, a `failure` response for command requests, nothing otherwise (never answer
+    /// notifications or responses, which could loop).
     fn failure(&self, origin: &Node, env: &Envelope, reason: Reason) -> Option<Envelope> {
-        let back_to = env.pp().cloned().unwrap_or_else(|| origin.clone());
+        // Always the origin: its `pp`/`from` may be the very thing being refused.
+        let back_to = origin.clone();
         match env {
             Envelope::Message(m) => {
                 let id = m.id.clone()?;
@@ -300,6 +338,61 @@ mod tests {
         let Some(Envelope::Notification(n)) = back else { panic!() };
         assert_eq!(n.reason.unwrap().code, codes::AUTHORIZATION_UNAUTHORIZED_SENDER);
         assert!(b_rx.try_recv().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_forged_pp_is_refused_and_the_failure_goes_to_the_origin() {
+        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject);
+        let (b_tx, mut b_rx) = queue::queue(8);
+        router.register(node("b@x.com/1"), b_tx).unwrap();
+        let alice = node("a@x.com/1");
+        let forged =
+            Message::text("x").with_id("m").with_pp(node("c@x.com/x")).with_to(node("b@x.com/1"));
+        let back = router.route(&alice, forged.into()).await;
+        let Some(Envelope::Notification(n)) = back else { panic!("{back:?}") };
+        assert_eq!(n.reason.unwrap().code, codes::AUTHORIZATION_UNAUTHORIZED_SENDER);
+        assert_eq!(n.to.as_ref(), Some(&alice));
+        assert!(b_rx.try_recv().is_none());
+        // a forged notification or command is dropped, not forwarded
+        let n = Notification::new(NotificationEvent::Received)
+            .with_id("m")
+            .with_pp(node("c@x.com"))
+            .with_to(node("b@x.com/1"));
+        assert!(router.route(&alice, n.into()).await.is_none());
+        assert!(b_rx.try_recv().is_none());
+        // its own node or identity is fine
+        for own in ["a@x.com/1", "A@X.com"] {
+            let m = Message::text("x").with_pp(node(own)).with_to(node("b@x.com/1"));
+            assert!(router.route(&alice, m.into()).await.is_none(), "{own}");
+            let got = Envelope::from_slice(&b_rx.recv().await.unwrap()).unwrap();
+            assert_eq!(got.pp().unwrap().to_string(), own);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_without_content_is_refused_not_forwarded() {
+        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject);
+        let (b_tx, mut b_rx) = queue::queue(8);
+        router.register(node("b@x.com/1"), b_tx).unwrap();
+        let empty: Envelope = r#"{"id":"m","to":"b@x.com/1","content":null}"#.parse().unwrap();
+        let back = router.route(&node("a@x.com/1"), empty).await;
+        let Some(Envelope::Notification(n)) = back else { panic!("{back:?}") };
+        assert_eq!(n.reason.unwrap().code, codes::VALIDATION_EMPTY_DOCUMENT);
+        assert!(b_rx.try_recv().is_none());
+    }
+
+    #[tokio::test]
+    async fn pings_to_the_domain_are_answered() {
+        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject);
+        let alice = node("a@x.com/1");
+        for to in ["@x.com", "@X.COM/any", "postmaster@x.com/other"] {
+            let ping = Command::ping_request().with_to(node(to));
+            let back = router.route(&alice, ping.into()).await;
+            let Some(Envelope::Command(r)) = back else { panic!("{to}: {back:?}") };
+            assert_eq!((r.status, r.id.as_deref()), (CommandStatus::Success, None), "{to}");
+            assert_eq!(r.to.as_ref(), Some(&alice));
+            assert_eq!(r.from.unwrap().to_string(), "postmaster@x.com/server");
+        }
     }
 
     #[tokio::test]

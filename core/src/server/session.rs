@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{auth::AuthRequest, AuthOutcome, Shared};
+use super::{auth::AuthRequest, identity::check_claimed_node, AuthOutcome, Shared};
 use crate::{
     channel::{
         new_id,
@@ -13,6 +13,7 @@ use crate::{
         queue::{self, write_loop},
         ChannelCore, Role,
     },
+    error::SessionError,
     reason::codes,
     transport::{Transport, TransportReceiver},
     Command, Envelope, Error, Node, Reason, Session, SessionState, TransportError,
@@ -45,6 +46,16 @@ fn fail(code: i32, description: &str) -> End {
 }
 
 const MAX_AUTH_ROUNDS: u32 = 16;
+
+/// The description of a `failed` session for a protocol error: the bare text of a protocol
+/// violation (so a session envelope without the session id fails with C#'s exact
+/// "Invalid session id"), the error's message otherwise.
+fn describe(e: &Error) -> String {
+    match e {
+        Error::Session(SessionError::Protocol(text)) => text.clone(),
+        other => other.to_string(),
+    }
+}
 
 pub(super) async fn run(
     shared: Arc<Shared>,
@@ -88,8 +99,7 @@ async fn receive_session(
         Ok(inbound) => inbound.session.ok_or_else(|| {
             fail(codes::SESSION_ERROR, "An empty or unexpected envelope was received")
         }),
-        Err(Error::Session(e)) => Err(fail(codes::SESSION_ERROR, &e.to_string())),
-        Err(e) => Err(fail(codes::SESSION_ERROR, &e.to_string())),
+        Err(e) => Err(fail(codes::SESSION_ERROR, &describe(&e))),
     }
 }
 
@@ -180,16 +190,27 @@ async fn handshake(
                 "The authentication scheme is not supported",
             ));
         }
+        // The claimed node is checked before the credentials: a node the registry would refuse
+        // (reason 12, as C# `NodeRegistry`) or the server's own identity (reason 13: reserving
+        // identities is an authentication decision in C#, whose authenticator sees only the
+        // identity) never reaches the authenticator.
+        if let Err(why) = check_claimed_node(node) {
+            return Err(fail(
+                codes::SESSION_REGISTRATION_ERROR,
+                &format!("The session instance registration failed: {why}"),
+            ));
+        }
+        if node.to_identity() == config.node.to_identity() {
+            return Err(fail(
+                codes::SESSION_AUTHENTICATION_FAILED,
+                "The session authentication failed: the server's identity is reserved",
+            ));
+        }
         let request = AuthRequest { node, authentication: auth, certificate_names: &names, round };
         match config.authenticator.authenticate(request).await {
             AuthOutcome::Accept => {
-                if node.name().is_none() || node.domain().is_none() {
-                    return Err(fail(
-                        codes::SESSION_REGISTRATION_ERROR,
-                        "The session instance registration failed",
-                    ));
-                }
-                let instance = node.instance().filter(|i| !i.is_empty()).unwrap_or("default");
+                // Like C#, only a missing instance becomes `default`; an empty one is kept.
+                let instance = node.instance().unwrap_or("default");
                 return Ok(node.clone().with_instance(Some(instance)));
             }
             AuthOutcome::Roundtrip(challenge) => {
@@ -330,7 +351,7 @@ async fn handle(
     let inbound = match core.receive(envelope) {
         Ok(i) => i,
         Err(e) => {
-            return Err(Some(Session::failed(Reason::new(codes::SESSION_ERROR, e.to_string()))))
+            return Err(Some(Session::failed(Reason::new(codes::SESSION_ERROR, describe(&e)))))
         }
     };
     if let Some(session) = inbound.session {

@@ -412,10 +412,11 @@ async fn server_pings_idle_sessions_and_finishes_silent_ones() {
     // a raw client that never answers
     let mut t = raw_memory(&server);
     t.send(&lime::Session::new(SessionState::New).into()).await.unwrap();
-    within(t.receive()).await.unwrap();
-    let auth = lime::Session::new(SessionState::Authenticating)
+    let Some(lime::Envelope::Session(offer)) = within(t.receive()).await.unwrap() else { panic!() };
+    let mut auth = lime::Session::new(SessionState::Authenticating)
         .with_from("silent@localhost/1".parse().unwrap())
         .with_authentication(Authentication::Guest);
+    auth.id = offer.id; // every session envelope after `new` echoes the session id
     t.send(&auth.into()).await.unwrap();
     let Some(lime::Envelope::Session(est)) = within(t.receive()).await.unwrap() else { panic!() };
     assert_eq!(est.state, SessionState::Established);
