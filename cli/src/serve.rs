@@ -32,9 +32,14 @@ pub(crate) struct Args {
     /// The server's domain: its node is `postmaster@DOMAIN/server`.
     #[arg(long, default_value = "localhost")]
     pub(crate) domain: String,
-    /// Authentication schemes to accept, comma-separated: guest, plain, key, transport.
+    /// Authentication schemes to accept, comma-separated: guest, plain, key, transport (offered
+    /// to clients in this order).
     #[arg(long, default_value = "guest", value_delimiter = ',')]
     pub(crate) auth: Vec<String>,
+    /// Confine guests to this domain (guests never get the server's identity nor one with
+    /// credentials in --users).
+    #[arg(long)]
+    pub(crate) guest_domain: Option<String>,
     /// User file for `plain` and `key` (lines `identity scheme secret`).
     #[arg(long)]
     pub(crate) users: Option<PathBuf>,
@@ -66,6 +71,7 @@ impl Default for Args {
             wss: false,
             domain: "localhost".into(),
             auth: vec!["guest".into()],
+            guest_domain: None,
             users: None,
             max_envelope_size: DEFAULT_MAX_ENVELOPE_SIZE,
             handshake_timeout: 30.0,
@@ -85,7 +91,11 @@ pub(crate) fn config(args: &Args) -> Result<ServerConfig, String> {
     let mut auth = AuthConfig::default();
     let mut wants_users = false;
     for scheme in &args.auth {
-        match scheme.trim().to_ascii_lowercase().as_str() {
+        let scheme = scheme.trim().to_ascii_lowercase();
+        if let Ok(parsed) = scheme.parse::<lime::AuthenticationScheme>() {
+            auth.order.push(parsed);
+        }
+        match scheme.as_str() {
             "guest" => auth.guest = true,
             "plain" | "key" => wants_users = true,
             "transport" => auth.transport = true,
@@ -109,6 +119,17 @@ pub(crate) fn config(args: &Args) -> Result<ServerConfig, String> {
             }
         }
         auth.users = Some(filtered);
+    }
+    if let Some(domain) = &args.guest_domain {
+        if !auth.guest {
+            return Err("--guest-domain needs `guest` in --auth".into());
+        }
+        let domain = domain.trim();
+        if domain.is_empty() || domain.contains(['/', '@']) || domain.chars().any(char::is_control)
+        {
+            return Err(format!("--guest-domain {domain:?} is not a domain"));
+        }
+        auth.guest_domain = Some(domain.to_owned());
     }
     if auth.transport && args.client_ca.is_none() {
         return Err("`transport` authentication needs --client-ca (and --cert/--key)".into());
@@ -206,4 +227,62 @@ pub(crate) async fn run(args: &Args) -> ExitCode {
     println!("lime serve: shutting down ({} sessions)", handle.session_count());
     handle.shutdown().await;
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use lime::{server::AuthRequest, AuthenticationScheme, Node};
+
+    use super::*;
+
+    fn args(auth: &[&str], guest_domain: Option<&str>) -> Args {
+        Args {
+            auth: auth.iter().map(|s| (*s).to_owned()).collect(),
+            guest_domain: guest_domain.map(str::to_owned),
+            ..Args::default()
+        }
+    }
+
+    #[test]
+    fn scheme_options_follow_the_auth_flag_order() {
+        let users = std::env::temp_dir().join(format!("lime-serve-order-{}", std::process::id()));
+        std::fs::write(&users, "alice@localhost plain pw\nbot@localhost key k\n").unwrap();
+        let a = Args { users: Some(users.clone()), ..args(&["key", "guest", "plain"], None) };
+        let config = config(&a);
+        let _ = std::fs::remove_file(&users);
+        let config = config.unwrap();
+        use AuthenticationScheme::{Guest, Key, Plain};
+        assert_eq!(config.authenticator.schemes(), vec![Key, Guest, Plain]);
+    }
+
+    #[tokio::test]
+    async fn guest_domain_confines_guests() {
+        let config = config(&args(&["guest"], Some("guests.example"))).unwrap();
+        let check = |node: &str| {
+            let node: Node = node.parse().unwrap();
+            let auth = lime::Authentication::Guest;
+            let names: Vec<String> = Vec::new();
+            let authenticator = config.authenticator.clone();
+            async move {
+                authenticator
+                    .authenticate(AuthRequest {
+                        node: &node,
+                        authentication: &auth,
+                        certificate_names: &names,
+                        round: 0,
+                    })
+                    .await
+            }
+        };
+        assert_eq!(check("g@guests.example/x").await, lime::server::AuthOutcome::Accept);
+        assert_eq!(check("g@localhost/x").await, lime::server::AuthOutcome::Reject);
+    }
+
+    #[test]
+    fn bad_guest_domains_are_clear_errors() {
+        let err = config(&args(&["guest"], Some("a/b"))).unwrap_err();
+        assert!(err.contains("is not a domain"), "{err}");
+        let err = config(&args(&["transport"], Some("x.com"))).unwrap_err();
+        assert!(err.contains("needs `guest`"), "{err}");
+    }
 }
