@@ -6,7 +6,8 @@ declares plain ``lime-python``), and our wheel must bring what the packages it r
 blip-sdk imports ``humps``, which came with lime-python 2.0.13's ``pyhumps``. Then
 ``blip/bot.py`` runs a bot on blip-sdk's ``ClientBuilder`` (key authentication,
 ``with_scheme('ws')``) against ``lime serve --auth guest,key --users FILE``: another client
-sends it a message and gets the answer and blip-sdk's receipts.
+sends it a message and gets the answer and blip-sdk's receipts. The README's Usage example
+(``blip/seed.py``) runs in the same venv.
 
 The downloads (blip-sdk, pyhumps, websockets) are cached in python/tests/.cache/blip-sdk
 (``python python/tests/blip/prepare.py`` fetches them ahead). A failed download, or no maturin,
@@ -175,3 +176,18 @@ def test_blip_sdk_bot_answers_a_message(blip_venv, tmp_path):
     assert report['receipts'] == {'received': True, 'consumed': True}
     assert report['bot_finished'] == 'finished'
     assert report['guest_finished'] == 'finished'
+
+
+def test_the_readme_example_runs_in_the_user_venv(blip_venv, tmp_path):
+    python, _ = blip_venv
+    users = tmp_path / 'users'
+    users.write_text(f'{BOT}@{DOMAIN} key {BOT_SECRET}\n')
+    server = _Serve(users)
+    try:
+        result = subprocess.run(
+            [str(python), str(HERE / 'blip' / 'seed.py'), f'ws://127.0.0.1:{server.port}'],
+            capture_output=True, text=True, timeout=BOT_RUN)
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stdout + result.stderr + ''.join(server.output)
+    assert result.stdout.splitlines()[-2:] == ['ping success', 'state finished']
