@@ -231,7 +231,7 @@ async def test_transport_send_keeps_the_document_too(raw_server):
     assert (await server.next_frame())['content'] == {'k': [1, 2]}
     assert (await server.next_frame())['content'] == {'3': 2 ** 65}
     with pytest.raises(EnvelopeParseError):  # the rest of the envelope is still checked
-        transport.send({'id': 'm3', 'content': 5})
+        transport.send({'id': 'm3', 'type': 'text/plain', 'content': 5, 'to': 7})
     await transport.close_async()
 
 
