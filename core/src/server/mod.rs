@@ -3,8 +3,10 @@
 //!
 //! Behaviour follows the C# server (PROTOCOL §3.2) with the additions the C# one lacks: a
 //! handshake timeout (failed, reason 16), graceful shutdown (every session gets failed,
-//! reason 11 "The server is being shut down"), `from` validation so no client can impersonate
-//! another node, and failures for undeliverable envelopes (reason 42).
+//! reason 11 "The server is being shut down"), `from` and `pp` validation so no client can
+//! impersonate another node (reason 32), identity rules at establishment (the server's identity
+//! is reserved, guests cannot take identities with credentials, claimed nodes are checked: see
+//! [`identity`] and [`AuthConfig`]), and failures for undeliverable envelopes (reason 42).
 //!
 //! # Examples
 //!
