@@ -81,3 +81,32 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{error::ErrorKind, Parser};
+
+    use super::Cli;
+
+    /// `lime --version` (and `-V`) prints the workspace version, which every crate inherits.
+    #[test]
+    fn version_flag_prints_the_workspace_version() {
+        for flag in ["--version", "-V"] {
+            let Err(shown) = Cli::try_parse_from(["lime", flag]) else {
+                panic!("{flag} was parsed as a command");
+            };
+            assert_eq!(shown.kind(), ErrorKind::DisplayVersion);
+            assert_eq!(shown.to_string(), format!("lime {}\n", env!("CARGO_PKG_VERSION")));
+        }
+        // The table's own lines: from its header to the next one.
+        let table = include_str!("../../Cargo.toml")
+            .split("[workspace.package]\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n[").next());
+        let line = format!("version = \"{}\"", env!("CARGO_PKG_VERSION"));
+        assert!(
+            table.is_some_and(|t| t.lines().any(|l| l == line)),
+            "the CLI's version is not [workspace.package] {line}"
+        );
+    }
+}
