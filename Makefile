@@ -35,7 +35,7 @@ $(VENV)/.ready: pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check 'maturin>=1.9,<2' 'pytest>=8,<10' \
 		'pytest-asyncio>=1.0,<2' 'pytest-mock>=3.14,<4' 'pytest-timeout==2.4.0' 'websockets>=13' \
-		'cryptography>=42' 'mypy>=1.10'
+		'cryptography>=42' 'mypy>=1.10' 'uvloop>=0.19'
 	touch $@
 
 ## What the Python suite downloads (the published lime-python 2.0.13 and

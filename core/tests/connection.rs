@@ -932,3 +932,17 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn serialized_envelopes_go_out_as_written_within_the_size_limit() {
+    let small = ClientOptions { max_envelope_size: 160, ..ClientOptions::default() };
+    let mut c = established(small);
+    let json = br#"{"id":"m1","type":"text/plain","content":1180591620717411303424}"#;
+    c.send_serialized(json).unwrap();
+    assert_eq!(c.take_output(), json);
+    let err = c.send_serialized(&[b' '; 161]).unwrap_err();
+    assert!(matches!(err, Error::Transport(TransportError::EnvelopeTooLarge { .. })), "{err:?}");
+    assert!(!c.is_closed() && c.pending_output().is_empty());
+    c.close();
+    assert!(matches!(c.send_serialized(json), Err(Error::Closed)));
+}

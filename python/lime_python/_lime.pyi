@@ -17,6 +17,7 @@ __all__ = [
     "ChannelCore",
     "Inbound",
     "Connection",
+    "LoopConnection",
     "Server",
     "_shutdown",
 ]
@@ -166,6 +167,107 @@ class Connection:
     def subprotocol(self) -> Optional[str]: ...
     def supported_encryption(self) -> List[str]: ...
     def supported_compression(self) -> List[str]: ...
+
+@final
+class LoopConnection:
+    """One LIME client connection (net.tcp://, ws://, wss://) run on the asyncio loop thread: the
+    asyncio.Protocol of a plain socket that asyncio owns. Each received chunk is handled in one
+    native call (TLS, WebSocket or TCP framing, gzip, the channel core and its automatic replies),
+    which writes what it produced to the asyncio transport, resolves command futures and calls
+    on_batch once with the deliveries: ('envelope', dict) items before attach(), then
+    ('message'|'notification', object-or-dict), ('command'|'session', dict); ('closed',
+    error_or_None) is the last item. Sends write to the asyncio transport before returning.
+    Once attached it is also the channel's core (channel._core): same attributes and methods as
+    ChannelCore, kept by the connection."""
+    def __new__(
+        cls,
+        uri: str,
+        on_batch: Callable[[List[Tuple[str, Any]]], None],
+        ca_pem: Optional[bytes] = None,
+        client_cert_pem: Optional[bytes] = None,
+        client_key_pem: Optional[bytes] = None,
+        max_envelope_size: int = ...,
+        max_write_buffer_size: int = ...,
+    ) -> "LoopConnection":
+        """Must be called with an asyncio loop running. Raises the open errors of
+        lime_python.errors (InvalidUriError for a bad URI)."""
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def ready(self) -> Awaitable[None]:
+        """Resolved once envelopes can be sent (TCP connected; WebSocket upgraded, after TLS for
+        wss); fails with ConnectionOpenError and the like when the opening fails."""
+    def attach(
+        self,
+        source: Any,
+        message_class: Optional[type] = None,
+        notification_class: Optional[type] = None,
+        reason_class: Optional[type] = None,
+    ) -> None:
+        """Takes over the options and state of source (a ChannelCore or a LoopConnection)."""
+    # asyncio.Protocol
+    def connection_made(self, transport: Any) -> None: ...
+    def data_received(self, data: bytes) -> None: ...
+    def eof_received(self) -> bool: ...
+    def connection_lost(self, exc: Optional[BaseException] = None) -> None: ...
+    def pause_writing(self) -> None: ...
+    def resume_writing(self) -> None: ...
+    def _on_timer(self) -> None: ...
+    # sending
+    def send_with(self, core: Any, envelope: Dict[str, Any]) -> Optional[str]:
+        """Sends a wire dict; returns its (possibly assigned) id. core is not used (the
+        connection is the core); kept for the channel's calling convention."""
+    def send_message_with(self, core: Any, message: Any) -> Optional[str]:
+        """send_with for an exact lime_python Message object, read from its attributes."""
+    def send(self, envelope: Union[Dict[str, Any], str]) -> None:
+        """Sends one envelope (a wire dict or JSON text). Raises ConnectionClosedError when
+        closed, EnvelopeParseError for invalid envelopes, ChannelStateError in the wrong state,
+        EnvelopeTooLargeError above max_envelope_size (the connection stays up) and
+        WriteBufferFullError when writing is paused and max_write_buffer_size is exceeded."""
+    def send_text(self, text: str) -> None:
+        """Sends JSON text as it is (not parsed again); same errors as send."""
+    def drain(self) -> Awaitable[None]:
+        """Resolved when asyncio accepts writes again (at once when it is not paused)."""
+    def close(self) -> Awaitable[None]:
+        """Closes (WebSocket close frame / TLS close_notify first); resolved once the socket is
+        closed."""
+    @property
+    def is_open(self) -> bool: ...
+    @property
+    def open(self) -> bool: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def encryption(self) -> str: ...
+    @property
+    def compression(self) -> str: ...
+    @property
+    def subprotocol(self) -> Optional[str]: ...
+    @property
+    def pending_output(self) -> int: ...
+    def supported_encryption(self) -> List[str]: ...
+    def supported_compression(self) -> List[str]: ...
+    # the channel core
+    state: str
+    session_id: Optional[str]
+    local_node: Optional[str]
+    remote_node: Optional[str]
+    auto_reply_pings: bool
+    auto_notify_receipt: bool
+    @property
+    def pending_commands(self) -> int: ...
+    def start_new_session(self) -> Dict[str, Any]: ...
+    def negotiate_session(self, compression: str, encryption: str) -> Dict[str, Any]: ...
+    def authenticate_session(
+        self, identity: str, authentication: Dict[str, Any], instance: Optional[str] = None
+    ) -> Dict[str, Any]: ...
+    def finishing_session(self) -> Dict[str, Any]: ...
+    def prepare_send(self, envelope: Dict[str, Any]) -> Dict[str, Any]: ...
+    def register_command(self, command: Dict[str, Any], completion: Any) -> Dict[str, Any]: ...
+    def cancel_command(self, id: str) -> Optional[Any]: ...
+    def drain_pending(self) -> List[Any]: ...
 
 # ----- server -------------------------------------------------------------------------------
 

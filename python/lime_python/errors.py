@@ -131,3 +131,9 @@ def _open_error(kind: str, message: str, errno: int = None) -> Exception:
 
 class EnvelopeTooLargeError(LimeError, ValueError):
     """An envelope exceeds the maximum envelope size; it was not sent and the connection is up."""
+
+
+class WriteBufferFullError(LimeError, BufferError):
+    """A send refused because the peer is not reading: asyncio paused writing and more than the
+    transport's ``max_write_buffer_size`` bytes already wait to be written. Nothing was sent;
+    ``await transport.drain()`` waits until asyncio accepts writes again."""

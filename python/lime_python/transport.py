@@ -1,17 +1,23 @@
-"""Native transports: LIME connections run by the Rust core.
+"""Native transports: LIME connections run by the Rust core on the asyncio event loop.
 
-``TcpTransport`` speaks ``net.tcp://`` (with the in-band TLS upgrade negotiated in the session);
-``lime_transport_websocket.WebSocketTransport`` speaks ``ws://``/``wss://``. Both are
+``TcpTransport`` speaks ``net.tcp://`` (with the in-band TLS upgrade and gzip negotiated in the
+session); ``lime_transport_websocket.WebSocketTransport`` speaks ``ws://``/``wss://``. Both are
 ``Transport`` subclasses with lime-python's interface (``open_async``, ``close_async``,
 ``send(dict)``, ``on_envelope``/``on_open``/``on_close``/``on_error`` hooks). Used alone, every
 received envelope goes to ``on_envelope(dict)``. Given to a ``ClientChannel``, the channel core
 runs in Rust: ping replies, receipts, command correlation and the TLS switch happen without
 Python, and only deliveries reach the channel's callbacks.
 
+asyncio owns the socket (a plain one, even for ``wss://``: TLS runs in Rust): the native
+``_lime.LoopConnection`` is the socket's ``asyncio.Protocol``, so each chunk the socket delivers
+is handled in one native call on the loop thread, and each send writes into the asyncio transport
+before it returns. No other thread takes part.
+
 This module also re-exports ``lime_python.protocol.network.transport`` (lime-python's
 ``lime_python.transport``), so ``lime_python.transport.Transport`` keeps working.
 """
 
+import asyncio as _asyncio
 import json as _json
 import logging as _logging
 import os as _os
@@ -26,6 +32,10 @@ from .protocol.network.transport import Transport
 
 #: The default limit of one envelope, in bytes (8 MiB, as the C# implementation).
 DEFAULT_MAX_ENVELOPE_SIZE = 8 * 1024 * 1024
+
+#: The default bound of what may wait for a peer that does not read (16 MiB), see
+#: ``NativeTransport``.
+DEFAULT_MAX_WRITE_BUFFER_SIZE = 16 * 1024 * 1024
 
 _log = _logging.getLogger('lime_python')
 
@@ -45,12 +55,19 @@ def _read_pem(value: _Pem) -> Optional[bytes]:
 
 
 class NativeTransport(Transport):
-    """Base of the native transports (a ``_lime.Connection`` underneath).
+    """Base of the native transports (a ``_lime.LoopConnection`` underneath).
 
     Arguments after ``is_trace_enabled`` are keyword-only: ``ca_pem`` (extra trusted CA
     certificates for TLS: PEM bytes/text or a file path; the system's roots are always
     trusted), ``client_cert_pem``/``client_key_pem`` (a TLS client certificate, for
-    ``transport`` authentication) and ``max_envelope_size`` in bytes.
+    ``transport`` authentication), ``max_envelope_size`` in bytes and
+    ``max_write_buffer_size`` in bytes.
+
+    Flow control: sends never wait. While the peer reads, what is sent goes to the socket at
+    once (asyncio keeps what the socket does not take yet). When asyncio pauses writing (its
+    buffer passed the high-water mark) and more than ``max_write_buffer_size`` bytes wait,
+    ``send`` and the channel's ``send_*`` raise ``WriteBufferFullError`` (nothing is sent, the
+    connection stays up); ``await transport.drain()`` waits until asyncio accepts writes again.
     """
 
     #: Prefix of the trace lines.
@@ -66,6 +83,7 @@ class NativeTransport(Transport):
         client_cert_pem: _Pem = None,
         client_key_pem: _Pem = None,
         max_envelope_size: int = DEFAULT_MAX_ENVELOPE_SIZE,
+        max_write_buffer_size: int = DEFAULT_MAX_WRITE_BUFFER_SIZE,
     ) -> None:
         self._connection = None
         self._compression = SessionCompression.NONE
@@ -77,6 +95,7 @@ class NativeTransport(Transport):
         self.client_cert_pem = _read_pem(client_cert_pem)
         self.client_key_pem = _read_pem(client_key_pem)
         self.max_envelope_size = max_envelope_size
+        self.max_write_buffer_size = max_write_buffer_size
         self._core = None
         self._channel = None
         self._close_notified = False
@@ -85,7 +104,7 @@ class NativeTransport(Transport):
 
     @property
     def connection(self):
-        """The ``_lime.Connection`` (None before ``open_async``)."""
+        """The ``_lime.LoopConnection`` (None before ``open_async``)."""
         return self._connection
 
     @property
@@ -128,22 +147,31 @@ class NativeTransport(Transport):
         if not uri:
             self._raise(_errors.InvalidUriError('A URI is required', uri))
         self._prepare_open(uri)
+        connection = None
         try:
-            connection = await _lime.Connection.connect(
+            connection = _lime.LoopConnection(
                 uri,
                 self._on_batch,
                 ca_pem=self.ca_pem,
                 client_cert_pem=self.client_cert_pem,
                 client_key_pem=self.client_key_pem,
                 max_envelope_size=self.max_envelope_size,
+                max_write_buffer_size=self.max_write_buffer_size,
             )
-        except Exception as error:  # noqa: B902
-            self.on_error(error)
+            channel = self._channel
+            if channel is not None:
+                _attach_connection(connection, channel._core)
+            await _open_socket(connection, uri)
+        except BaseException as error:  # noqa: B902
+            if connection is not None:
+                connection.close()
+            if isinstance(error, Exception):
+                self.on_error(error)
             raise
         self._connection = connection
         self._close_notified = False
-        if self._core is not None:
-            _attach_connection(connection, self._core)
+        if channel is not None:
+            channel._core = connection
         self.on_open()
 
     async def close_async(self) -> None:
@@ -181,6 +209,12 @@ class NativeTransport(Transport):
         except Exception as error:  # noqa: B902
             self.on_error(error)
             raise
+
+    async def drain(self) -> None:
+        """Waits until asyncio accepts writes again (returns at once while it does): for
+        senders that outrun a peer, see ``WriteBufferFullError``."""
+        if self._connection is not None:
+            await self._connection.drain()
 
     def get_supported_compression(self) -> List[str]:
         """Compression options of the open connection (``['none']`` before it is open)."""
@@ -284,8 +318,9 @@ class NativeTransport(Transport):
         (and from the next ``open_async``)."""
         self._core = core
         self._channel = channel
-        if self._connection is not None:
+        if self._connection is not None and self._connection.is_open:
             _attach_connection(self._connection, core)
+            channel._core = self._connection
 
     def _notify_close(self) -> None:
         if self._close_notified:
@@ -337,8 +372,20 @@ class TcpTransport(NativeTransport):
     default_supported_encryption = [SessionEncryption.NONE, SessionEncryption.TLS]
 
 
+async def _open_socket(connection, uri: str) -> None:
+    """Opens the plain socket (TLS, when any, runs in the connection) with ``connection`` as its
+    protocol and waits until it is ready for envelopes."""
+    loop = _asyncio.get_running_loop()
+    try:
+        await loop.create_connection(lambda: connection, connection.host, connection.port)
+    except OSError as error:
+        raise _errors._open_error('os', f'cannot open {uri}: {error}', error.errno) from None
+    await connection.ready
+
+
 def _attach_connection(connection, core) -> None:
-    """Attaches ``core``; received messages and notifications then arrive as objects."""
+    """Runs ``core`` (a ``ChannelCore``, or the channel's previous connection) on
+    ``connection``; received messages and notifications then arrive as objects."""
     from .protocol.message import Message
     from .protocol.notification import Notification
     from .protocol.reason import Reason

@@ -38,7 +38,7 @@ pub(crate) struct ChannelCore {
     pub(crate) inner: SharedCore,
 }
 
-fn auth_from_dict(py: Python<'_>, d: &Bound<'_, PyAny>) -> PyResult<Authentication> {
+pub(crate) fn auth_from_dict(py: Python<'_>, d: &Bound<'_, PyAny>) -> PyResult<Authentication> {
     let value = from_py(d)?;
     let mut session = serde_json::json!({"state": "authenticating"});
     if let (Some(obj), Some(s)) = (value.as_object(), session.as_object_mut()) {
@@ -56,7 +56,7 @@ fn auth_from_dict(py: Python<'_>, d: &Bound<'_, PyAny>) -> PyResult<Authenticati
     }
 }
 
-fn parse_opt_node(node: Option<&str>) -> PyResult<Option<lime::Node>> {
+pub(crate) fn parse_opt_node(node: Option<&str>) -> PyResult<Option<lime::Node>> {
     node.map(|n| n.parse::<lime::Node>().map_err(|e| PyValueError::new_err(e.to_string())))
         .transpose()
 }

@@ -60,6 +60,11 @@ pub(crate) fn too_large(py: Python<'_>, message: String) -> PyErr {
     raise(py, "EnvelopeTooLargeError", message)
 }
 
+/// A send refused because the peer is not reading (see `LoopConnection.check_room`).
+pub(crate) fn write_buffer_full(py: Python<'_>, message: String) -> PyErr {
+    raise(py, "WriteBufferFullError", message)
+}
+
 pub(crate) fn lime(py: Python<'_>, message: String) -> PyErr {
     raise(py, "LimeError", message)
 }

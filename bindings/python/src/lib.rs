@@ -10,6 +10,7 @@ mod channel;
 mod codec;
 mod connection;
 mod convert;
+mod driver;
 mod errors;
 mod runtime;
 mod server;
@@ -30,6 +31,7 @@ fn _lime(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<channel::ChannelCore>()?;
     m.add_class::<channel::Inbound>()?;
     m.add_class::<connection::Connection>()?;
+    m.add_class::<driver::LoopConnection>()?;
     m.add_class::<server::Server>()?;
     let shutdown = wrap_pyfunction!(runtime::_shutdown, m)?;
     m.add_function(shutdown.clone())?;

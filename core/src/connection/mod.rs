@@ -630,6 +630,26 @@ impl ClientConnection {
         Ok(token)
     }
 
+    /// Sends an envelope the host serialized itself (for example to keep a document exactly as
+    /// the application wrote it, with numbers no [`Envelope`] can hold), as one envelope: over
+    /// the maximum size it fails with [`TransportError::EnvelopeTooLarge`] and the connection
+    /// stays open. The JSON is not parsed or checked here: the host prepared it (state rules,
+    /// id), for example with a [`ChannelCore`] restored from [`snapshot`](Self::snapshot).
+    pub fn send_serialized(&mut self, json: &[u8]) -> Result<(), Error> {
+        self.check_open()?;
+        let limit = self.options.max_envelope_size;
+        if json.len() > limit {
+            return Err(TransportError::EnvelopeTooLarge { size: json.len(), limit }.into());
+        }
+        if self.wire.is_plain_tcp() {
+            self.output.extend_from_slice(json);
+            return Ok(());
+        }
+        let result =
+            self.wire.send(Bytes::copy_from_slice(json), &mut self.output).map_err(Error::from);
+        self.fatal(result)
+    }
+
     /// Forgets a pending command (its completion will never be reported).
     pub fn cancel_command(&mut self, token: CommandToken) -> bool {
         let Some(i) = self.commands.iter().position(|t| t.token == token) else { return false };
