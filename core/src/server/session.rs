@@ -363,7 +363,10 @@ async fn handle(
             )),
         }));
     }
-    if let Some(reply) = inbound.reply {
+    if let Some(mut reply) = inbound.reply {
+        // The core's automatic replies (pings to the server) travel back on this connection,
+        // so they are addressed to this session's node, never to an unchecked `pp`/`from`.
+        reply.set_to(Some(node.clone()));
         if out.send(Bytes::from(reply.to_vec())).await.is_err() {
             return Err(None);
         }

@@ -239,6 +239,12 @@ async fn a_forged_pp_is_refused_like_a_forged_from() {
             "the failure goes to the sender"
         );
     }
+    // the server's own ping reply goes to the sender, not to the forged pp
+    send_json(&mut alice, r#"{"id":"p","pp":"carol@localhost/1","method":"get","uri":"/ping"}"#)
+        .await;
+    let Envelope::Command(r) = next_raw(&mut alice).await else { panic!() };
+    assert_eq!((r.id.as_deref(), r.status), (Some("p"), CommandStatus::Success));
+    assert_eq!(r.to.unwrap().to_string(), "mallory@localhost/1");
     // a forged pp on a notification is dropped, not forwarded
     send_json(
         &mut alice,
