@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod channel;
+pub mod client;
 pub mod codec;
 pub mod connection;
 pub mod document;
@@ -13,6 +14,7 @@ pub mod transport;
 pub mod uri;
 
 pub use crate::{
+    client::Client,
     codec::{EnvelopeDecoder, FrameDecoder, DEFAULT_MAX_ENVELOPE_SIZE},
     connection::ClientConnection,
     document::{Document, MediaType, TypedDocument},

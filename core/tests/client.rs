@@ -1,0 +1,305 @@
+//! [`lime::Client`] shared behind `Arc` against the real server on 127.0.0.1: commands from
+//! many tasks at once, sends while receiving, subscriptions, plain state reads, the TLS
+//! upgrade, WebSocket and `wss`, timeouts and the end of a session. Every wait is bounded.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use lime::{
+    channel::{ChannelEvent, ClientOptions, EstablishOptions},
+    server::{AuthConfig, Server, ServerConfig, ServerHandle},
+    transport::{
+        tls::{ClientTlsConfig, ServerTlsConfig},
+        TransportOptions,
+    },
+    Authentication, Client, Command, CommandMethod, CommandStatus, Error, Identity, Message,
+    SessionCompression, SessionEncryption, SessionError, SessionState,
+};
+
+/// The bound of every wait in these tests.
+const T: Duration = Duration::from_secs(20);
+
+async fn within<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(T, f).await.expect("timed out")
+}
+
+struct Certs {
+    cert: String,
+    key: String,
+}
+
+fn certs() -> Certs {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    Certs { cert: ck.cert.pem(), key: ck.signing_key.serialize_pem() }
+}
+
+fn client_tls(certs: &Certs) -> ClientTlsConfig {
+    ClientTlsConfig::builder()
+        .without_default_roots()
+        .add_roots_pem(certs.cert.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
+async fn server(certs: Option<&Certs>, wss: bool) -> ServerHandle {
+    let config = ServerConfig {
+        tcp: vec!["127.0.0.1:0".into()],
+        ws: vec!["127.0.0.1:0".into()],
+        tls: certs.map(|c| ServerTlsConfig::from_pem(c.cert.as_bytes(), c.key.as_bytes()).unwrap()),
+        wss,
+        authenticator: Arc::new(AuthConfig::guest()),
+        transport: TransportOptions { enable_gzip: true, ..TransportOptions::default() },
+        ..ServerConfig::default()
+    };
+    Server::bind(config).await.unwrap().start()
+}
+
+fn tcp_uri(h: &ServerHandle) -> String {
+    format!("net.tcp://localhost:{}", h.tcp_addrs()[0].port())
+}
+
+fn ws_uri(h: &ServerHandle, secure: bool) -> String {
+    format!("{}://localhost:{}", if secure { "wss" } else { "ws" }, h.ws_addrs()[0].port())
+}
+
+fn identity(name: &str) -> Identity {
+    format!("{name}@localhost").parse().unwrap()
+}
+
+async fn connect(uri: &str, tls: ClientTlsConfig) -> Arc<Client> {
+    Arc::new(within(Client::connect(uri, tls, ClientOptions::default())).await.unwrap())
+}
+
+async fn establish(client: &Client, name: &str, encryption: Option<SessionEncryption>) {
+    let mut options = EstablishOptions::new(identity(name), "home", Authentication::Guest);
+    options.encryption = encryption;
+    let session = within(client.establish_session(options)).await.unwrap();
+    assert_eq!(session.state, SessionState::Established);
+    assert_eq!(client.state(), SessionState::Established);
+}
+
+fn to(name: &str, text: &str) -> Message {
+    Message::text(text).with_to(format!("{name}@localhost/home").parse().unwrap())
+}
+
+fn text_of(event: &ChannelEvent) -> String {
+    match event {
+        ChannelEvent::Message(m) => m.content.as_ref().unwrap().as_text().unwrap().to_owned(),
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_from_many_tasks_commands_and_sends_while_receiving() {
+    let certs = certs();
+    let server = server(Some(&certs), false).await;
+    let alice = connect(&tcp_uri(&server), client_tls(&certs)).await;
+    let bob = connect(&tcp_uri(&server), client_tls(&certs)).await;
+    assert_eq!(alice.state(), SessionState::New);
+    // the TLS upgrade happens inside the connection, at the negotiation confirmation
+    establish(&alice, "alice", Some(SessionEncryption::Tls)).await;
+    establish(&bob, "bob", Some(SessionEncryption::Tls)).await;
+    assert_eq!(alice.encryption(), SessionEncryption::Tls);
+    assert_eq!(alice.local_node().unwrap().to_string(), "alice@localhost/home");
+
+    // bob receives on one task while alice sends from N tasks and runs N commands at once
+    const N: usize = 8;
+    let receiver = {
+        let bob = bob.clone();
+        tokio::spawn(async move {
+            let mut events = bob.subscribe().await;
+            let mut texts = Vec::new();
+            while texts.len() < N {
+                texts.push(text_of(&within(events.next()).await.unwrap()));
+            }
+            texts
+        })
+    };
+    let mut tasks = Vec::new();
+    for i in 0..N {
+        let alice = alice.clone();
+        tasks.push(tokio::spawn(async move {
+            alice.send_message(to("bob", &format!("m{i}"))).await.unwrap();
+            let ping = Command::request(CommandMethod::Get, "/ping".parse().unwrap());
+            alice.process_command(ping, T).await.unwrap()
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        let response = within(task).await.unwrap();
+        assert_eq!(response.status, CommandStatus::Success);
+        ids.push(response.id.unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), N, "every command got its own response");
+    let mut texts = within(receiver).await.unwrap();
+    texts.sort();
+    let mut expected: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
+    expected.sort();
+    assert_eq!(texts, expected);
+
+    // bob sends to alice while bob's own subscription is gone and alice sends back
+    let (a, b) = tokio::join!(
+        alice.send_message(to("bob", "ping-pong")),
+        bob.send_message(to("alice", "pong-ping"))
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(text_of(&within(alice.receive()).await.unwrap()), "pong-ping");
+    assert_eq!(text_of(&within(bob.receive()).await.unwrap()), "ping-pong");
+
+    let finished = within(alice.finish()).await.unwrap();
+    assert_eq!(finished.state, SessionState::Finished);
+    assert!(matches!(within(alice.receive()).await, Some(ChannelEvent::Finished(_))));
+    assert!(within(alice.receive()).await.is_none());
+    assert_eq!(alice.state(), SessionState::Finished);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_holds_the_queue_until_dropped() {
+    let server = server(None, false).await;
+    let alice = connect(&tcp_uri(&server), ClientTlsConfig::default()).await;
+    let bob = connect(&tcp_uri(&server), ClientTlsConfig::default()).await;
+    establish(&alice, "alice", None).await;
+    establish(&bob, "bob", None).await;
+
+    let mut first = alice.subscribe().await;
+    // a second reader waits while the subscription lives
+    let second = {
+        let alice = alice.clone();
+        tokio::spawn(async move { alice.receive().await })
+    };
+    bob.send_message(to("alice", "one")).await.unwrap();
+    assert_eq!(text_of(&within(first.next()).await.unwrap()), "one");
+    bob.send_message(to("alice", "two")).await.unwrap();
+    // dropping the subscription hands the queue over: "two" goes to the waiting reader
+    drop(first);
+    let event = within(second).await.unwrap().expect("the queue ended");
+    assert_eq!(text_of(&event), "two");
+
+    // the end of the session ends a subscription
+    let mut events = alice.subscribe().await;
+    within(bob.send_message(to("alice", "three"))).await.unwrap();
+    assert_eq!(text_of(&within(events.next()).await.unwrap()), "three");
+    server.shutdown().await;
+    match within(events.next()).await {
+        Some(ChannelEvent::Failed(session)) => assert_eq!(session.reason.unwrap().code, 11),
+        Some(ChannelEvent::Closed { .. }) => {}
+        other => panic!("expected the end of the session, got {other:?}"),
+    }
+    assert!(within(events.next()).await.is_none());
+    assert!(alice.is_closed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_is_a_plain_read_and_steps_are_serialized() {
+    let server = server(None, false).await;
+    let alice = connect(&ws_uri(&server, false), ClientTlsConfig::default()).await;
+    assert_eq!(alice.subprotocol().as_deref(), Some("lime"));
+    // before the session: sends are refused, state reads do not wait
+    let err = alice.send_message(to("bob", "early")).await.unwrap_err();
+    assert!(matches!(err, Error::Session(SessionError::InvalidState { .. })), "{err}");
+    // two handshakes at once: the second waits for the first and then finds the wrong state
+    let (a, b) = tokio::join!(
+        alice.establish_session(EstablishOptions::new(
+            identity("alice"),
+            "home",
+            Authentication::Guest
+        )),
+        async {
+            // read the state many times while the handshake runs on the other branch
+            for _ in 0..100 {
+                let _ = alice.state();
+                tokio::task::yield_now().await;
+            }
+            alice.start_new_session().await
+        }
+    );
+    assert_eq!(a.unwrap().state, SessionState::Established);
+    assert!(b.is_err(), "a new session on an established channel is refused");
+    assert_eq!(alice.state(), SessionState::Established);
+    assert!(alice.session_id().is_some());
+
+    // a command nobody answers times out, and the client goes on
+    let ask = Command::request(CommandMethod::Get, "/x".parse().unwrap())
+        .with_to("alice@localhost/home".parse().unwrap());
+    let (timed_out, own) =
+        tokio::join!(alice.process_command(ask, Duration::from_millis(300)), alice.receive());
+    assert!(matches!(timed_out, Err(Error::Timeout(_))), "{timed_out:?}");
+    assert!(matches!(own, Some(ChannelEvent::Command(_))));
+
+    // a command in flight when the client closes fails with Closed; the queue ends
+    let ask = Command::request(CommandMethod::Get, "/x".parse().unwrap())
+        .with_to("alice@localhost/home".parse().unwrap());
+    let waiting = {
+        let alice = alice.clone();
+        tokio::spawn(async move { alice.process_command(ask, T).await })
+    };
+    assert!(matches!(within(alice.receive()).await, Some(ChannelEvent::Command(_))));
+    within(alice.close()).await;
+    assert!(matches!(within(waiting).await.unwrap(), Err(Error::Closed)));
+    assert!(within(alice.receive()).await.is_none());
+    assert_eq!(alice.state(), SessionState::Failed);
+    assert!(matches!(alice.send_message(to("bob", "late")).await, Err(Error::Closed)));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_by_step_over_wss_and_tcp_with_gzip() {
+    let certs = certs();
+    let server = server(Some(&certs), true).await;
+    let wss = connect(&ws_uri(&server, true), client_tls(&certs)).await;
+    assert_eq!(wss.encryption(), SessionEncryption::Tls);
+    assert_eq!(wss.subprotocol().as_deref(), Some("lime"));
+    establish(&wss, "carol", None).await;
+
+    let tcp = connect(&tcp_uri(&server), client_tls(&certs)).await;
+    let offer = within(tcp.start_new_session()).await.unwrap();
+    assert_eq!(offer.state, SessionState::Negotiating);
+    let auth = within(tcp.negotiate_session(SessionCompression::Gzip, SessionEncryption::Tls))
+        .await
+        .unwrap();
+    assert_eq!(auth.state, SessionState::Authenticating);
+    assert_eq!(tcp.encryption(), SessionEncryption::Tls);
+    assert_eq!(tcp.compression(), SessionCompression::Gzip);
+    let done =
+        within(tcp.authenticate_session(&identity("dave"), Authentication::Guest, Some("home")))
+            .await
+            .unwrap();
+    assert_eq!(done.state, SessionState::Established);
+
+    tcp.send_message(to("carol", "over gzip and tls")).await.unwrap();
+    assert_eq!(text_of(&within(wss.receive()).await.unwrap()), "over gzip and tls");
+    drop(tcp);
+    within(wss.finish()).await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_failures_are_errors() {
+    let err = Client::connect("http://localhost:1", ClientTlsConfig::default(), Default::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport(_)), "{err}");
+    // a port nobody listens on (bound and released: nothing accepts there)
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let uri = format!("net.tcp://127.0.0.1:{port}");
+    let err = within(Client::connect(&uri, ClientTlsConfig::default(), Default::default()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport(_)), "{err}");
+
+    // a refused authentication: the handshake fails with the reason; no events
+    let server = server(None, false).await;
+    let c = connect(&tcp_uri(&server), ClientTlsConfig::default()).await;
+    let options = EstablishOptions::new(identity("eve"), "home", Authentication::plain("nope"));
+    let err = within(c.establish_session(options)).await.unwrap_err();
+    assert!(matches!(err, Error::Session(SessionError::Failed { .. })), "{err}");
+    assert_eq!(c.state(), SessionState::Failed);
+    assert!(within(c.receive()).await.is_none());
+    server.shutdown().await;
+}
