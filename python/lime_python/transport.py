@@ -24,6 +24,7 @@ import os as _os
 from typing import Any, List, Optional, Union
 
 from . import _documents, _lime
+from ._attributes import PlainAttribute as _PlainAttribute
 from . import errors as _errors
 from .errors import ConnectionClosedError
 from .protocol.constants import SessionCompression, SessionEncryption
@@ -112,28 +113,8 @@ class NativeTransport(Transport):
         """True while the connection is open."""
         return self._connection is not None and self._connection.is_open
 
-    @property
-    def compression(self) -> str:
-        """The compression in use on the connection."""
-        if self._connection is not None:
-            return self._connection.compression
-        return self._compression
-
-    @compression.setter
-    def compression(self, value: str) -> None:
-        self._compression = value
-
-    @property
-    def encryption(self) -> str:
-        """The encryption in use on the connection (``tls`` after the TLS upgrade or on
-        ``wss://``)."""
-        if self._connection is not None:
-            return self._connection.encryption
-        return self._encryption
-
-    @encryption.setter
-    def encryption(self, value: str) -> None:
-        self._encryption = value
+    # compression and encryption (plain attributes in lime-python): PlainAttribute descriptors,
+    # set after the class body.
 
     # ----- Transport -------------------------------------------------------------------------
 
@@ -358,6 +339,30 @@ class NativeTransport(Transport):
         self._notify_close()
         if self._channel is not None:
             self._channel._transport_closed(error)
+
+
+def _connection_attribute(name: str, doc: str) -> _PlainAttribute:
+    """``compression`` / ``encryption``: the open connection's, else the assigned value."""
+
+    def read(transport):
+        connection = transport._connection
+        if connection is not None:
+            return getattr(connection, name)
+        return transport.__dict__.get(f'_{name}')
+
+    def write(transport, value) -> None:
+        transport.__dict__[f'_{name}'] = value
+
+    return _PlainAttribute(read, write, doc)
+
+
+NativeTransport.compression = _connection_attribute(
+    'compression', 'The compression in use on the connection.')
+NativeTransport.compression.__set_name__(NativeTransport, 'compression')
+NativeTransport.encryption = _connection_attribute(
+    'encryption', 'The encryption in use on the connection (``tls`` after the TLS upgrade or '
+                  'on ``wss://``).')
+NativeTransport.encryption.__set_name__(NativeTransport, 'encryption')
 
 
 class TcpTransport(NativeTransport):

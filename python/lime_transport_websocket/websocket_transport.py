@@ -6,6 +6,7 @@ from asyncio import ensure_future  # noqa: F401
 from typing import Any, List  # noqa: F401
 
 from lime_python import SessionCompression, SessionEncryption, Transport  # noqa: F401
+from lime_python._attributes import PlainAttribute as _PlainAttribute
 from lime_python.transport import NativeTransport as _NativeTransport
 
 
@@ -22,16 +23,24 @@ class WebSocketTransport(_NativeTransport):
     trace_label = 'WebSocket'
     default_supported_encryption = [SessionEncryption.TLS, SessionEncryption.NONE]
 
-    @property
-    def websocket(self):
-        """The open native connection (None before ``open_async``)."""
-        return self._connection
-
-    @websocket.setter
-    def websocket(self, value) -> None:
-        self._connection = value
+    # websocket: the native connection (None before open_async); a PlainAttribute, set after
+    # the class body, as it was a plain attribute.
 
     def _prepare_open(self, uri: str) -> None:
         super()._prepare_open(uri)
         if uri.startswith('wss://'):
             self._encryption = SessionEncryption.TLS
+
+
+def _read_connection(transport):
+    return transport._connection
+
+
+def _write_connection(transport, value) -> None:
+    transport._connection = value
+
+
+WebSocketTransport.websocket = _PlainAttribute(
+    _read_connection, _write_connection,
+    'The open native connection (None before ``open_async``).')
+WebSocketTransport.websocket.__set_name__(WebSocketTransport, 'websocket')

@@ -13,6 +13,7 @@ Standard library only.
 """
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,8 +66,9 @@ def build_wheel(out_dir: Path) -> Path:
         result = run([str(maturin), 'build', '--quiet', '--interpreter', sys.executable,
                       '--out', str(out_dir)], timeout=900, cwd=REPO)
         # Two maturin runs on one target/ directory (`maturin develop` elsewhere) can race on
-        # staging the library; that is not a build failure, so build again.
-        if 'Failed to stage' not in result.stderr:
+        # the library they both stage in target/maturin/; that is not a build failure, so
+        # build again.
+        if result.returncode == 0 or not re.search(r'[/\\]maturin[/\\]', result.stderr):
             break
     wheels = sorted(out_dir.glob('lime_python-*.whl'))
     if result.returncode != 0 or len(wheels) != 1:

@@ -416,6 +416,22 @@ async def test_channel_attributes_can_be_patched(name, value):
     assert getattr(channel, name) == original
 
 
+@pytest.mark.parametrize('transport_class', [WebSocketTransport, TcpTransport])
+async def test_transport_attributes_can_be_patched(transport_class):
+    # 2.0.13 (WebSocketTransport): the patched value inside, the original back after the patch
+    transport = transport_class()
+    names = ['compression', 'encryption'] + (['websocket'] if transport_class is
+                                             WebSocketTransport else [])
+    for name in names:
+        original = getattr(transport, name)
+        replacement = mock.Mock()
+        with mock.patch.object(transport, name, replacement):
+            assert getattr(transport, name) is replacement
+        assert getattr(transport, name) == original
+    transport.compression = 'gzip'
+    assert transport.compression == 'gzip'
+
+
 async def test_a_deleted_channel_attribute_is_missing_until_set():
     channel = ClientChannel(RecordingTransport())
     del channel.state

@@ -7,6 +7,7 @@ from typing import Callable, Dict, List
 from uuid import uuid4  # noqa: F401 (lime-python exported this name)
 
 from ... import _documents, _lime
+from ..._attributes import PlainAttribute as _PlainAttribute
 from ...errors import ChannelStateError as _ChannelStateError
 from ...errors import CommandTimeoutError as _CommandTimeoutError
 from ...errors import ConnectionClosedError as _ConnectionClosedError
@@ -79,10 +80,10 @@ class Channel(
             attach(self._core, self)
 
     # ----- state kept by the core ------------------------------------------------------------
-    # Plain attributes in lime-python: see _CoreAttribute (below) for how they stay assignable,
-    # patchable and deletable.
+    # Plain attributes in lime-python: PlainAttribute descriptors over the core (set after the
+    # class body) keep them assignable, patchable and deletable.
 
-    state = None  # replaced by _CoreAttribute descriptors after the class body
+    state = None
     session_id = None
     local_node = None
     remote_node = None
@@ -336,62 +337,20 @@ class Channel(
         self._end_streams()
 
 
-_DELETED = object()
-
-
-class _CoreAttribute:
-    """A channel attribute whose value lives in the core (``state``, ``session_id``, …) but
-    that behaves like the plain instance attribute it was in lime-python.
-
-    Reading gives the core's value. Assigning stores it in the core (converted: ``str`` for
-    nodes, ``bool`` for flags) and remembers what was assigned, so reading gives back exactly
-    that object (a ``Node``, a ``PropertyMock``, a state the core does not know) until the core
-    changes the value itself (a received session). ``del`` makes the attribute missing
-    (``AttributeError``) until it is assigned again or the core changes it, so
-    ``mock.patch.object(channel, 'state', …)`` restores the original when it ends.
-    """
-
-    def __init__(self, to_core) -> None:
-        self._to_core = to_core
-        self.name = ''
-
-    def __set_name__(self, owner, name: str) -> None:
-        self.name = name
-
-    def __get__(self, channel, owner=None):
-        if channel is None:
-            return self
-        current = getattr(channel._core, self.name)
-        assigned = channel.__dict__.get('_assigned')
-        if assigned and self.name in assigned:
-            value, core_value = assigned[self.name]
-            if current == core_value:
-                if value is _DELETED:
-                    raise AttributeError(
-                        f'{type(channel).__name__!r} object has no attribute {self.name!r}'
-                    )
-                return value
-            del assigned[self.name]  # the core has moved on
-        return current
-
-    def __set__(self, channel, value) -> None:
-        try:
-            setattr(channel._core, self.name, self._to_core(value))
-        except (TypeError, ValueError):
-            pass  # not a value the core can hold: reads still give it back (see above)
-        channel.__dict__.setdefault('_assigned', {})[self.name] = (
-            value, getattr(channel._core, self.name)
-        )
-
-    def __delete__(self, channel) -> None:
-        assigned = channel.__dict__.setdefault('_assigned', {})
-        if assigned.get(self.name, (None,))[0] is _DELETED:
-            raise AttributeError(self.name)
-        assigned[self.name] = (_DELETED, getattr(channel._core, self.name))
-
-
 def _node_text(value):
     return None if value is None else str(value)
+
+
+def _core_attribute(name: str, to_core, doc: str) -> _PlainAttribute:
+    """A channel attribute kept by the core (see ``lime_python._attributes``)."""
+
+    def read(channel):
+        return getattr(channel._core, name)
+
+    def write(channel, value) -> None:
+        setattr(channel._core, name, to_core(value))
+
+    return _PlainAttribute(read, write, doc)
 
 
 for _name, _to_core, _doc in (
@@ -405,9 +364,8 @@ for _name, _to_core, _doc in (
     ('auto_notify_receipt', bool, 'Send a ``received`` notification to the sender of every '
                                   'message addressed here.'),
 ):
-    _attribute = _CoreAttribute(_to_core)
+    _attribute = _core_attribute(_name, _to_core, _doc)
     _attribute.__set_name__(Channel, _name)
-    _attribute.__doc__ = _doc
     setattr(Channel, _name, _attribute)
 
 
