@@ -16,7 +16,6 @@ __all__ = [
     "from_json_kwargs",
     "ChannelCore",
     "Inbound",
-    "Connection",
     "LoopConnection",
     "Server",
     "_shutdown",
@@ -113,62 +112,6 @@ class ChannelCore:
 # ----- native transports --------------------------------------------------------------------
 
 @final
-class Connection:
-    """A native LIME connection (net.tcp://, ws://, wss://) driven by Rust. Before attach(),
-    every received envelope is delivered to the batch callback as ('envelope', dict). After
-    attach(core, ...), the Rust side runs the core: automatic replies are sent without Python,
-    command responses resolve their completion future (an asyncio.Future, resolved on its
-    loop), and only deliveries reach Python, as ('message'|'notification'|'command'|'session',
-    dict) items. ('closed', error_or_None) is always the last item. TLS and gzip negotiated in
-    a session are applied by the Rust side at the negotiation confirmation."""
-    @staticmethod
-    def connect(
-        uri: str,
-        on_batch: Callable[[List[Tuple[str, Any]]], None],
-        ca_pem: Optional[bytes] = None,
-        client_cert_pem: Optional[bytes] = None,
-        client_key_pem: Optional[bytes] = None,
-        max_envelope_size: int = ...,
-    ) -> Awaitable["Connection"]:
-        """Connects. on_batch is called on the running asyncio loop with lists of items."""
-    def attach(
-        self,
-        core: ChannelCore,
-        message_class: Optional[type] = None,
-        notification_class: Optional[type] = None,
-        reason_class: Optional[type] = None,
-    ) -> None:
-        """Runs core for this connection. With the three classes, received messages and
-        notifications are delivered as instances of them (built without a dict) instead of
-        dicts."""
-    def send_with(self, core: ChannelCore, envelope: Dict[str, Any]) -> Optional[str]:
-        """core.prepare_send and send in one call; returns the (possibly assigned) id."""
-    def send_message_with(self, core: ChannelCore, message: Any) -> Optional[str]:
-        """send_with for an exact lime_python Message object, read from its attributes."""
-    def send(self, envelope: Union[Dict[str, Any], str]) -> None:
-        """Queues one envelope (a wire dict or JSON text). Raises ConnectionClosedError (a
-        ValueError) when closed, EnvelopeParseError for invalid envelopes and
-        EnvelopeTooLargeError (a ValueError) above max_envelope_size (the connection stays up)."""
-    def send_text(self, text: str) -> None:
-        """Queues JSON text as it is (not parsed again); same errors as send."""
-    def close(self) -> Awaitable[None]: ...
-    @property
-    def is_open(self) -> bool: ...
-    @property
-    def open(self) -> bool:
-        """is_open, named as on websockets' protocol objects."""
-    @property
-    def closed(self) -> bool: ...
-    @property
-    def encryption(self) -> str: ...
-    @property
-    def compression(self) -> str: ...
-    @property
-    def subprotocol(self) -> Optional[str]: ...
-    def supported_encryption(self) -> List[str]: ...
-    def supported_compression(self) -> List[str]: ...
-
-@final
 class LoopConnection:
     """One LIME client connection (net.tcp://, ws://, wss://) run on the asyncio loop thread: the
     asyncio.Protocol of a plain socket that asyncio owns. Each received chunk is handled in one
@@ -247,6 +190,11 @@ class LoopConnection:
     def subprotocol(self) -> Optional[str]: ...
     @property
     def pending_output(self) -> int: ...
+    @property
+    def write_buffer_size(self) -> int:
+        """Bytes waiting for the peer: asyncio's write buffer plus pending_output."""
+    @property
+    def writing_paused(self) -> bool: ...
     def supported_encryption(self) -> List[str]: ...
     def supported_compression(self) -> List[str]: ...
     # the channel core
@@ -301,4 +249,4 @@ class Server:
     def shutdown(self) -> Awaitable[None]: ...
 
 def _shutdown() -> None:
-    """Stops the extension's tokio runtime (registered with atexit)."""
+    """Stops the tokio runtime of the Server, if one was started (registered with atexit)."""

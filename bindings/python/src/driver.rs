@@ -367,25 +367,17 @@ impl LoopConnection {
     /// Refuses a send while asyncio paused writing and what waits for the peer exceeds the
     /// bound.
     fn check_room(&self, py: Python<'_>) -> PyResult<()> {
-        let (transport, pending) = {
-            let s = self.lock();
-            if !s.paused {
-                return Ok(());
-            }
-            (s.transport.as_ref().map(|t| t.clone_ref(py)), s.conn.pending_output().len())
-        };
-        let buffered: usize = match transport {
-            Some(t) => t.call_method0(py, intern!(py, "get_write_buffer_size"))?.extract(py)?,
-            None => 0,
-        };
-        if buffered + pending > self.max_write_buffer {
+        if !self.lock().paused {
+            return Ok(());
+        }
+        let waiting = self.write_buffer_size(py)?;
+        if waiting > self.max_write_buffer {
             return Err(errors::write_buffer_full(
                 py,
                 format!(
                     "the peer is not reading: {} bytes wait to be written (limit {}); await \
                      transport.drain() before sending more",
-                    buffered + pending,
-                    self.max_write_buffer
+                    waiting, self.max_write_buffer
                 ),
             ));
         }
@@ -780,6 +772,26 @@ impl LoopConnection {
     #[getter]
     fn pending_output(&self) -> usize {
         self.lock().conn.pending_output().len()
+    }
+
+    /// Bytes waiting for the peer: asyncio's write buffer plus `pending_output`.
+    #[getter]
+    fn write_buffer_size(&self, py: Python<'_>) -> PyResult<usize> {
+        let (transport, pending) = {
+            let s = self.lock();
+            (s.transport.as_ref().map(|t| t.clone_ref(py)), s.conn.pending_output().len())
+        };
+        let buffered: usize = match transport {
+            Some(t) => t.call_method0(py, intern!(py, "get_write_buffer_size"))?.extract(py)?,
+            None => 0,
+        };
+        Ok(buffered + pending)
+    }
+
+    /// True while asyncio asks to pause writing.
+    #[getter]
+    fn writing_paused(&self) -> bool {
+        self.lock().paused
     }
 
     // ----- the channel core (channel._core once attached) ------------------------------------

@@ -1,14 +1,15 @@
 //! `lime_python._lime`: the native core of the lime-python package.
 //!
-//! Envelope codec, the channel core, native TCP/WebSocket connections and the routing server,
-//! all from `lime-core`; the pure-Python package in `python/` keeps lime-python 2.0.13's API on
-//! top of them. See `python/lime_python/_lime.pyi` for the Python-facing contract.
+//! Envelope codec, the channel core, native TCP/WebSocket client connections run on the asyncio
+//! event loop ([`driver`]: the sans-IO `lime::connection::ClientConnection` as an asyncio
+//! protocol, no thread) and the routing server (on a tokio runtime of its own, [`runtime`]), all
+//! from `lime-core`; the pure-Python package in `python/` keeps lime-python 2.0.13's API on top
+//! of them. See `python/lime_python/_lime.pyi` for the Python-facing contract.
 
 #![allow(unreachable_pub)]
 
 mod channel;
 mod codec;
-mod connection;
 mod convert;
 mod driver;
 mod errors;
@@ -30,7 +31,6 @@ fn _lime(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(codec::from_json_kwargs, m)?)?;
     m.add_class::<channel::ChannelCore>()?;
     m.add_class::<channel::Inbound>()?;
-    m.add_class::<connection::Connection>()?;
     m.add_class::<driver::LoopConnection>()?;
     m.add_class::<server::Server>()?;
     let shutdown = wrap_pyfunction!(runtime::_shutdown, m)?;

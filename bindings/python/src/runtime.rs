@@ -1,4 +1,6 @@
-//! The extension's own tokio runtime, shut down at interpreter exit.
+//! The tokio runtime of the Python *server* (`_lime.Server` runs `lime::server`), shut down at
+//! interpreter exit. Client connections do not use it: they run on the asyncio loop
+//! (`driver.rs`), so a client-only program starts no tokio thread.
 //!
 //! The stock pyo3-async-runtimes runtime is `'static` and cannot be stopped before the
 //! interpreter finalizes, which crashes a few percent of exits (TOOLCHAIN §1). This one lives
@@ -36,17 +38,6 @@ pub(crate) fn handle() -> Option<&'static tokio::runtime::Handle> {
             Some(handle)
         })
         .as_ref()
-}
-
-/// Spawns on the extension runtime; returns false when it is gone (interpreter exiting).
-pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) -> bool {
-    match handle() {
-        Some(h) => {
-            h.spawn(f);
-            true
-        }
-        None => false,
-    }
 }
 
 tokio::task_local! {

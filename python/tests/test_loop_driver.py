@@ -1,0 +1,225 @@
+"""The native transports run on the event loop thread (issue #10 item 3): no thread is started
+for a client session, callbacks and command futures complete on the loop thread, the same under
+uvloop, and asyncio's flow control bounds what a send may leave waiting for a peer that does not
+read."""
+
+import asyncio
+import importlib.util
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from conftest import in_ci, unavailable
+from lime_python import ClientChannel, GuestAuthentication, Message, SessionState, TcpTransport
+from lime_python.errors import WriteBufferFullError
+
+TIMEOUT = 10
+
+# Runs one session in a fresh interpreter and reports, as JSON, the most OS threads the process
+# had at any point (sampled in every callback and after every step) and the threads the
+# callbacks ran on.
+SESSION = textwrap.dedent('''
+    import asyncio, json, os, sys, threading
+    from lime_python import ClientChannel, Command, GuestAuthentication, Message, TcpTransport
+    from lime_transport_websocket import WebSocketTransport
+
+    URI, LOOP, CA = sys.argv[1], sys.argv[2], sys.argv[3] or None
+    COUNT = 50
+    seen = {'max_threads': 0, 'callback_threads': set()}
+
+    def sample():
+        seen['max_threads'] = max(seen['max_threads'], len(os.listdir('/proc/self/task')))
+
+    async def main():
+        sample()
+        transport = (TcpTransport if URI.startswith('net.tcp') else WebSocketTransport)(ca_pem=CA)
+        channel = ClientChannel(transport)
+        received, notified = asyncio.Queue(), []
+
+        def on_message(message):
+            sample()
+            seen['callback_threads'].add(threading.get_ident())
+            received.put_nowait(message.content)
+
+        def on_notification(notification):
+            sample()
+            notified.append(notification.event)
+
+        channel.on_message = on_message
+        channel.on_notification = on_notification
+        await asyncio.wait_for(transport.open_async(URI), 10)
+        sample()
+        encryption = 'tls' if CA and URI.startswith('net.tcp') else 'none'
+        session = await asyncio.wait_for(channel.establish_session_async(
+            'none', encryption, 'loop@example.com', GuestAuthentication(), 'home'), 10)
+        sample()
+        me = str(channel.local_node)
+        for i in range(COUNT):
+            channel.send_message(Message('text/plain', f'm{i}', to=me))
+        got = [await asyncio.wait_for(received.get(), 10) for _ in range(COUNT)]
+        pong = await channel.process_command_async(Command('get', '/ping'), 10)
+        sample()
+        await asyncio.wait_for(channel.send_finishing_session_async(), 10)
+        sample()
+        print(json.dumps({
+            'loop': type(asyncio.get_running_loop()).__module__,
+            'state': session.state, 'encryption': transport.encryption,
+            'in_order': got == [f'm{i}' for i in range(COUNT)],
+            'pong': pong.status, 'receipts': notified.count('received'),
+            'max_threads': seen['max_threads'],
+            'callbacks_on_loop_thread': seen['callback_threads'] == {threading.get_ident()},
+        }))
+
+    if LOOP == 'uvloop':
+        import uvloop
+        loop = uvloop.new_event_loop()
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(main())
+        loop.close()
+    else:
+        asyncio.run(main())
+''')
+
+
+def _uvloop_available() -> bool:
+    if importlib.util.find_spec('uvloop') is None:
+        unavailable('uvloop is not installed (`make test-python` installs it)')
+        return False
+    return True
+
+
+@pytest.mark.server
+@pytest.mark.parametrize('loop', ['asyncio', 'uvloop'])
+@pytest.mark.parametrize('scheme', ['net.tcp', 'net.tcp+tls', 'ws', 'wss'])
+def test_a_session_starts_no_thread(lime_serve, certificate, loop, scheme):
+    if loop == 'uvloop':
+        _uvloop_available()
+    cert, key = certificate
+    secure = scheme in ('net.tcp+tls', 'wss')
+    server = lime_serve(*(['--cert', cert, '--key', key] if secure else []),
+                        *(['--wss'] if scheme == 'wss' else []))
+    uri = server.tcp[0] if scheme.startswith('net.tcp') else server.ws[0]
+    out = subprocess.run([sys.executable, '-c', SESSION, uri, loop, cert if secure else ''],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report['loop'].startswith('uvloop' if loop == 'uvloop' else 'asyncio'), report
+    assert report['state'] == SessionState.ESTABLISHED
+    assert report['encryption'] == ('tls' if secure else 'none')
+    assert report['in_order'] and report['pong'] == 'success', report
+    assert report['receipts'] >= 1, report  # our own automatic receipts, routed back to us
+    # the interpreter's main thread only: no tokio runtime, no helper thread
+    assert report['max_threads'] == 1, report
+    assert report['callbacks_on_loop_thread'], report
+
+
+# ----- flow control --------------------------------------------------------------------------
+
+class StalledServer:
+    """A LIME server over TCP that establishes the session and then stops reading until told
+    to, counting the messages it read."""
+
+    def __init__(self) -> None:
+        self.reading = asyncio.Event()
+        self.messages = 0
+        self.done = asyncio.Event()
+        self._server = None
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, '127.0.0.1', 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f'net.tcp://127.0.0.1:{port}'
+
+    async def _serve(self, reader, writer) -> None:
+        await reader.readuntil(b'}')  # {"state":"new"}
+        writer.write(json.dumps({'id': 's1', 'state': 'established',
+                                 'from': 'postmaster@example.com/server',
+                                 'to': 'me@example.com/home'}).encode())
+        await writer.drain()
+        await self.reading.wait()
+        while True:
+            chunk = await reader.read(1 << 16)
+            if not chunk:
+                break
+            self.messages += chunk.count(b'"content"')
+        writer.close()
+        self.done.set()
+
+    async def stop(self) -> None:
+        self.reading.set()
+        self._server.close()
+        await self._server.wait_closed()
+
+
+@pytest.mark.asyncio
+async def test_sends_to_a_peer_that_does_not_read_are_bounded_then_resume():
+    server = StalledServer()
+    uri = await server.start()
+    bound = 256 * 1024
+    transport = TcpTransport(max_write_buffer_size=bound)
+    channel = ClientChannel(transport, True, False)
+    try:
+        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
+        session = await asyncio.wait_for(channel.establish_session_async(
+            'none', 'none', 'me@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+        assert session.state == SessionState.ESTABLISHED
+        body = 'x' * 10_000
+        sent = 0
+        refused = None
+        for _ in range(20_000):  # the kernel's buffers fill long before this
+            try:
+                channel.send_message(Message('text/plain', body, to='peer@example.com'))
+            except WriteBufferFullError as error:
+                refused = error
+                break
+            sent += 1
+        assert refused is not None, f'{sent} sends of 10 kB never hit the bound'
+        assert 'not reading' in str(refused)
+        connection = transport.connection
+        assert connection.writing_paused
+        waiting = connection.write_buffer_size
+        # bounded: the bound plus the one envelope that crossed it
+        assert bound < waiting <= bound + 10_200, waiting
+        with pytest.raises(WriteBufferFullError):
+            channel.send_message(Message('text/plain', body, to='peer@example.com'))
+        assert connection.write_buffer_size == waiting  # nothing of the refused send went out
+        assert transport.is_open
+
+        drained = asyncio.ensure_future(transport.drain())
+        await asyncio.sleep(0)
+        assert not drained.done()  # still paused: the peer has read nothing
+        server.reading.set()
+        await asyncio.wait_for(drained, TIMEOUT)
+        assert not connection.writing_paused
+        channel.send_message(Message('text/plain', body, to='peer@example.com'))
+        sent += 1
+        await asyncio.wait_for(transport.close_async(), TIMEOUT)
+        await asyncio.wait_for(server.done.wait(), TIMEOUT)
+        assert server.messages == sent  # every accepted send arrived, no refused one did
+    finally:
+        await server.stop()
+
+
+@pytest.mark.asyncio
+async def test_drain_returns_at_once_while_writing_is_not_paused():
+    server = StalledServer()
+    uri = await server.start()
+    transport = TcpTransport()
+    try:
+        await transport.drain()  # not open: nothing to wait for
+        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
+        assert not transport.connection.writing_paused
+        await asyncio.wait_for(transport.drain(), TIMEOUT)
+        await asyncio.wait_for(transport.close_async(), TIMEOUT)
+    finally:
+        await server.stop()
+
+
+def test_ci_runs_the_uvloop_rows():
+    # uvloop is part of the test venv (Makefile): under CI=true its absence fails the run.
+    if in_ci():
+        assert importlib.util.find_spec('uvloop') is not None, 'uvloop missing from the test venv'
+    else:
+        _uvloop_available()
