@@ -432,6 +432,18 @@ async def test_transport_attributes_can_be_patched(transport_class):
     assert transport.compression == 'gzip'
 
 
+async def test_a_subclass_may_assign_attributes_before_the_channel_init():
+    # 2.0.13: no error; Channel.__init__ then set state 'new' and local_node None
+    class Early(ClientChannel):
+        def __init__(self, transport):
+            self.local_node = 'early@x/y'
+            self.state = 'zzz'
+            super().__init__(transport)
+
+    channel = Early(RecordingTransport())
+    assert (channel.state, channel.local_node) == (SessionState.NEW, None)
+
+
 async def test_a_deleted_channel_attribute_is_missing_until_set():
     channel = ClientChannel(RecordingTransport())
     del channel.state

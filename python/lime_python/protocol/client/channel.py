@@ -70,6 +70,9 @@ class Channel(
             deliver_answered_pings=True,
             assign_ids='all',
         )
+        # lime-python's __init__ assigned state, session_id, nodes and flags: what a subclass
+        # assigned before calling it is replaced, as then
+        self.__dict__.pop('_assigned', None)
         self._streams: list = []
         self._session_from_core = False
         self.transport = transport
@@ -345,10 +348,14 @@ def _core_attribute(name: str, to_core, doc: str) -> _PlainAttribute:
     """A channel attribute kept by the core (see ``lime_python._attributes``)."""
 
     def read(channel):
-        return getattr(channel._core, name)
+        core = channel.__dict__.get('_core')  # None in a subclass's __init__ before ours
+        return None if core is None else getattr(core, name)
 
     def write(channel, value) -> None:
-        setattr(channel._core, name, to_core(value))
+        core = channel.__dict__.get('_core')
+        if core is None:
+            raise TypeError('no core yet')  # kept as an assigned value (PlainAttribute)
+        setattr(core, name, to_core(value))
 
     return _PlainAttribute(read, write, doc)
 
