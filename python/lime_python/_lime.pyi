@@ -131,9 +131,16 @@ class LoopConnection:
         client_key_pem: Optional[bytes] = None,
         max_envelope_size: int = ...,
         max_write_buffer_size: int = ...,
+        handshake_timeout: Optional[float] = None,
+        remote_ping_interval: Optional[float] = None,
+        remote_idle_timeout: Optional[float] = None,
     ) -> "LoopConnection":
         """Must be called with an asyncio loop running. Raises the open errors of
-        lime_python.errors (InvalidUriError for a bad URI)."""
+        lime_python.errors (InvalidUriError for a bad URI). Timeouts in seconds:
+        handshake_timeout (30 by default) ends the connection when the server leaves a session
+        envelope of ours unanswered; remote_ping_interval sends a /ping after that much silence
+        from the server, and remote_idle_timeout then finishes the session when it stays
+        silent (both off by default)."""
     @property
     def host(self) -> str: ...
     @property

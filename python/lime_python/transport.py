@@ -61,8 +61,11 @@ class NativeTransport(Transport):
     Arguments after ``is_trace_enabled`` are keyword-only: ``ca_pem`` (extra trusted CA
     certificates for TLS: PEM bytes/text or a file path; the system's roots are always
     trusted), ``client_cert_pem``/``client_key_pem`` (a TLS client certificate, for
-    ``transport`` authentication), ``max_envelope_size`` in bytes and
-    ``max_write_buffer_size`` in bytes.
+    ``transport`` authentication), ``max_envelope_size`` and ``max_write_buffer_size`` in
+    bytes, and in seconds: ``handshake_timeout`` (30 s: the connection ends when the server
+    leaves a session envelope unanswered that long), ``remote_ping_interval`` (send ``get /ping``
+    after that much silence from the server) and ``remote_idle_timeout`` (then finish the
+    session if it stays silent), both off by default.
 
     Flow control: sends never wait. While the peer reads, what is sent goes to the socket at
     once (asyncio keeps what the socket does not take yet). When asyncio pauses writing (its
@@ -85,6 +88,9 @@ class NativeTransport(Transport):
         client_key_pem: _Pem = None,
         max_envelope_size: int = DEFAULT_MAX_ENVELOPE_SIZE,
         max_write_buffer_size: int = DEFAULT_MAX_WRITE_BUFFER_SIZE,
+        handshake_timeout: Optional[float] = None,
+        remote_ping_interval: Optional[float] = None,
+        remote_idle_timeout: Optional[float] = None,
     ) -> None:
         self._connection = None
         self._compression = SessionCompression.NONE
@@ -97,6 +103,9 @@ class NativeTransport(Transport):
         self.client_key_pem = _read_pem(client_key_pem)
         self.max_envelope_size = max_envelope_size
         self.max_write_buffer_size = max_write_buffer_size
+        self.handshake_timeout = handshake_timeout
+        self.remote_ping_interval = remote_ping_interval
+        self.remote_idle_timeout = remote_idle_timeout
         self._core = None
         self._channel = None
         self._close_notified = False
@@ -138,6 +147,9 @@ class NativeTransport(Transport):
                 client_key_pem=self.client_key_pem,
                 max_envelope_size=self.max_envelope_size,
                 max_write_buffer_size=self.max_write_buffer_size,
+                handshake_timeout=self.handshake_timeout,
+                remote_ping_interval=self.remote_ping_interval,
+                remote_idle_timeout=self.remote_idle_timeout,
             )
             channel = self._channel
             if channel is not None:
@@ -254,8 +266,8 @@ class NativeTransport(Transport):
             pass
 
     def _send_with(self, core, envelope: dict) -> Optional[str]:
-        """The channel's fast path: core.prepare_send and queueing in one native call; returns
-        the envelope id. Used only while ``send`` is not overridden or replaced (spies see
+        """The channel's fast path: checking, completing and writing in one native call;
+        returns the envelope id. Used only while ``send`` is not overridden or replaced (spies see
         ``send`` otherwise)."""
         if self.is_trace_enabled:
             wire = core.prepare_send(envelope)

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 from conftest import in_ci, unavailable
 from lime_python import ClientChannel, GuestAuthentication, Message, SessionState, TcpTransport
-from lime_python.errors import WriteBufferFullError
+from lime_python.errors import ConnectionClosedError, WriteBufferFullError
 
 TIMEOUT = 10
 
@@ -223,3 +223,109 @@ def test_ci_runs_the_uvloop_rows():
         assert importlib.util.find_spec('uvloop') is not None, 'uvloop missing from the test venv'
     else:
         _uvloop_available()
+
+
+# ----- timers (loop.call_later at the connection's next deadline) ---------------------------
+
+class ScriptedServer:
+    """A LIME server over TCP that establishes the session when ``establish`` is set, then hands
+    every envelope it reads to ``received`` (a queue) and writes what the test tells it to."""
+
+    def __init__(self, establish: bool = True) -> None:
+        self.establish = establish
+        self.received: asyncio.Queue = asyncio.Queue()
+        self.closed = asyncio.Event()
+        self._writer = None
+        self._server = None
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, '127.0.0.1', 0)
+        return f'net.tcp://127.0.0.1:{self._server.sockets[0].getsockname()[1]}'
+
+    def write(self, envelope: dict) -> None:
+        self._writer.write(json.dumps(envelope).encode())
+
+    async def _serve(self, reader, writer) -> None:
+        self._writer = writer
+        decoder, buffer = json.JSONDecoder(), ''
+        while True:
+            chunk = await reader.read(1 << 16)
+            if not chunk:
+                break
+            buffer += chunk.decode()
+            while buffer.strip():
+                try:
+                    envelope, end = decoder.raw_decode(buffer.lstrip())
+                except ValueError:
+                    break  # incomplete
+                buffer = buffer.lstrip()[end:]
+                if envelope.get('state') == 'new' and self.establish:
+                    self.write({'id': 's1', 'state': 'established',
+                                'from': 'postmaster@example.com/server',
+                                'to': 'me@example.com/home'})
+                else:
+                    self.received.put_nowait(envelope)
+        writer.close()
+        self.closed.set()
+
+    async def stop(self) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def _next(queue: asyncio.Queue):
+    return await asyncio.wait_for(queue.get(), TIMEOUT)
+
+
+@pytest.mark.asyncio
+async def test_remote_ping_after_silence_then_idle_timeout_finishes():
+    server = ScriptedServer()
+    uri = await server.start()
+    transport = TcpTransport(remote_ping_interval=0.2, remote_idle_timeout=0.4)
+    channel = ClientChannel(transport, True, False)
+    closed = asyncio.Event()
+    transport.on_close = closed.set
+    try:
+        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
+        await asyncio.wait_for(channel.establish_session_async(
+            'none', 'none', 'me@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+        ping = await _next(server.received)
+        assert (ping['method'], ping['uri']) == ('get', '/ping'), ping
+        # answered: the schedule starts over and pings again after the next silence
+        server.write({'id': ping['id'], 'from': 'postmaster@example.com/server',
+                      'method': 'get', 'status': 'success',
+                      'type': 'application/vnd.lime.ping+json', 'resource': {}})
+        again = await _next(server.received)
+        assert again['uri'] == '/ping' and again['id'] != ping['id'], again
+        assert transport.is_open
+        # unanswered: the idle timeout finishes the session and closes the connection
+        finishing = await _next(server.received)
+        assert finishing.get('state') == 'finishing', finishing
+        await asyncio.wait_for(closed.wait(), TIMEOUT)
+        assert not transport.is_open
+        await asyncio.wait_for(server.closed.wait(), TIMEOUT)
+    finally:
+        await server.stop()
+
+
+@pytest.mark.asyncio
+async def test_an_unanswered_handshake_step_times_out():
+    server = ScriptedServer(establish=False)
+    uri = await server.start()
+    transport = TcpTransport(handshake_timeout=0.3)
+    channel = ClientChannel(transport)
+    try:
+        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
+        with pytest.raises(ConnectionClosedError):
+            await asyncio.wait_for(channel.establish_session_async(
+                'none', 'none', 'me@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+        assert (await _next(server.received))['state'] == 'new'
+        assert not transport.is_open
+        assert channel.state == SessionState.FAILED
+    finally:
+        await server.stop()
+
+
+def test_timer_options_are_checked():
+    with pytest.raises(ValueError, match='remote_ping_interval'):
+        asyncio.run(TcpTransport(remote_ping_interval=-1).open_async('net.tcp://127.0.0.1:1'))

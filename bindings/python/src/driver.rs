@@ -16,7 +16,7 @@
 use std::{
     collections::HashMap,
     sync::{Mutex, MutexGuard, OnceLock, PoisonError},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use lime::{
@@ -428,7 +428,7 @@ impl LoopConnection {
 #[pymethods]
 impl LoopConnection {
     #[new]
-    #[pyo3(signature = (uri, on_batch, ca_pem = None, client_cert_pem = None, client_key_pem = None, max_envelope_size = DEFAULT_MAX_ENVELOPE_SIZE, max_write_buffer_size = DEFAULT_MAX_WRITE_BUFFER))]
+    #[pyo3(signature = (uri, on_batch, ca_pem = None, client_cert_pem = None, client_key_pem = None, max_envelope_size = DEFAULT_MAX_ENVELOPE_SIZE, max_write_buffer_size = DEFAULT_MAX_WRITE_BUFFER, handshake_timeout = None, remote_ping_interval = None, remote_idle_timeout = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -439,12 +439,34 @@ impl LoopConnection {
         client_key_pem: Option<Vec<u8>>,
         max_envelope_size: usize,
         max_write_buffer_size: usize,
+        handshake_timeout: Option<f64>,
+        remote_ping_interval: Option<f64>,
+        remote_idle_timeout: Option<f64>,
     ) -> PyResult<Self> {
+        let seconds = |name: &str, value: Option<f64>| -> PyResult<Option<Duration>> {
+            value
+                .map(|v| {
+                    Duration::try_from_secs_f64(v).map_err(|_| {
+                        PyValueError::new_err(format!(
+                            "{name} must be a non-negative number of seconds, not {v}"
+                        ))
+                    })
+                })
+                .transpose()
+        };
+        let defaults = ClientOptions::default();
         let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
         let tls =
             tls_config(ca_pem.as_deref(), client_cert_pem.as_deref(), client_key_pem.as_deref())
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let options = ClientOptions { max_envelope_size, ..ClientOptions::default() };
+        let options = ClientOptions {
+            max_envelope_size,
+            handshake_timeout: seconds("handshake_timeout", handshake_timeout)?
+                .unwrap_or(defaults.handshake_timeout),
+            remote_ping_interval: seconds("remote_ping_interval", remote_ping_interval)?,
+            remote_idle_timeout: seconds("remote_idle_timeout", remote_idle_timeout)?,
+            ..defaults
+        };
         let mut conn = ClientConnection::connect(&uri, tls, options).map_err(|e| match &e {
             lime::Error::Transport(t) => errors::open_failed(py, &uri, t),
             other => errors::closed(py, format!("cannot open {uri}: {other}")),
