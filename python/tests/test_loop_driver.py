@@ -281,7 +281,7 @@ async def _next(queue: asyncio.Queue):
 async def test_remote_ping_after_silence_then_idle_timeout_finishes():
     server = ScriptedServer()
     uri = await server.start()
-    transport = TcpTransport(remote_ping_interval=0.2, remote_idle_timeout=0.4)
+    transport = TcpTransport(remote_ping_interval=0.2, remote_idle_timeout=1.0)
     channel = ClientChannel(transport, True, False)
     closed = asyncio.Event()
     transport.on_close = closed.set
