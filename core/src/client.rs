@@ -50,7 +50,7 @@ use std::{
     collections::HashMap,
     pin::pin,
     sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex, MutexGuard, PoisonError,
     },
     time::Duration,
@@ -68,7 +68,7 @@ use crate::{
         client::establishment_result, ChannelEvent, ChannelOptions, ClientOptions, EstablishOptions,
     },
     connection::{ClientConnection, CommandToken, Event},
-    error::TransportError,
+    error::{SessionError, TransportError},
     transport::tls::ClientTlsConfig,
     Authentication, Command, Envelope, Error, Identity, Message, Node, Notification, Session,
     SessionCompression, SessionEncryption, SessionState,
@@ -101,15 +101,16 @@ struct Inner {
     state: Mutex<State>,
     /// Sends and handshake steps wrote output, or the connection was closed.
     wake: Notify,
-    /// The driver wrote some output (senders waiting for room).
+    /// The driver wrote some output (senders waiting for room) or handled input.
     written: Notify,
     /// A reader took an event (the driver may read the socket again).
     drained: Notify,
     /// Events queued and not yet taken.
     backlog: AtomicUsize,
-    capacity: usize,
-    handshake_timeout: Duration,
-    max_unwritten: usize,
+    capacity: AtomicUsize,
+    /// The handshake-step timeout, in nanoseconds.
+    handshake_timeout: AtomicU64,
+    max_unwritten: AtomicUsize,
     /// Serializes the handshake steps and `finish`; holds their session queue.
     handshake: tokio::sync::Mutex<mpsc::UnboundedReceiver<Result<Session, Error>>>,
     /// The event queue, taken by one reader at a time.
@@ -119,6 +120,18 @@ struct Inner {
 }
 
 impl Inner {
+    /// Applies the settings the client reads itself.
+    fn configure(&self, options: &ClientOptions) {
+        self.capacity.store(options.buffer.max(1), Ordering::Release);
+        let nanos = u64::try_from(options.handshake_timeout.as_nanos()).unwrap_or(u64::MAX);
+        self.handshake_timeout.store(nanos, Ordering::Release);
+        self.max_unwritten.store(options.max_envelope_size.max(64 * 1024), Ordering::Release);
+    }
+
+    fn handshake_timeout(&self) -> Duration {
+        Duration::from_nanos(self.handshake_timeout.load(Ordering::Acquire))
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // invariant: nothing panics while holding the lock; recover the data if something did.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -196,13 +209,14 @@ impl Client {
             written: Notify::new(),
             drained: Notify::new(),
             backlog: AtomicUsize::new(0),
-            capacity: options.buffer.max(1),
-            handshake_timeout: options.handshake_timeout,
-            max_unwritten: options.max_envelope_size.max(64 * 1024),
+            capacity: AtomicUsize::new(0),
+            handshake_timeout: AtomicU64::new(0),
+            max_unwritten: AtomicUsize::new(0),
             handshake: tokio::sync::Mutex::new(session_queue),
             reader: Arc::new(tokio::sync::Mutex::new(event_queue)),
             stopped: watch::Sender::new(false),
         });
+        inner.configure(options);
         tokio::spawn(drive(inner.clone(), stream));
         Self { inner }
     }
@@ -291,6 +305,18 @@ impl Client {
         *self.inner.lock().conn.channel_options_mut() = options;
     }
 
+    /// Replaces the options given to [`connect`](Self::connect), for a host that opened the
+    /// connection before it knew them: the channel behaviour, queue capacity and send limit
+    /// apply at once, the handshake timeout from the next step, the remote ping and idle
+    /// timeout from the establishment. The limit of received envelopes stays the one the
+    /// connection was opened with.
+    pub fn set_options(&self, options: ClientOptions) {
+        self.inner.configure(&options);
+        let mut state = self.inner.lock();
+        *state.conn.channel_options_mut() = options.channel.clone();
+        *state.conn.options_mut() = options;
+    }
+
     // ----- handshake ----------------------------------------------------------------------
 
     /// Runs `step` on the connection (serialized with the other steps) and returns the
@@ -320,7 +346,7 @@ impl Client {
         &self,
         sessions: &mut mpsc::UnboundedReceiver<Result<Session, Error>>,
     ) -> Result<Session, Error> {
-        let limit = self.inner.handshake_timeout;
+        let limit = self.inner.handshake_timeout();
         match tokio::time::timeout(limit, sessions.recv()).await {
             Ok(Some(result)) => result,
             Ok(None) => Err(Error::Closed),
@@ -425,8 +451,13 @@ impl Client {
             written.as_mut().enable();
             {
                 let mut state = self.inner.lock();
-                if state.conn.is_closed()
-                    || state.conn.pending_output().len() < self.inner.max_unwritten
+                if state.conn.is_closed() {
+                    // As the channel core says of an envelope sent in a state that allows none.
+                    let state = state.conn.state();
+                    return Err(SessionError::InvalidState { action: "send", state }.into());
+                }
+                if state.conn.pending_output().len()
+                    < self.inner.max_unwritten.load(Ordering::Acquire)
                 {
                     let envelope = envelope.take().ok_or(Error::Closed)?;
                     state.conn.send(envelope)?;
@@ -440,7 +471,8 @@ impl Client {
         Ok(())
     }
 
-    /// Sends a message (established only).
+    /// Sends a message (established only: before the session and after its end, a
+    /// [`SessionError::InvalidState`]).
     pub async fn send_message(&self, message: Message) -> Result<(), Error> {
         self.send(message.into()).await
     }
@@ -574,7 +606,7 @@ async fn drive(inner: Arc<Inner>, stream: TcpStream) {
         if closed {
             break Instant::now() + CLOSE_FLUSH_LIMIT;
         }
-        let room = inner.backlog.load(Ordering::Acquire) < inner.capacity;
+        let room = inner.backlog.load(Ordering::Acquire) < inner.capacity.load(Ordering::Acquire);
         let timer = async move {
             match deadline {
                 Some(d) => tokio::time::sleep_until(Instant::from_std(d)).await,
@@ -597,6 +629,9 @@ async fn drive(inner: Arc<Inner>, stream: TcpStream) {
                     }
                 };
                 dispatch(&inner, &mut state);
+                drop(state);
+                // Progress for whoever waits on the connection's state (the WebSocket upgrade).
+                inner.written.notify_waiters();
             }
             r = write.write(&pending), if !pending.is_empty() => {
                 match r {

@@ -1,14 +1,19 @@
-//! [`LimeClient`]: a LIME client session for Kotlin and Swift.
+//! [`LimeClient`]: a LIME client session for Kotlin and Swift, a thin layer over
+//! [`lime::Client`] (which drives the connection from one task on the library's runtime).
 
 use std::{sync::Arc, time::Duration};
 
-use lime::Envelope;
+use lime::{
+    channel::{ClientOptions, EstablishOptions},
+    transport::tls::ClientTlsConfig,
+    SessionEncryption, DEFAULT_MAX_ENVELOPE_SIZE,
+};
 
 use crate::{
-    driver::{Handle, Request},
     error::{invalid, LimeError},
-    listener::ChannelListener,
+    listener::{listen, ChannelListener},
     records::{Authentication, Command, Message, Notification, SessionInfo, SessionState},
+    runtime::{self, run},
     task_handle::TaskHandle,
 };
 
@@ -51,6 +56,35 @@ impl Default for ConnectOptions {
     }
 }
 
+impl ConnectOptions {
+    /// The core's TLS configuration and client options.
+    fn to_core(
+        &self,
+    ) -> Result<(ClientTlsConfig, ClientOptions, Option<SessionEncryption>), LimeError> {
+        let encryption = self
+            .encryption
+            .as_deref()
+            .map(|e| e.parse::<SessionEncryption>().map_err(|e| invalid("encryption", e)))
+            .transpose()?;
+        let max_envelope_size = match self.max_envelope_size {
+            Some(n) => usize::try_from(n).map_err(|e| invalid("max_envelope_size", e))?,
+            None => DEFAULT_MAX_ENVELOPE_SIZE,
+        };
+        let tls = match &self.root_ca_pem {
+            Some(pem) => ClientTlsConfig::builder()
+                .add_roots_pem(pem.as_bytes())
+                .and_then(|b| b.build())
+                .map_err(|e| invalid("root_ca_pem", e))?,
+            None => ClientTlsConfig::default(),
+        };
+        let mut client = ClientOptions { max_envelope_size, ..ClientOptions::default() };
+        client.channel.auto_notify_receipt = self.auto_notify_receipt;
+        client.channel.auto_reply_pings = self.auto_reply_pings;
+        client.channel.deliver_answered_pings = self.deliver_answered_pings;
+        Ok((tls, client, encryption))
+    }
+}
+
 /// A LIME client session: connect, establish, send and receive, finish.
 ///
 /// Every method may be called from any thread; async methods are `suspend` functions in
@@ -59,7 +93,11 @@ impl Default for ConnectOptions {
 /// connection and stops its listeners.
 #[derive(uniffi::Object)]
 pub struct LimeClient {
-    inner: Handle,
+    inner: Arc<lime::Client>,
+    /// Encryption to choose when the server negotiates.
+    encryption: Option<SessionEncryption>,
+    /// The library's runtime, where the listeners run.
+    runtime: tokio::runtime::Handle,
 }
 
 impl std::fmt::Debug for LimeClient {
@@ -68,13 +106,21 @@ impl std::fmt::Debug for LimeClient {
     }
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl LimeClient {
     /// Opens a connection to `uri` (`net.tcp://host:port`, `ws://…`, `wss://…`). The session
     /// starts with [`establish`](Self::establish).
     #[uniffi::constructor]
     pub async fn connect(uri: String, options: ConnectOptions) -> Result<Arc<Self>, LimeError> {
-        Ok(Arc::new(Self { inner: Handle::connect(uri, options).await? }))
+        let (tls, client, encryption) = options.to_core()?;
+        let inner = run(async move {
+            lime::Client::connect(&uri, tls, client).await.map_err(|e| match e {
+                lime::Error::Transport(lime::TransportError::InvalidUri(_)) => invalid("uri", e),
+                other => other.into(),
+            })
+        })
+        .await?;
+        Ok(Arc::new(Self { inner: Arc::new(inner), encryption, runtime: runtime::handle()? }))
     }
 
     /// Runs the handshake (start, negotiation, authentication) as `identity`
@@ -87,29 +133,36 @@ impl LimeClient {
         authentication: Authentication,
     ) -> Result<SessionInfo, LimeError> {
         let identity = identity.parse().map_err(|e| invalid("identity", e))?;
-        let authentication = authentication.into();
-        self.inner
-            .ask(|reply| Request::Establish { identity, instance, authentication, reply })
-            .await
+        let mut options = EstablishOptions::new(identity, &instance, authentication.into());
+        options.encryption = self.encryption;
+        let client = self.inner.clone();
+        run(async move {
+            let session = client.establish_session(options).await?;
+            Ok(SessionInfo::from_session(&session, &client))
+        })
+        .await
     }
 
     /// Sends a message.
     pub async fn send_message(&self, message: Message) -> Result<(), LimeError> {
-        let envelope = Envelope::Message(message.try_into()?);
-        self.inner.ask(|reply| Request::Send { envelope, reply }).await
+        let message = message.try_into()?;
+        let client = self.inner.clone();
+        run(async move { Ok(client.send_message(message).await?) }).await
     }
 
     /// Sends a notification.
     pub async fn send_notification(&self, notification: Notification) -> Result<(), LimeError> {
-        let envelope = Envelope::Notification(notification.try_into()?);
-        self.inner.ask(|reply| Request::Send { envelope, reply }).await
+        let notification = notification.try_into()?;
+        let client = self.inner.clone();
+        run(async move { Ok(client.send_notification(notification).await?) }).await
     }
 
     /// Sends a command without waiting for a response: the answer to a request received by
     /// a listener, or an `observe`.
     pub async fn send_command(&self, command: Command) -> Result<(), LimeError> {
-        let envelope = Envelope::Command(command.try_into()?);
-        self.inner.ask(|reply| Request::Send { envelope, reply }).await
+        let command = command.try_into()?;
+        let client = self.inner.clone();
+        run(async move { Ok(client.send_command(command).await?) }).await
     }
 
     /// Sends a command request (an id is assigned when absent) and waits up to `timeout_ms`
@@ -122,27 +175,32 @@ impl LimeClient {
     ) -> Result<Command, LimeError> {
         let command = command.try_into()?;
         let limit = Duration::from_millis(timeout_ms);
-        self.inner.ask(|reply| Request::ProcessCommand { command, limit, reply }).await
+        let client = self.inner.clone();
+        run(async move { Ok(client.process_command(command, limit).await?.into()) }).await
     }
 
     /// Finishes the session and waits for the server's `finished` (or `failed`).
     pub async fn finish(&self) -> Result<SessionInfo, LimeError> {
-        self.inner.ask(|reply| Request::Finish { reply }).await
+        let client = self.inner.clone();
+        run(async move {
+            let session = client.finish().await?;
+            Ok(SessionInfo::from_session(&session, &client))
+        })
+        .await
     }
 
-    /// The session state. While `establish` or `finish` runs, the state before the call.
+    /// The session state (a plain read: it never waits).
     pub fn state(&self) -> SessionState {
         self.inner.state().into()
     }
 
     /// Delivers incoming envelopes to `listener` until the session ends, from a background
     /// task that stops when the returned handle is cancelled or dropped (keep it!). May be
-    /// called before `establish`; nothing is lost either way, envelopes wait in a bounded
-    /// queue until a listener takes them. Use one listener per client: several would take
-    /// turns, each seeing only some of the envelopes.
+    /// called before `establish`; nothing is lost either way, envelopes wait in the client's
+    /// queue until a listener takes them. One listener takes the queue at a time: a second
+    /// one waits until the first is cancelled or done.
     pub fn subscribe(&self, listener: Arc<dyn ChannelListener>) -> Arc<TaskHandle> {
-        let (handle, cancel) = TaskHandle::new();
-        self.inner.subscribe(listener, cancel);
-        Arc::new(handle)
+        let task = self.runtime.spawn(listen(self.inner.clone(), listener));
+        Arc::new(TaskHandle::new(task.abort_handle()))
     }
 }

@@ -1,6 +1,6 @@
 //! Kotlin and Swift bindings of the LIME core, generated with uniffi (proc-macros, no UDL).
 //!
-//! A thin layer: [`LimeClient`] drives a [`lime::channel::ClientChannel`] (the session state
+//! A thin layer: [`LimeClient`] wraps a [`lime::Client`] (the connection, session state
 //! machine, command correlation, ping replies and receipts all stay in `lime-core`), envelopes
 //! cross as value records ([`Message`], [`Notification`], [`Command`], [`SessionInfo`]),
 //! failures as one [`LimeError`], and incoming envelopes reach the application through a
@@ -13,7 +13,6 @@ uniffi::setup_scaffolding!();
 
 mod client;
 mod codec;
-mod driver;
 mod error;
 mod listener;
 mod records;

@@ -1,14 +1,11 @@
 //! [`ChannelListener`]: incoming envelopes delivered to the application, and the task that
-//! pumps them out of the channel.
+//! hands them over from the client's event queue.
 
 use std::sync::Arc;
 
 use lime::channel::ChannelEvent;
 
-use crate::{
-    driver::Driver,
-    records::{Command, Message, Notification, SessionInfo},
-};
+use crate::records::{Command, Message, Notification, SessionInfo};
 
 /// Receives what arrives on an established session; implemented by the application (a Kotlin
 /// class, a Swift type).
@@ -62,48 +59,30 @@ impl Delivery {
     }
 }
 
-/// Delivers the channel's events to `listener` until the session ends. Waits for `establish`
-/// to have been called, and steps aside whenever an exclusive operation wants the channel
-/// (see [`Control`](crate::driver::Control)).
-pub(crate) async fn pump(driver: &Driver, listener: Arc<dyn ChannelListener>) {
-    let mut control = driver.control.subscribe();
+/// Delivers the client's events to `listener` until the session ends (or the task is
+/// aborted, which releases the event queue for the next listener).
+pub(crate) async fn listen(client: Arc<lime::Client>, listener: Arc<dyn ChannelListener>) {
+    let mut events = client.subscribe().await;
     loop {
-        if control.wait_for(|c| c.exclusive == 0 && c.started).await.is_err() {
-            return;
-        }
-        let channel = driver.channel.read().await;
-        let event = tokio::select! {
-            biased;
-            yielded = control.wait_for(|c| c.exclusive > 0) => {
-                if yielded.is_err() {
-                    return;
-                }
-                continue;
-            }
-            event = channel.receive() => event,
-        };
-        let delivery = match event {
+        let delivery = match events.next().await {
             Some(ChannelEvent::Message(m)) => Delivery::Message(m.into()),
             Some(ChannelEvent::Notification(n)) => Delivery::Notification(n.into()),
             Some(ChannelEvent::Command(c)) => Delivery::Command(c.into()),
             Some(ChannelEvent::Finished(s)) => {
-                Delivery::Finished(SessionInfo::from_session(&s, &channel))
+                Delivery::Finished(SessionInfo::from_session(&s, &client))
             }
             Some(ChannelEvent::Failed(s)) => {
-                Delivery::Failed(SessionInfo::from_session(&s, &channel))
+                Delivery::Failed(SessionInfo::from_session(&s, &client))
             }
             Some(ChannelEvent::Closed { error }) => Delivery::Closed(error),
             None => Delivery::Closed(Some(format!(
                 "the session is not running (state: {})",
-                channel.state()
+                client.state()
             ))),
         };
-        // Never call the application with the channel borrowed: a callback may well call
-        // `finish`, which needs the channel exclusively.
-        drop(channel);
         let ends = delivery.ends();
         let listener = listener.clone();
-        // The callback runs off the driver thread, so it may block and call the client. A
+        // The callback runs on the blocking pool, so it may block and call the client. A
         // panic (an exception thrown by the foreign implementation) ends only the callback.
         let _ = tokio::task::spawn_blocking(move || delivery.deliver(&*listener)).await;
         if ends {

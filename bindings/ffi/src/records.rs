@@ -394,16 +394,23 @@ impl TryFrom<Command> for lime::Command {
 
 impl SessionInfo {
     /// The state of a session envelope received from the server; the nodes and id come from
-    /// the envelope where it has them, from `channel` otherwise.
-    pub(crate) fn from_session(
+    /// the envelope where it has them, from `client` otherwise.
+    pub(crate) fn from_session(session: &lime::Session, client: &lime::Client) -> Self {
+        Self::with_known(session, client.session_id(), client.local_node(), client.remote_node())
+    }
+
+    /// [`from_session`](Self::from_session) with what the client knows given apart.
+    fn with_known(
         session: &lime::Session,
-        channel: &lime::channel::ClientChannel,
+        session_id: Option<String>,
+        local_node: Option<Node>,
+        remote_node: Option<Node>,
     ) -> Self {
         Self {
             state: session.state.into(),
-            session_id: session.id.clone().or_else(|| channel.session_id()),
-            local_node: text(channel.local_node().or_else(|| session.to.clone())),
-            remote_node: text(channel.remote_node().or_else(|| session.from.clone())),
+            session_id: session.id.clone().or(session_id),
+            local_node: text(local_node.or_else(|| session.to.clone())),
+            remote_node: text(remote_node.or_else(|| session.from.clone())),
             reason: session.reason.clone().map(Into::into),
         }
     }
@@ -601,15 +608,22 @@ mod tests {
 
     #[test]
     fn session_info_prefers_the_channel_nodes() {
-        let (client, _server) = lime::transport::memory::MemoryTransport::pair();
-        let channel = lime::channel::ClientChannel::new(Box::new(client));
         let mut session = lime::Session::failed(lime::Reason::new(13, "bad"));
         session.id = Some("s1".into());
         session.to = Some("a@b.c/x".parse().unwrap());
-        let info = SessionInfo::from_session(&session, &channel);
+        let info = SessionInfo::with_known(&session, None, None, None);
         assert_eq!(info.state, SessionState::Failed);
         assert_eq!(info.session_id.as_deref(), Some("s1"));
         assert_eq!(info.local_node.as_deref(), Some("a@b.c/x"));
+        let known = SessionInfo::with_known(
+            &session,
+            Some("s0".into()),
+            Some("z@b.c/y".parse().unwrap()),
+            Some("postmaster@b.c/server".parse().unwrap()),
+        );
+        assert_eq!(known.session_id.as_deref(), Some("s1"));
+        assert_eq!(known.local_node.as_deref(), Some("z@b.c/y"));
+        assert_eq!(known.remote_node.as_deref(), Some("postmaster@b.c/server"));
         assert_eq!(info.reason, Some(Reason { code: 13, description: Some("bad".into()) }));
     }
 }

@@ -1,13 +1,17 @@
 //! The tokio runtime the bindings own.
 //!
-//! Sockets, timers and the channel's reader and writer tasks belong to the runtime they were
-//! created on, so everything runs on one multi-thread runtime that lives as long as the
-//! process and is started on first use. Each client's driver (see [`crate::driver`]) runs on
-//! it from a thread of its own; listener callbacks run on its blocking pool.
+//! Sockets, timers and each client's driver task belong to the runtime they were created on,
+//! so everything runs on one multi-thread runtime that lives as long as the process and is
+//! started on first use. The async methods of the API run their work there with [`run`]
+//! (whoever polls the foreign future only waits for it); listener callbacks run on its
+//! blocking pool.
 
-use std::sync::OnceLock;
+use std::{future::Future, sync::OnceLock};
 
-use tokio::runtime::{Builder, Handle, Runtime};
+use tokio::{
+    runtime::{Builder, Handle, Runtime},
+    task::JoinHandle,
+};
 
 use crate::error::LimeError;
 
@@ -34,6 +38,31 @@ pub(crate) fn handle() -> Result<Handle, LimeError> {
     }
 }
 
+/// Aborts the task when dropped: a foreign caller that stops waiting (a cancelled coroutine
+/// or Swift task) cancels the work.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs `work` on the runtime and waits for its result; dropping the returned future aborts
+/// the work.
+pub(crate) async fn run<T, F>(work: F) -> Result<T, LimeError>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, LimeError>> + Send + 'static,
+{
+    let mut task = AbortOnDrop(handle()?.spawn(work));
+    match (&mut task.0).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => Err(LimeError::Transport { msg: format!("internal error: {e}") }),
+        Err(_) => Err(LimeError::Closed),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +76,62 @@ mod tests {
             tokio::spawn(async { std::thread::current().name().map(str::to_owned) }).await
         });
         assert_eq!(name.unwrap().as_deref(), Some("lime-ffi"));
+    }
+
+    #[test]
+    fn run_works_on_the_runtime_from_any_executor() {
+        // Polled by a plain executor (no tokio context), as a foreign future would be.
+        let name = futures_lite_block_on(run(async {
+            Ok(std::thread::current().name().map(str::to_owned))
+        }));
+        assert_eq!(name.unwrap().as_deref(), Some("lime-ffi"));
+    }
+
+    #[test]
+    fn dropping_the_caller_aborts_the_work() {
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let (_never, wait) = tokio::sync::oneshot::channel::<()>();
+        let (done_tx, done) = tokio::sync::oneshot::channel::<()>();
+        let work = run(async move {
+            // `done_tx` is dropped when the task is aborted.
+            let _done = done_tx;
+            let _ = started_tx.send(());
+            let _ = wait.await;
+            Ok(())
+        });
+        // Poll once so the task starts, then drop the caller's future.
+        let mut work = Box::pin(work);
+        let waker = std::task::Waker::noop();
+        let _ = work.as_mut().poll(&mut std::task::Context::from_waker(waker));
+        started.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        drop(work);
+        let ended = handle().unwrap().block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(10), done).await
+        });
+        assert!(matches!(ended, Ok(Err(_))), "the task was aborted and dropped its sender");
+    }
+
+    /// Polls a future to completion on this thread, outside any tokio runtime.
+    fn futures_lite_block_on<F: Future>(future: F) -> F::Output {
+        let mut future = Box::pin(future);
+        let thread = std::thread::current();
+        let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(thread)));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            assert!(std::time::Instant::now() < deadline, "the future did not complete in 10 s");
+            if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park_timeout(std::time::Duration::from_millis(100));
+        }
+    }
+
+    struct Unpark(std::thread::Thread);
+
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
     }
 }

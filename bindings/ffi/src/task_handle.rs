@@ -1,6 +1,6 @@
 //! [`TaskHandle`]: the lifetime of a background task started for the application.
 
-use tokio::sync::watch;
+use tokio::task::AbortHandle;
 
 /// A running background task, such as a [`subscribe`](crate::LimeClient::subscribe)
 /// listener. The task stops when [`cancel`](Self::cancel) is called or when the handle is
@@ -8,27 +8,13 @@ use tokio::sync::watch;
 /// is garbage collected stops its task).
 #[derive(Debug, uniffi::Object)]
 pub struct TaskHandle {
-    cancel: watch::Sender<bool>,
+    task: AbortHandle,
 }
-
-/// The task's side of a [`TaskHandle`]: resolves once the handle is cancelled or dropped.
-/// Dropping it marks the task finished.
-#[derive(Debug)]
-pub(crate) struct CancelSignal(watch::Receiver<bool>);
 
 impl TaskHandle {
-    /// A handle and the signal its task selects on.
-    pub(crate) fn new() -> (Self, CancelSignal) {
-        let (cancel, signal) = watch::channel(false);
-        (Self { cancel }, CancelSignal(signal))
-    }
-}
-
-impl CancelSignal {
-    /// Waits until the task is to stop.
-    pub(crate) async fn cancelled(&mut self) {
-        // An error means the handle is gone, which cancels too.
-        let _ = self.0.wait_for(|cancelled| *cancelled).await;
+    /// The handle of a task spawned on the library's runtime.
+    pub(crate) fn new(task: AbortHandle) -> Self {
+        Self { task }
     }
 }
 
@@ -36,65 +22,63 @@ impl CancelSignal {
 impl TaskHandle {
     /// Stops the task (idempotent).
     pub fn cancel(&self) {
-        self.cancel.send_replace(true);
+        self.task.abort();
     }
 
     /// True once the task has ended (on its own or cancelled).
     pub fn is_finished(&self) -> bool {
-        self.cancel.is_closed()
+        self.task.is_finished()
     }
 }
 
 impl Drop for TaskHandle {
     fn drop(&mut self) {
-        self.cancel();
+        self.task.abort();
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::future::pending;
+    use std::{future::pending, time::Duration};
 
     use super::*;
 
-    /// Waits for the spawned task, failing the test instead of hanging if it never stops.
-    async fn stopped(running: tokio::task::JoinHandle<()>) {
-        tokio::time::timeout(std::time::Duration::from_secs(10), running)
-            .await
-            .expect("the task did not stop within 10 s")
-            .expect("the task panicked");
-    }
-
-    async fn task(mut signal: CancelSignal) {
-        tokio::select! {
-            () = signal.cancelled() => {}
-            () = pending() => {}
-        }
+    /// Waits until the task behind `handle` has ended, failing instead of hanging.
+    async fn finished(handle: &TaskHandle) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !handle.is_finished() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the task did not stop within 10 s");
     }
 
     #[tokio::test]
     async fn cancel_stops_the_task() {
-        let (handle, signal) = TaskHandle::new();
-        let running = tokio::spawn(task(signal));
+        let handle = TaskHandle::new(tokio::spawn(pending::<()>()).abort_handle());
         assert!(!handle.is_finished());
         handle.cancel();
         handle.cancel();
-        stopped(running).await;
-        assert!(handle.is_finished());
+        finished(&handle).await;
     }
 
     #[tokio::test]
     async fn dropping_the_handle_stops_the_task() {
-        let (handle, signal) = TaskHandle::new();
-        let running = tokio::spawn(task(signal));
-        drop(handle);
-        stopped(running).await;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _alive = tx;
+            pending::<()>().await;
+        });
+        drop(TaskHandle::new(task.abort_handle()));
+        let ended = tokio::time::timeout(Duration::from_secs(10), rx).await;
+        assert!(matches!(ended, Ok(Err(_))), "the task was dropped");
+        assert!(task.await.unwrap_err().is_cancelled());
     }
 
-    #[test]
-    fn a_task_that_ends_on_its_own_is_finished() {
-        let (handle, signal) = TaskHandle::new();
-        drop(signal);
-        assert!(handle.is_finished());
+    #[tokio::test]
+    async fn a_task_that_ends_on_its_own_is_finished() {
+        let handle = TaskHandle::new(tokio::spawn(async {}).abort_handle());
+        finished(&handle).await;
     }
 }

@@ -341,6 +341,16 @@ impl ClientConnection {
         self.wire.subprotocol()
     }
 
+    /// The options, to change after construction (for a host that opened the connection
+    /// before it knew them): the handshake-step timeout applies from the next step, the
+    /// remote ping and idle timeout from the establishment, `max_envelope_size` to what is
+    /// sent from now on (received envelopes keep the limit given to
+    /// [`connect`](Self::connect)); the channel behaviour is changed with
+    /// [`channel_options_mut`](Self::channel_options_mut).
+    pub fn options_mut(&mut self) -> &mut ClientOptions {
+        &mut self.options
+    }
+
     /// The channel behaviour (ping replies, receipts, ids), to change after construction.
     pub fn channel_options_mut(&mut self) -> &mut ChannelOptions {
         self.core.options_mut()
