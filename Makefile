@@ -93,3 +93,110 @@ bench:
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV)
+
+# ---------------------------------------------------------------------------------------------
+# Release artifacts: the Python wheel and sdist, the publishable lime-core crate. The platforms
+# this machine cannot build are in .github/workflows/release.yml (hosted CI; not run here).
+
+.PHONY: wheels test-wheels test-crate examples
+
+REL_VENV ?= .venv-rel
+DIST ?= dist
+# `make test-crate CRATE_FLAGS=--allow-dirty` while files under core/ are uncommitted.
+CRATE_FLAGS ?=
+PY_TEST_DEPS := 'pytest>=8,<10' 'pytest-asyncio>=1.0,<2' 'pytest-mock>=3.14,<4' \
+	'pytest-timeout==2.4.0' 'websockets>=13' 'cryptography>=42' 'mypy>=1.10'
+# test_blip_sdk builds its own wheel from source with maturin; these venvs test ours.
+WHEEL_PYTEST := -m pytest -q -p no:cacheprovider --ignore=python/tests/test_blip_sdk.py \
+	tests python/tests
+# Fails unless lime_python is imported from the venv's site-packages (not the source tree).
+INSTALLED_CHECK := import lime_python, lime_python._lime as m, sys; \
+	print('lime_python', m.__version__, 'from', m.__file__); \
+	sys.exit(0 if '/site-packages/lime_python/' in m.__file__ else 'not the installed package')
+
+$(REL_VENV)/.ready:
+	python3 -m venv $(REL_VENV)
+	$(REL_VENV)/bin/pip install -q --disable-pip-version-check 'maturin>=1.9,<2' \
+		'ziglang>=0.13,<0.18' 'auditwheel>=6,<7'
+	touch $@
+
+## dist/: the abi3 wheel for manylinux2014 x86_64 (a release build linked by zig against glibc
+## 2.17, without debug info) and the sdist; auditwheel must report the manylinux_2_17 (= 2014)
+## tag.
+wheels: $(REL_VENV)/.ready
+	rm -rf $(DIST)
+	PATH=$(CURDIR)/$(REL_VENV)/bin:$$PATH CARGO_PROFILE_RELEASE_DEBUG=0 maturin build -q \
+		--release --strip --zig --compatibility manylinux2014 -o $(DIST)
+	PATH=$(CURDIR)/$(REL_VENV)/bin:$$PATH maturin sdist -o $(DIST)
+	$(REL_VENV)/bin/auditwheel show $(DIST)/lime_python-*-manylinux2014_x86_64*.whl \
+		| tee $(DIST)/auditwheel.txt
+	tr -s ' \n' ' ' < $(DIST)/auditwheel.txt \
+		| grep -q 'consistent with the following platform tag: "manylinux_2_17_x86_64"'
+	ls -l $(DIST)
+
+## The manylinux2014 wheel in a fresh venv runs the whole Python suite; the sdist is built by
+## pip (PEP 517 through maturin) in another fresh venv and runs the suite too. The sdist build
+## uses the dev profile and shares target/ so only the two workspace crates compile (the
+## release build is what the wheel already checks).
+test-wheels: wheels
+	$(CARGO) build -q -p lime-cli
+	rm -rf $(REL_VENV)-wheel && python3 -m venv $(REL_VENV)-wheel
+	$(REL_VENV)-wheel/bin/pip install -q --disable-pip-version-check $(PY_TEST_DEPS) \
+		$(DIST)/lime_python-*-manylinux2014_x86_64*.whl
+	$(REL_VENV)-wheel/bin/python -c "$(INSTALLED_CHECK)"
+	$(REL_VENV)-wheel/bin/python python/tests/upstream_cache.py
+	LIME_BIN=$(TARGET_DIR)/debug/lime $(REL_VENV)-wheel/bin/python $(WHEEL_PYTEST)
+	rm -rf $(REL_VENV)-sdist && python3 -m venv $(REL_VENV)-sdist
+	$(REL_VENV)-sdist/bin/pip install -q --disable-pip-version-check $(PY_TEST_DEPS)
+	CARGO_TARGET_DIR=$(TARGET_DIR) MATURIN_PEP517_ARGS='--profile dev' \
+		$(REL_VENV)-sdist/bin/pip install -q --no-cache-dir --disable-pip-version-check \
+		$(DIST)/lime_python-*.tar.gz
+	$(REL_VENV)-sdist/bin/python -c "$(INSTALLED_CHECK)"
+	LIME_BIN=$(TARGET_DIR)/debug/lime $(REL_VENV)-sdist/bin/python $(WHEEL_PYTEST)
+
+## The examples of core/examples against real servers (lime serve on port 0, bounded).
+examples:
+	$(CARGO) build -q -p lime-cli
+	$(CARGO) build -q -p lime-core --examples
+	python3 core/examples/run_examples.py $(TARGET_DIR)/debug/lime $(TARGET_DIR)/debug/examples
+
+define CONSUMER_TOML
+[package]
+name = "lime-consumer"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+lime-core = { path = "$(CURDIR)/core" }
+
+[workspace]
+endef
+define CONSUMER_MAIN
+fn main() -> Result<(), lime::ParseError> {
+    let message = lime::Message::text("hi").with_id("1").with_to("bob@localhost".parse()?);
+    println!("{}", lime::Envelope::from(message).to_json());
+    let tls = lime::transport::tls::ClientTlsConfig::default();
+    let suites = tls.rustls().crypto_provider().cipher_suites.len();
+    println!("TLS client configuration with {suites} cipher suites");
+    Ok(())
+}
+endef
+export CONSUMER_TOML CONSUMER_MAIN
+
+## lime-core as crates.io would have it: the package list (README in, test data out), a
+## publish dry run (packages and builds the crate), docs without warnings, a fresh project
+## depending on it without a lock file (newest compatible dependencies) checked with warnings
+## as errors, and the examples.
+test-crate: examples
+	$(CARGO) package -q -p lime-core --list $(CRATE_FLAGS) > $(TARGET_DIR)/lime-core.files
+	grep -qx README.md $(TARGET_DIR)/lime-core.files
+	! grep -vE '^(src/.+\.rs|(examples|benches)/[a-z_]+\.rs|README\.md|Cargo\.(toml|toml\.orig|lock)|\.cargo_vcs_info\.json)$$' \
+		$(TARGET_DIR)/lime-core.files
+	$(CARGO) publish -q --dry-run -p lime-core $(CRATE_FLAGS)
+	RUSTDOCFLAGS=-Dwarnings $(CARGO) doc -q -p lime-core --no-deps
+	rm -rf $(TARGET_DIR)/consumer/src $(TARGET_DIR)/consumer/Cargo.lock && mkdir -p $(TARGET_DIR)/consumer/src
+	printf '%s\n' "$$CONSUMER_TOML" > $(TARGET_DIR)/consumer/Cargo.toml
+	printf '%s\n' "$$CONSUMER_MAIN" > $(TARGET_DIR)/consumer/src/main.rs
+	cd $(TARGET_DIR)/consumer && $(CARGO) generate-lockfile -q && grep -A1 '^name = "rustls"$$' Cargo.lock
+	cd $(TARGET_DIR)/consumer && RUSTFLAGS=-Dwarnings $(CARGO) check -q
