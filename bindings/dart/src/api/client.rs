@@ -1,22 +1,21 @@
 //! [`LimeClient`]: a LIME client session over TCP (`net.tcp://`, with the in-band TLS
-//! upgrade) or WebSocket (`ws://`, `wss://`, subprotocol `lime`), driven by lime-core's
-//! `ClientChannel`.
+//! upgrade) or WebSocket (`ws://`, `wss://`, subprotocol `lime`): a thin layer over
+//! [`lime::Client`], called directly from flutter_rust_bridge's async functions.
 //!
-//! The session state machine, ping replies, `received` receipts and command correlation all
-//! run in Rust; Dart sees async calls and a stream of [`ChannelEventDto`]s. Calls may overlap
-//! (a command can wait for its response while messages are sent and events arrive); the
-//! handshake steps, `finish` and `close` wait for the calls in progress.
+//! The connection, session state machine, ping replies, `received` receipts and command
+//! correlation all run in Rust; Dart sees async calls and a stream of [`ChannelEventDto`]s.
+//! Calls may overlap (a command can wait for its response while messages are sent and events
+//! arrive); the handshake steps and `finish` take turns.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use flutter_rust_bridge::frb;
 use lime::{
-    channel::{ChannelEvent, ChannelOptions, ClientChannel, ClientOptions, EstablishOptions},
-    Envelope, Identity,
+    channel::{ChannelEvent, ChannelOptions, ClientOptions, EstablishOptions},
+    Envelope, Identity, SessionState,
 };
 
 use super::{
-    driver::DriverHandle,
     enums::{SessionCompressionDto, SessionEncryptionDto, SessionStateDto},
     envelope::{AuthenticationDto, CommandDto, MessageDto, NotificationDto, SessionDto},
     error::{invalid, LimeError},
@@ -92,12 +91,12 @@ pub struct ChannelInfoDto {
 }
 
 impl ChannelInfoDto {
-    pub(crate) fn of(channel: &ClientChannel) -> Self {
+    pub(crate) fn of(client: &lime::Client) -> Self {
         Self {
-            state: channel.state().into(),
-            session_id: channel.session_id(),
-            local_node: channel.local_node().map(|n| n.to_string()),
-            remote_node: channel.remote_node().map(|n| n.to_string()),
+            state: client.state().into(),
+            session_id: client.session_id(),
+            local_node: client.local_node().map(|n| n.to_string()),
+            remote_node: client.remote_node().map(|n| n.to_string()),
         }
     }
 }
@@ -177,12 +176,12 @@ impl From<ChannelEvent> for ChannelEventDto {
 ///
 /// Dart: `await LimeClient.connect(uri: …, options: …)`, then `establishSession(…)` (or the
 /// steps `startNewSession`, `negotiateSession`, `authenticateSession`), then `events()` for
-/// incoming envelopes. Call `finish()` (or `close()`) when done: an open connection keeps the
-/// client alive.
+/// incoming envelopes. Call `finish()` (or `close()`) when done; dropping the client closes
+/// the connection.
 #[frb(opaque)]
 #[derive(Debug)]
 pub struct LimeClient {
-    driver: DriverHandle,
+    inner: Arc<lime::Client>,
 }
 
 fn millis(ms: u32) -> Duration {
@@ -214,8 +213,8 @@ impl LimeClient {
     /// `wss://…`) and a channel over it. The session starts with
     /// [`LimeClient::establish_session`] or [`LimeClient::start_new_session`].
     pub async fn connect(uri: String, options: ClientOptionsDto) -> Result<Self, LimeError> {
-        let transport = open(&uri, &options.transport).await?;
-        Self::start(transport, &options.channel)
+        let client = open(&uri, &options.transport, client_options(&options.channel)).await?;
+        Ok(Self { inner: Arc::new(client) })
     }
 
     /// A channel over a connection opened with [`LimeTransport::connect`], which it takes
@@ -224,38 +223,27 @@ impl LimeClient {
         transport: &LimeTransport,
         options: ChannelOptionsDto,
     ) -> Result<Self, LimeError> {
-        Self::start(transport.take()?, &options)
+        let client = transport.take()?;
+        client.set_options(client_options(&options));
+        Ok(Self { inner: Arc::new(client) })
     }
 
-    fn start(
-        transport: Box<dyn lime::transport::Transport>,
-        options: &ChannelOptionsDto,
-    ) -> Result<Self, LimeError> {
-        let channel = ClientChannel::with_options(transport, client_options(options));
-        Ok(Self { driver: DriverHandle::start(channel)? })
-    }
-
-    /// The session state (while a handshake step or `finish` runs: the state before it).
+    /// The session state (a plain read).
     #[frb(sync, getter)]
     pub fn state(&self) -> SessionStateDto {
-        self.driver.info().state
+        self.inner.state().into()
     }
 
     /// State, session id and nodes.
     #[frb(sync, getter)]
     pub fn info(&self) -> ChannelInfoDto {
-        self.driver.info()
+        ChannelInfoDto::of(&self.inner)
     }
 
     /// Sends `{"state":"new"}` and returns the server's reply: `negotiating`,
     /// `authenticating`, `established` or `failed`.
     pub async fn start_new_session(&self) -> Result<SessionDto, LimeError> {
-        self.driver
-            .call(|d| async move {
-                let session = d.exclusive().await.start_new_session().await?;
-                Ok(SessionDto::from(&session))
-            })
-            .await
+        Ok(SessionDto::from(&self.inner.start_new_session().await?))
     }
 
     /// Sends the negotiation choice; on the server's confirmation applies it to the
@@ -266,14 +254,8 @@ impl LimeClient {
         compression: SessionCompressionDto,
         encryption: SessionEncryptionDto,
     ) -> Result<SessionDto, LimeError> {
-        self.driver
-            .call(move |d| async move {
-                let mut channel = d.exclusive().await;
-                let session =
-                    channel.negotiate_session(compression.into(), encryption.into()).await?;
-                Ok(SessionDto::from(&session))
-            })
-            .await
+        let session = self.inner.negotiate_session(compression.into(), encryption.into()).await?;
+        Ok(SessionDto::from(&session))
     }
 
     /// Sends credentials as `identity` (`name@domain`) on `instance` and returns the
@@ -285,15 +267,11 @@ impl LimeClient {
         instance: Option<String>,
     ) -> Result<SessionDto, LimeError> {
         let identity = self::identity(&identity)?;
-        self.driver
-            .call(move |d| async move {
-                let mut channel = d.exclusive().await;
-                let session = channel
-                    .authenticate_session(&identity, authentication.into(), instance.as_deref())
-                    .await?;
-                Ok(SessionDto::from(&session))
-            })
-            .await
+        let session = self
+            .inner
+            .authenticate_session(&identity, authentication.into(), instance.as_deref())
+            .await?;
+        Ok(SessionDto::from(&session))
     }
 
     /// Runs the whole handshake: start, negotiation when the server asks (the given options,
@@ -313,12 +291,7 @@ impl LimeClient {
         options.instance = instance;
         options.compression = compression.map(Into::into);
         options.encryption = encryption.map(Into::into);
-        self.driver
-            .call(move |d| async move {
-                let session = d.exclusive().await.establish_session(options).await?;
-                Ok(SessionDto::from(&session))
-            })
-            .await
+        Ok(SessionDto::from(&self.inner.establish_session(options).await?))
     }
 
     /// Sends a message (established sessions only).
@@ -338,20 +311,15 @@ impl LimeClient {
     }
 
     async fn send(&self, envelope: Envelope) -> Result<(), LimeError> {
-        self.driver
-            .call(move |d| async move {
-                let channel = d.shared().await;
-                match envelope {
-                    Envelope::Message(m) => channel.send_message(m).await?,
-                    Envelope::Notification(n) => channel.send_notification(n).await?,
-                    Envelope::Command(c) => channel.send_command(c).await?,
-                    Envelope::Session(_) => {
-                        return Err(invalid("envelope", "sessions are sent by the handshake"))
-                    }
-                }
-                Ok(())
-            })
-            .await
+        match envelope {
+            Envelope::Message(m) => self.inner.send_message(m).await?,
+            Envelope::Notification(n) => self.inner.send_notification(n).await?,
+            Envelope::Command(c) => self.inner.send_command(c).await?,
+            Envelope::Session(_) => {
+                return Err(invalid("envelope", "sessions are sent by the handshake"))
+            }
+        }
+        Ok(())
     }
 
     /// Sends a command request (an id is assigned when it has none) and waits up to
@@ -363,42 +331,27 @@ impl LimeClient {
         timeout_ms: u32,
     ) -> Result<CommandDto, LimeError> {
         let command: lime::Command = command.try_into()?;
-        self.driver
-            .call(move |d| async move {
-                let channel = d.shared().await;
-                let response = channel.process_command(command, millis(timeout_ms)).await?;
-                Ok(CommandDto::from(&response))
-            })
-            .await
+        let response = self.inner.process_command(command, millis(timeout_ms)).await?;
+        Ok(CommandDto::from(&response))
     }
 
     /// Sends `finishing` and waits for the server's `finished` (or `failed`). The event
     /// stream delivers the same session, then ends.
     pub async fn finish(&self) -> Result<SessionDto, LimeError> {
-        self.driver
-            .call(|d| async move {
-                let session = d.exclusive().await.finish().await?;
-                Ok(SessionDto::from(&session))
-            })
-            .await
+        Ok(SessionDto::from(&self.inner.finish().await?))
     }
 
     /// Closes the connection without a session envelope; the event stream ends.
     pub async fn close(&self) -> Result<(), LimeError> {
-        self.driver
-            .call(|d| async move {
-                d.exclusive().await.close().await;
-                Ok(())
-            })
-            .await
+        self.inner.close().await;
+        Ok(())
     }
 
     /// The next incoming event; `None` once the session has ended and every event was
     /// taken. Fails before the session is established.
     pub async fn next_event(&self) -> Result<Option<ChannelEventDto>, LimeError> {
-        self.driver
-            .call(|d| async move { Ok(d.next_event().await?.map(ChannelEventDto::from)) })
-            .await
+        self.check_started()?;
+        Ok(self.inner.receive().await.map(ChannelEventDto::from))
     }
 
     /// Streams every incoming event (messages, notifications, commands, then the end of the
@@ -407,22 +360,34 @@ impl LimeClient {
         self.pump(move |event| sink.add(event).is_ok()).await
     }
 
-    /// Hands every incoming event to `emit` (on the driver thread) until the session ends or
-    /// `emit` returns false; what [`LimeClient::events`] does with a Dart stream.
+    /// Hands every incoming event to `emit` until the session ends or `emit` returns false;
+    /// what [`LimeClient::events`] does with a Dart stream.
     #[frb(ignore)]
     pub async fn pump<F>(&self, mut emit: F) -> Result<(), LimeError>
     where
         F: FnMut(ChannelEventDto) -> bool + Send + 'static,
     {
-        self.driver
-            .call(move |d| async move {
-                while let Some(event) = d.next_event().await? {
-                    if !emit(event.into()) {
-                        break;
-                    }
-                }
-                Ok(())
-            })
-            .await
+        self.check_started()?;
+        let mut events = self.inner.subscribe().await;
+        while let Some(event) = events.next().await {
+            if !emit(event.into()) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Events mean something once the session is established (or has ended).
+    fn check_started(&self) -> Result<(), LimeError> {
+        let state = self.inner.state();
+        if state < SessionState::Established {
+            return Err(LimeError::Session {
+                code: lime::reason::codes::SESSION_INVALID_ACTION_FOR_STATE,
+                description: format!(
+                    "cannot receive events in the {state} state: establish the session first"
+                ),
+            });
+        }
+        Ok(())
     }
 }

@@ -9,7 +9,6 @@
 
 pub mod client;
 pub mod document;
-mod driver;
 pub mod enums;
 pub mod envelope;
 pub mod error;

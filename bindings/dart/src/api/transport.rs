@@ -1,13 +1,14 @@
 //! [`LimeTransport`]: an open connection (`net.tcp://`, `ws://`, `wss://`) before a channel
-//! takes it over, and the TLS and size options of [`lime::transport`].
+//! takes it over, and the TLS and size options of the connection.
 //!
-//! The Dart `Transport.open(uri)` connects one; `ClientChannel(transport)` then hands it to
+//! The Dart `Transport.open(uri)` connects one (a [`lime::Client`] whose session has not
+//! started); `ClientChannel(transport)` then hands it to
 //! [`LimeClient::attach`](super::client::LimeClient::attach), which runs the session over it.
 
 use std::sync::{Mutex, PoisonError};
 
 use flutter_rust_bridge::frb;
-use lime::transport::{tls::ClientTlsConfig, Transport, TransportOptions};
+use lime::{channel::ClientOptions, transport::tls::ClientTlsConfig};
 
 use super::{
     enums::SessionEncryptionDto,
@@ -50,7 +51,7 @@ pub fn default_transport_options() -> TransportOptionsDto {
 /// An open connection that no channel has taken over yet.
 #[frb(opaque)]
 pub struct LimeTransport {
-    inner: Mutex<Option<Box<dyn Transport>>>,
+    inner: Mutex<Option<lime::Client>>,
 }
 
 impl std::fmt::Debug for LimeTransport {
@@ -82,60 +83,63 @@ fn tls_config(options: &TransportOptionsDto) -> Result<ClientTlsConfig, LimeErro
 }
 
 /// Opens a connection to `uri` (`net.tcp://host[:port]`, default port 55321; `ws://…`;
-/// `wss://…`), with the subprotocol `lime` on WebSocket.
+/// `wss://…`), with the subprotocol `lime` on WebSocket, for a session with `options`.
 pub(crate) async fn open(
     uri: &str,
-    options: &TransportOptionsDto,
-) -> Result<Box<dyn Transport>, LimeError> {
-    let tls = tls_config(options)?;
-    let defaults = TransportOptions::default();
-    let transport_options = TransportOptions {
-        max_envelope_size: size(options.max_envelope_size, defaults.max_envelope_size),
-        ..defaults
-    };
-    Ok(lime::transport::connect_with(uri, &tls, transport_options).await?)
+    transport: &TransportOptionsDto,
+    mut options: ClientOptions,
+) -> Result<lime::Client, LimeError> {
+    let tls = tls_config(transport)?;
+    // The connection's limit applies to both directions until the channel sets its own.
+    let channel_limit = options.max_envelope_size;
+    options.max_envelope_size = size(transport.max_envelope_size, channel_limit);
+    let client = lime::Client::connect(uri, tls, options.clone()).await?;
+    options.max_envelope_size = channel_limit;
+    client.set_options(options);
+    Ok(client)
 }
 
 impl LimeTransport {
     /// Opens a connection to `uri`: `net.tcp://host[:port]` (default port 55321), `ws://…` or
     /// `wss://…` (WebSocket with the subprotocol `lime`).
     pub async fn connect(uri: String, options: TransportOptionsDto) -> Result<Self, LimeError> {
-        Ok(Self { inner: Mutex::new(Some(open(&uri, &options).await?)) })
+        let client = open(&uri, &options, ClientOptions::default()).await?;
+        Ok(Self { inner: Mutex::new(Some(client)) })
     }
 
     /// True until a channel takes the connection over or it is closed.
     #[frb(sync, getter)]
     pub fn is_open(&self) -> bool {
-        self.lock().is_some()
+        self.lock().as_ref().is_some_and(|c| !c.is_closed())
     }
 
     /// The WebSocket subprotocol agreed with the server (`lime`), if any.
     #[frb(sync, getter)]
     pub fn subprotocol(&self) -> Option<String> {
-        self.lock().as_ref().and_then(|t| t.subprotocol())
+        self.lock().as_ref().and_then(lime::Client::subprotocol)
     }
 
     /// The encryption in place (`tls` for `wss://`; TCP starts plain and may negotiate TLS).
     #[frb(sync, getter)]
     pub fn encryption(&self) -> SessionEncryptionDto {
-        self.lock().as_ref().map_or(SessionEncryptionDto::None, |t| t.encryption().into())
+        self.lock().as_ref().map_or(SessionEncryptionDto::None, |c| c.encryption().into())
     }
 
     /// Closes the connection if no channel has taken it over (otherwise close the channel).
     pub async fn close(&self) -> Result<(), LimeError> {
-        let transport = self.lock().take();
-        if let Some(mut transport) = transport {
-            transport.close().await?;
+        let client = self.lock().take();
+        if let Some(client) = client {
+            client.close().await;
         }
         Ok(())
     }
 
     /// Hands the connection to a channel; fails once it was taken or closed.
-    pub(crate) fn take(&self) -> Result<Box<dyn Transport>, LimeError> {
+    pub(crate) fn take(&self) -> Result<lime::Client, LimeError> {
         self.lock().take().ok_or(LimeError::Closed)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Box<dyn Transport>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<lime::Client>> {
         // invariant: no code panics while holding the lock; recover the data if one did.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }

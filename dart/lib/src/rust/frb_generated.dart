@@ -2664,7 +2664,7 @@ serializer.buffer.putBigUint64(self); }
  Future<SessionDto>  startNewSession()=>RustLib.instance.api.crateApiClientLimeClientStartNewSession(that: this, );
 
 
-/// The session state (while a handshake step or `finish` runs: the state before it).
+/// The session state (a plain read).
  SessionStateDto get state=>RustLib.instance.api.crateApiClientLimeClientState(that: this, );
 
 

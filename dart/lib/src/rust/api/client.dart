@@ -12,7 +12,7 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
 import 'transport.dart';
 
 
-            // These functions are ignored because they are not marked as `pub`: `client_options`, `identity`, `millis`, `of`, `send`, `start`
+            // These functions are ignored because they are not marked as `pub`: `check_started`, `client_options`, `identity`, `millis`, `of`, `send`
 // These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `clone`, `clone`, `clone`, `clone`, `clone`, `eq`, `eq`, `eq`, `eq`, `eq`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `from`
 // These functions are ignored (category: IgnoreBecauseExplicitAttribute): `pump`
 
@@ -102,7 +102,7 @@ static Future<LimeClient>  connect({required String uri , required ClientOptions
  Future<SessionDto>  startNewSession();
 
 
-/// The session state (while a handshake step or `finish` runs: the state before it).
+/// The session state (a plain read).
  SessionStateDto get state;
 
 
