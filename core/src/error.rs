@@ -55,6 +55,39 @@ impl Error {
             _ => crate::Reason::new(codes::GENERAL_ERROR, self.to_string()),
         }
     }
+
+    /// What a binding tells its application this error is. Every host uses these categories
+    /// under its own casing (Kotlin/Swift `LimeException.Closed`, Dart `LimeErrorKind.closed`,
+    /// …; `ARCHITECTURE.md` has the table), so the same failure has the same name everywhere.
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            Self::Parse(_) | Self::Frame(_) => ErrorCategory::Parse,
+            Self::Transport(TransportError::Closed) | Self::Closed => ErrorCategory::Closed,
+            Self::Transport(_) => ErrorCategory::Transport,
+            Self::Timeout(_) => ErrorCategory::Timeout,
+            Self::Command(_) => ErrorCategory::Command,
+            Self::Session(_) => ErrorCategory::Session,
+        }
+    }
+}
+
+/// The kinds of failure a host sees (see [`Error::category`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCategory {
+    /// Text that is not valid LIME (an envelope, a frame, a node, a URI, a document).
+    Parse,
+    /// The connection failed: I/O, TLS, WebSocket, a size limit, an unsupported option.
+    Transport,
+    /// The session was refused or failed (with the server's reason), or does not allow the
+    /// operation in its state.
+    Session,
+    /// A command failed or could not be matched.
+    Command,
+    /// Something did not complete in time.
+    Timeout,
+    /// The connection or session is over.
+    Closed,
 }
 
 /// Why a transport failed.

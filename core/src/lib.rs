@@ -26,7 +26,10 @@ pub use crate::{
         reason, Authentication, Command, Envelope, EnvelopeKind, Message, Metadata, Notification,
         Reason, Session,
     },
-    error::{CommandError, Error, FrameError, ParseError, Result, SessionError, TransportError},
+    error::{
+        CommandError, Error, ErrorCategory, FrameError, ParseError, Result, SessionError,
+        TransportError,
+    },
     node::{Identity, Node},
     uri::LimeUri,
 };

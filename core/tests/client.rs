@@ -304,3 +304,29 @@ async fn connection_failures_are_errors() {
     assert!(within(c.receive()).await.is_none());
     server.shutdown().await;
 }
+
+#[test]
+fn every_error_has_the_category_hosts_show() {
+    use lime::{
+        CommandError, ErrorCategory as C, FrameError, Reason, SessionError, TransportError,
+    };
+    let cases: Vec<(Error, C)> = vec![
+        ("@".parse::<lime::Node>().unwrap_err().into(), C::Parse),
+        (FrameError::Truncated { offset: 0 }.into(), C::Parse),
+        (TransportError::Closed.into(), C::Closed),
+        (Error::Closed, C::Closed),
+        (TransportError::Io("reset".into()).into(), C::Transport),
+        (TransportError::Tls("bad certificate".into()).into(), C::Transport),
+        (TransportError::EnvelopeTooLarge { size: 2, limit: 1 }.into(), C::Transport),
+        (Error::Timeout(Duration::from_secs(1)), C::Timeout),
+        (SessionError::Failed { reason: Reason::with_code(13) }.into(), C::Session),
+        (
+            SessionError::InvalidState { action: "send", state: SessionState::New }.into(),
+            C::Session,
+        ),
+        (CommandError::Failed { reason: Reason::with_code(67) }.into(), C::Command),
+    ];
+    for (error, category) in cases {
+        assert_eq!(error.category(), category, "{error}");
+    }
+}

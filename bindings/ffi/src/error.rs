@@ -51,14 +51,14 @@ impl From<lime::Error> for LimeError {
     fn from(e: lime::Error) -> Self {
         let reason = e.reason();
         let description = reason.description.unwrap_or_else(|| e.to_string());
-        match e {
-            lime::Error::Parse(_) | lime::Error::Frame(_) => Self::Parse { msg: e.to_string() },
-            lime::Error::Transport(_) => Self::Transport { msg: e.to_string() },
-            lime::Error::Command(_) => Self::Command { code: reason.code, description },
-            lime::Error::Timeout(_) => Self::Timeout,
-            lime::Error::Closed => Self::Closed,
-            // `Session` and families the core may add later: a session-level failure with the
-            // reason the core would tell a peer.
+        match e.category() {
+            lime::ErrorCategory::Parse => Self::Parse { msg: e.to_string() },
+            lime::ErrorCategory::Transport => Self::Transport { msg: e.to_string() },
+            lime::ErrorCategory::Command => Self::Command { code: reason.code, description },
+            lime::ErrorCategory::Timeout => Self::Timeout,
+            lime::ErrorCategory::Closed => Self::Closed,
+            // `Session` and categories the core may add later: a session-level failure with
+            // the reason the core would tell a peer.
             _ => Self::Session { code: reason.code, description },
         }
     }
@@ -113,5 +113,7 @@ mod tests {
         let timeout = lime::Error::Timeout(std::time::Duration::from_secs(1));
         assert_eq!(LimeError::from(timeout), LimeError::Timeout);
         assert_eq!(LimeError::from(lime::Error::Closed), LimeError::Closed);
+        // The same category as in every other host: a closed transport is `Closed`.
+        assert_eq!(LimeError::from(TransportError::Closed), LimeError::Closed);
     }
 }

@@ -132,25 +132,17 @@ impl std::error::Error for LimeError {}
 
 impl From<lime::Error> for LimeError {
     fn from(e: lime::Error) -> Self {
-        match e {
-            lime::Error::Parse(_) | lime::Error::Frame(_) => Self::Parse { message: e.to_string() },
-            lime::Error::Transport(lime::TransportError::Closed) | lime::Error::Closed => {
-                Self::Closed
-            }
-            lime::Error::Transport(_) => Self::Transport { message: e.to_string() },
-            lime::Error::Timeout(_) => Self::Timeout { message: e.to_string() },
-            lime::Error::Command(_) => {
-                let reason = e.reason();
-                let description = reason.description.unwrap_or_else(|| e.to_string());
-                Self::Command { code: reason.code, description }
-            }
-            // `Session` and any family a later lime-core adds: a session-level failure with
+        let reason = e.reason();
+        let description = reason.description.unwrap_or_else(|| e.to_string());
+        match e.category() {
+            lime::ErrorCategory::Parse => Self::Parse { message: e.to_string() },
+            lime::ErrorCategory::Closed => Self::Closed,
+            lime::ErrorCategory::Transport => Self::Transport { message: e.to_string() },
+            lime::ErrorCategory::Timeout => Self::Timeout { message: e.to_string() },
+            lime::ErrorCategory::Command => Self::Command { code: reason.code, description },
+            // `Session` and any category a later lime-core adds: a session-level failure with
             // the reason the core would tell a peer.
-            _ => {
-                let reason = e.reason();
-                let description = reason.description.unwrap_or_else(|| e.to_string());
-                Self::Session { code: reason.code, description }
-            }
+            _ => Self::Session { code: reason.code, description },
         }
     }
 }
