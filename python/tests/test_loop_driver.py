@@ -4,11 +4,13 @@ uvloop, and asyncio's flow control bounds what a send may leave waiting for a pe
 read."""
 
 import asyncio
+import gc
 import importlib.util
 import json
 import subprocess
 import sys
 import textwrap
+import weakref
 
 import pytest
 from conftest import in_ci, unavailable
@@ -329,3 +331,24 @@ async def test_an_unanswered_handshake_step_times_out():
 def test_timer_options_are_checked():
     with pytest.raises(ValueError, match='remote_ping_interval'):
         asyncio.run(TcpTransport(remote_ping_interval=-1).open_async('net.tcp://127.0.0.1:1'))
+
+
+@pytest.mark.asyncio
+async def test_a_closed_transport_and_its_connection_are_collected():
+    # The transport holds its connection and the connection calls back into the transport:
+    # a cycle through a native object, which the garbage collector must be able to see.
+    server = ScriptedServer()
+    uri = await server.start()
+    try:
+        transport = TcpTransport()
+        channel = ClientChannel(transport, True, False)
+        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
+        await asyncio.wait_for(channel.establish_session_async(
+            'none', 'none', 'me@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+        await asyncio.wait_for(transport.close_async(), TIMEOUT)
+        refs = [weakref.ref(transport), weakref.ref(channel)]
+        del transport, channel
+        gc.collect()
+        assert [ref() for ref in refs] == [None, None]
+    finally:
+        await server.stop()

@@ -28,9 +28,11 @@ use lime::{
 };
 use pyo3::{
     exceptions::PyValueError,
+    gc::PyVisit,
     intern,
     prelude::*,
     types::{PyBytes, PyDict, PyList, PyString, PyTuple},
+    PyTraverseError,
 };
 
 use crate::{
@@ -987,6 +989,43 @@ impl LoopConnection {
     /// Forgets every command request; returns their futures.
     fn drain_pending(&self) -> Vec<Py<PyAny>> {
         self.lock().take_futures()
+    }
+
+    /// The Python objects held, for the garbage collector: the transport and its connection
+    /// refer to each other (`on_batch` is a method of the transport).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.on_batch)?;
+        visit.call(&self.event_loop)?;
+        visit.call(&self.ready)?;
+        visit.call(&self.lost)?;
+        if let Some(classes) = self.classes.get() {
+            visit.call(&classes.message)?;
+            visit.call(&classes.notification)?;
+            visit.call(&classes.reason)?;
+        }
+        // Never held while Python code runs; skipped rather than waited for if it were.
+        if let Ok(s) = self.state.try_lock() {
+            visit.call(&s.transport)?;
+            if let Some((_, handle)) = &s.timer {
+                visit.call(handle)?;
+            }
+            for future in s.registered.values().chain(s.verbatim.values()).chain(&s.drains) {
+                visit.call(future)?;
+            }
+            for (_, future) in s.commands.values() {
+                visit.call(future)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        if let Ok(mut s) = self.state.try_lock() {
+            s.transport = None;
+            s.timer = None;
+            drop(s.take_futures());
+            s.drains.clear();
+        }
     }
 
     fn __repr__(&self) -> String {
