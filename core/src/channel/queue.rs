@@ -3,33 +3,68 @@
 //!
 //! `tokio::sync::mpsc` allocates a 32-slot block per channel up front (about 1 KiB with
 //! `Bytes` items), which dominates the memory of an idle session. This queue allocates only
-//! while envelopes are queued, and applies the same back-pressure: `send` waits while
-//! `capacity` envelopes are pending, and fails once the writer is gone.
+//! while envelopes are queued.
+//!
+//! It is bounded twice: at most `capacity` envelopes and `max_bytes` bytes are pending, counting
+//! both the queued envelopes and the batch the writer is writing (an envelope larger than
+//! `max_bytes` still passes when nothing else is pending). [`Sender::send`]
+//! waits for room (back-pressure); [`Sender::try_send`] never waits, which is what the server's
+//! router uses so that one recipient that does not read never stalls its senders.
 
 use std::{
     collections::VecDeque,
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicUsize, Ordering},
         Arc, Mutex,
     },
+    time::Duration,
 };
 
 use bytes::Bytes;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 
 use crate::{transport::TransportSender, TransportError};
 
+struct State {
+    items: VecDeque<Bytes>,
+    /// Envelopes queued or being written.
+    pending: usize,
+    /// Bytes queued or being written.
+    bytes: usize,
+    /// The largest `bytes` ever reached.
+    peak: usize,
+    /// Senders waiting in `send` for room.
+    waiting: usize,
+    /// The receiver is gone.
+    closed: bool,
+}
+
 struct Inner {
-    items: Mutex<VecDeque<Bytes>>,
+    state: Mutex<State>,
+    /// Items are available, or the last sender is gone.
     ready: Notify,
-    space: Semaphore,
+    /// Room was freed, or the receiver is gone.
+    space: Notify,
+    capacity: usize,
+    max_bytes: usize,
     senders: AtomicUsize,
-    closed: AtomicBool,
 }
 
 impl Inner {
-    fn items(&self) -> std::sync::MutexGuard<'_, VecDeque<Bytes>> {
-        self.items.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn fits(&self, st: &State, len: usize) -> bool {
+        st.pending < self.capacity
+            && (st.bytes == 0 || st.bytes.saturating_add(len) <= self.max_bytes)
+    }
+
+    /// Wakes the senders waiting for room, if any (called with the state lock released).
+    fn freed(&self, waiting: bool) {
+        if waiting {
+            self.space.notify_waiters();
+        }
     }
 }
 
@@ -43,14 +78,27 @@ pub(crate) struct Receiver {
     inner: Arc<Inner>,
 }
 
-/// A queue holding at most `capacity` envelopes.
+/// A queue holding at most `capacity` envelopes (and no byte bound).
 pub(crate) fn queue(capacity: usize) -> (Sender, Receiver) {
+    bounded(capacity, usize::MAX)
+}
+
+/// A queue holding at most `capacity` envelopes and `max_bytes` pending bytes.
+pub(crate) fn bounded(capacity: usize, max_bytes: usize) -> (Sender, Receiver) {
     let inner = Arc::new(Inner {
-        items: Mutex::new(VecDeque::new()),
+        state: Mutex::new(State {
+            items: VecDeque::new(),
+            pending: 0,
+            bytes: 0,
+            peak: 0,
+            waiting: 0,
+            closed: false,
+        }),
         ready: Notify::new(),
-        space: Semaphore::new(capacity.max(1)),
+        space: Notify::new(),
+        capacity: capacity.max(1),
+        max_bytes: max_bytes.max(1),
         senders: AtomicUsize::new(1),
-        closed: AtomicBool::new(false),
     });
     (Sender { inner: inner.clone() }, Receiver { inner })
 }
@@ -59,17 +107,86 @@ pub(crate) fn queue(capacity: usize) -> (Sender, Receiver) {
 #[derive(Debug)]
 pub(crate) struct Closed;
 
+/// Why [`Sender::try_send`] did not queue an envelope.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum TrySendError {
+    /// No room: `capacity` envelopes or `max_bytes` bytes are pending.
+    Full,
+    /// The receiver is gone.
+    Closed,
+}
+
+/// How many envelopes and bytes a queue holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Usage {
+    /// Envelopes queued or being written.
+    pub(crate) envelopes: usize,
+    /// Bytes queued or being written.
+    pub(crate) bytes: usize,
+    /// The most bytes ever pending at once.
+    pub(crate) peak_bytes: usize,
+}
+
 impl Sender {
     /// Queues one envelope, waiting for room.
     pub(crate) async fn send(&self, item: Bytes) -> Result<(), Closed> {
-        let permit = self.inner.space.acquire().await.map_err(|_| Closed)?;
-        if self.inner.closed.load(Ordering::Acquire) {
-            return Err(Closed);
+        loop {
+            let notified = self.inner.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut st = self.inner.state();
+                if st.closed {
+                    return Err(Closed);
+                }
+                if self.inner.fits(&st, item.len()) {
+                    Self::push(&mut st, item);
+                    drop(st);
+                    self.inner.ready.notify_one();
+                    return Ok(());
+                }
+                st.waiting += 1;
+            }
+            // Counted as waiting until woken or cancelled.
+            let _waiting = Waiting(&self.inner);
+            notified.await;
         }
-        permit.forget();
-        self.inner.items().push_back(item);
+    }
+
+    /// Queues one envelope if there is room now.
+    pub(crate) fn try_send(&self, item: Bytes) -> Result<(), TrySendError> {
+        let mut st = self.inner.state();
+        if st.closed {
+            return Err(TrySendError::Closed);
+        }
+        if !self.inner.fits(&st, item.len()) {
+            return Err(TrySendError::Full);
+        }
+        Self::push(&mut st, item);
+        drop(st);
         self.inner.ready.notify_one();
         Ok(())
+    }
+
+    fn push(st: &mut State, item: Bytes) {
+        st.pending += 1;
+        st.bytes = st.bytes.saturating_add(item.len());
+        st.peak = st.peak.max(st.bytes);
+        st.items.push_back(item);
+    }
+
+    /// What the queue holds now.
+    pub(crate) fn usage(&self) -> Usage {
+        let st = self.inner.state();
+        Usage { envelopes: st.pending, bytes: st.bytes, peak_bytes: st.peak }
+    }
+}
+
+struct Waiting<'a>(&'a Inner);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.state().waiting -= 1;
     }
 }
 
@@ -96,7 +213,8 @@ impl std::fmt::Debug for Sender {
 }
 
 impl Receiver {
-    /// The next envelope; `None` once every sender is gone and the queue is empty.
+    /// The next envelope; `None` once every sender is gone and the queue is empty. It stays
+    /// counted as pending until [`written`](Self::written).
     pub(crate) async fn recv(&mut self) -> Option<Bytes> {
         loop {
             if let Some(item) = self.try_recv() {
@@ -109,53 +227,113 @@ impl Receiver {
         }
     }
 
-    /// The next envelope if one is queued.
+    /// The next envelope if one is queued. It stays counted as pending until
+    /// [`written`](Self::written).
     pub(crate) fn try_recv(&mut self) -> Option<Bytes> {
-        let mut items = self.inner.items();
-        let item = items.pop_front();
-        if item.is_some() {
-            if items.is_empty() && items.capacity() > 0 {
-                // an idle session keeps no queue storage
-                *items = VecDeque::new();
-            }
-            drop(items);
-            self.inner.space.add_permits(1);
+        let mut st = self.inner.state();
+        let item = st.items.pop_front();
+        if item.is_some() && st.items.is_empty() && st.items.capacity() > 0 {
+            // an idle session keeps no queue storage
+            st.items = VecDeque::new();
         }
         item
+    }
+
+    /// Releases `count` envelopes of `bytes` bytes taken from the queue, once written (or
+    /// dropped).
+    pub(crate) fn written(&self, count: usize, bytes: usize) {
+        let mut st = self.inner.state();
+        st.pending = st.pending.saturating_sub(count);
+        st.bytes = st.bytes.saturating_sub(bytes);
+        let waiting = st.waiting > 0;
+        drop(st);
+        self.inner.freed(waiting);
     }
 }
 
 impl Drop for Receiver {
     fn drop(&mut self) {
-        self.inner.closed.store(true, Ordering::Release);
-        self.inner.space.close();
-        self.inner.items().clear();
+        let mut st = self.inner.state();
+        st.closed = true;
+        st.items = VecDeque::new();
+        st.pending = 0;
+        st.bytes = 0;
+        drop(st);
+        self.inner.space.notify_waiters();
     }
 }
 
 /// Writes what `rx` receives to `sender`, a batch per wake-up, until every queue sender is
 /// gone or the transport fails; then closes the transport. An idle writer holds no batch.
-pub(crate) async fn write_loop(mut sender: Box<dyn TransportSender>, mut rx: Receiver) {
+pub(crate) async fn write_loop(sender: Box<dyn TransportSender>, rx: Receiver) {
+    write_loop_with_deadline(sender, rx, None).await;
+}
+
+/// How a writer ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriterEnd {
+    /// Every queue sender is gone.
+    Drained,
+    /// The transport failed.
+    Failed,
+    /// One write did not complete within the deadline: the peer does not read.
+    Stalled,
+}
+
+/// [`write_loop`] where each batch must be written within `deadline`; a writer that stays
+/// blocked longer gives up (a slow consumer) and closes the transport.
+pub(crate) async fn write_loop_with_deadline(
+    mut sender: Box<dyn TransportSender>,
+    mut rx: Receiver,
+    deadline: Option<Duration>,
+) -> WriterEnd {
+    let mut end = WriterEnd::Drained;
     while let Some(first) = rx.recv().await {
+        let mut bytes = first.len();
         let mut batch = vec![first];
         while batch.len() < 64 {
             match rx.try_recv() {
-                Some(more) => batch.push(more),
+                Some(more) => {
+                    bytes += more.len();
+                    batch.push(more);
+                }
                 None => break,
             }
         }
-        match sender.send_many(&mut batch).await {
+        let count = batch.len();
+        let result = match deadline {
+            None => sender.send_many(&mut batch).await,
+            Some(limit) => match tokio::time::timeout(limit, sender.send_many(&mut batch)).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::debug!(?limit, "writer stalled: the peer does not read");
+                    end = WriterEnd::Stalled;
+                    break;
+                }
+            },
+        };
+        drop(batch);
+        rx.written(count, bytes);
+        match result {
             Ok(()) => {}
             Err(TransportError::EnvelopeTooLarge { size, limit }) => {
                 tracing::warn!(size, limit, "dropped an envelope larger than the limit");
             }
             Err(e) => {
                 tracing::debug!(error = %e, "writer stopped");
+                end = WriterEnd::Failed;
                 break;
             }
         }
     }
-    let _ = sender.close().await;
+    if end == WriterEnd::Stalled {
+        // The stalled write may never complete: do not wait for a close handshake.
+        drop(rx);
+        drop(sender);
+    } else {
+        let _ = sender.close().await;
+    }
+    end
 }
 
 #[cfg(test)]
@@ -185,6 +363,8 @@ mod tests {
         let mut second = Box::pin(tx.send(Bytes::from_static(b"2")));
         assert!(second.as_mut().now_or_never().is_none(), "the second send waits for room");
         assert_eq!(rx.recv().await.unwrap(), "1");
+        assert!(second.as_mut().now_or_never().is_none(), "taken but not yet written");
+        rx.written(1, 1);
         tokio::time::timeout(Duration::from_secs(5), second).await.unwrap().unwrap();
         assert_eq!(rx.recv().await.unwrap(), "2");
     }
@@ -207,6 +387,53 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn try_send_is_bounded_in_envelopes_and_bytes_until_written() {
+        let (tx, mut rx) = bounded(3, 10);
+        tx.try_send(Bytes::from_static(b"1234")).unwrap();
+        tx.try_send(Bytes::from_static(b"5678")).unwrap();
+        assert_eq!(tx.try_send(Bytes::from_static(b"abc")), Err(TrySendError::Full), "bytes");
+        tx.try_send(Bytes::from_static(b"ab")).unwrap();
+        assert_eq!(tx.try_send(Bytes::new()), Err(TrySendError::Full), "envelopes");
+        let usage = tx.usage();
+        assert_eq!((usage.envelopes, usage.bytes, usage.peak_bytes), (3, 10, 10));
+        // taken by the writer but not yet written: still pending
+        assert_eq!(rx.try_recv().unwrap(), "1234");
+        assert_eq!(tx.try_send(Bytes::new()), Err(TrySendError::Full));
+        rx.written(1, 4);
+        tx.try_send(Bytes::from_static(b"cd")).unwrap();
+        assert_eq!(tx.usage().bytes, 8);
+        // an envelope larger than the byte bound passes into an empty queue only
+        while rx.try_recv().is_some() {}
+        assert_eq!(tx.try_send(Bytes::from(vec![0; 11])), Err(TrySendError::Full));
+        rx.written(3, 8);
+        tx.try_send(Bytes::from(vec![0; 11])).unwrap();
+        assert_eq!(tx.usage().peak_bytes, 11);
+        drop(rx);
+        assert_eq!(tx.try_send(Bytes::new()), Err(TrySendError::Closed));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_writer_blocked_past_the_deadline_gives_up() {
+        use crate::transport::{memory::MemoryTransport, Transport};
+        let (ours, mut peer) = MemoryTransport::pair_with(1, Default::default());
+        let (sender, _receiver) = Box::new(ours).split();
+        let (tx, rx) = queue(8);
+        let writer =
+            tokio::spawn(write_loop_with_deadline(sender, rx, Some(Duration::from_secs(5))));
+        for _ in 0..3 {
+            tx.send(Bytes::from_static(br#"{"state":"new"}"#)).await.unwrap();
+        }
+        let start = tokio::time::Instant::now();
+        // the peer never reads: the second write blocks until the deadline
+        assert_eq!(writer.await.unwrap(), WriterEnd::Stalled);
+        assert!(start.elapsed() >= Duration::from_secs(5));
+        assert!(tx.send(Bytes::new()).await.is_err(), "the queue is closed");
+        // what the transport buffered, then the end
+        assert!(peer.receive().await.unwrap().is_some());
+        assert!(peer.receive().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
     async fn receiver_wakes_for_items_sent_from_other_tasks() {
         let (tx, mut rx) = queue(8);
         let producer = tokio::spawn(async move {
@@ -216,6 +443,7 @@ mod tests {
         });
         for i in 0..100u8 {
             assert_eq!(rx.recv().await.unwrap()[0], i);
+            rx.written(1, 1);
         }
         producer.await.unwrap();
         assert!(rx.recv().await.is_none());

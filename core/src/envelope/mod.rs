@@ -14,6 +14,7 @@ mod notification;
 mod parse;
 pub mod reason;
 mod session;
+pub(crate) mod splice;
 
 use std::{fmt, str::FromStr};
 

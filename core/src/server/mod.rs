@@ -37,7 +37,7 @@ use tokio::{
 use self::router::Router;
 pub use self::{
     auth::{AuthConfig, AuthOutcome, AuthRequest, Authenticator, UserFile},
-    router::DuplicatePolicy,
+    router::{DuplicatePolicy, ServerStats},
 };
 use crate::{
     channel::ChannelOptions,
@@ -76,8 +76,16 @@ pub struct ServerConfig {
     pub transport: TransportOptions,
     /// What to do when a node connects twice.
     pub duplicates: DuplicatePolicy,
-    /// Outgoing queue per session, in envelopes (back-pressure beyond it).
+    /// Outgoing queue per session, in envelopes. Routing never waits for room in another
+    /// session's queue: an envelope that does not fit is refused (reason 51, see the module
+    /// docs); envelopes to the sender's own session wait (back-pressure).
     pub queue_capacity: usize,
+    /// Outgoing queue per session, in bytes queued or being written (default 16 MiB); an
+    /// envelope larger than this still passes when the queue is empty.
+    pub queue_max_bytes: usize,
+    /// A write to a session's connection that stays blocked this long (the peer does not
+    /// read) ends the session as a slow consumer (default 30 s; `None`: never).
+    pub send_timeout: Option<Duration>,
     /// Channel behaviour (ping replies for pings addressed to the server).
     pub channel: ChannelOptions,
     /// Ping a session that has been silent this long (off by default).
@@ -115,12 +123,19 @@ impl Default for ServerConfig {
             transport: TransportOptions::default(),
             duplicates: DuplicatePolicy::default(),
             queue_capacity: 256,
+            queue_max_bytes: DEFAULT_QUEUE_MAX_BYTES,
+            send_timeout: Some(DEFAULT_SEND_TIMEOUT),
             channel: ChannelOptions::server(),
             remote_ping_interval: None,
             remote_idle_timeout: None,
         }
     }
 }
+
+/// Default [`ServerConfig::queue_max_bytes`]: 16 MiB.
+pub const DEFAULT_QUEUE_MAX_BYTES: usize = 16 * 1024 * 1024;
+/// Default [`ServerConfig::send_timeout`]: 30 s.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(crate) struct Shared {
     config: ServerConfig,
@@ -169,7 +184,8 @@ impl Server {
             ws.push(l);
         }
         let (shutdown_tx, shutdown) = watch::channel(false);
-        let router = Router::new(config.node.clone(), config.duplicates);
+        let router =
+            Router::new(config.node.clone(), config.duplicates, config.transport.max_envelope_size);
         Ok(Self { shared: Arc::new(Shared { config, router, shutdown }), shutdown_tx, tcp, ws })
     }
 
@@ -231,6 +247,11 @@ impl ServerHandle {
     /// Number of established sessions.
     pub fn session_count(&self) -> usize {
         self.shared.router.len()
+    }
+
+    /// Routing counters and the sessions' outgoing queue usage, now.
+    pub fn stats(&self) -> ServerStats {
+        self.shared.router.stats()
     }
 
     /// Runs a session over any transport (e.g. one end of a [`MemoryTransport`] pair) as if it

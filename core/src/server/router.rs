@@ -1,9 +1,21 @@
 //! The node registry and envelope routing between established sessions.
+//!
+//! Routing never waits for another session: an envelope goes into its recipient's outgoing
+//! queue only if there is room now (see [`ServerConfig::queue_capacity`] and
+//! [`ServerConfig::queue_max_bytes`]), else it is refused like an undeliverable one (reason 51).
+//! Only envelopes to the sender's own session wait for room, so the back-pressure of a
+//! connection that does not read falls on that connection alone.
+//!
+//! Envelopes are forwarded as received: the router stamps `from` into the received bytes and
+//! leaves every other byte as it arrived (see `envelope::splice`).
+//!
+//! [`ServerConfig::queue_capacity`]: super::ServerConfig::queue_capacity
+//! [`ServerConfig::queue_max_bytes`]: super::ServerConfig::queue_max_bytes
 
 use std::{
     collections::HashMap,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex, RwLock,
     },
 };
@@ -11,7 +23,10 @@ use std::{
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use crate::channel::queue;
+use crate::{
+    channel::queue::{self, TrySendError},
+    envelope::splice,
+};
 
 use crate::{
     reason::codes, Command, CommandStatus, Envelope, Identity, Node, Notification, Reason,
@@ -46,8 +61,38 @@ struct Tables {
 pub(crate) struct Router {
     server: Node,
     policy: DuplicatePolicy,
+    /// Largest envelope a recipient accepts (the transports' limit).
+    max_envelope_size: usize,
     tables: RwLock<Tables>,
     serial: AtomicU64,
+    /// The largest queue peak of sessions that have ended.
+    peak_gone: AtomicUsize,
+    refused_full: AtomicU64,
+    refused_too_large: AtomicU64,
+    slow_consumers: AtomicU64,
+}
+
+/// A snapshot of the server's routing counters ([`ServerHandle::stats`]).
+///
+/// [`ServerHandle::stats`]: super::ServerHandle::stats
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// Established sessions.
+    pub sessions: usize,
+    /// Envelopes waiting in the sessions' outgoing queues.
+    pub queued_envelopes: usize,
+    /// Bytes pending in the sessions' outgoing queues (queued or being written).
+    pub queued_bytes: usize,
+    /// The most bytes one session's outgoing queue has held at once since the server started.
+    pub peak_queued_bytes: usize,
+    /// Envelopes refused because the recipient's queue was full (reason 51 to the sender).
+    pub refused_queue_full: u64,
+    /// Envelopes refused because they would exceed the maximum envelope size once `from` is
+    /// stamped (reason 21 to the sender).
+    pub refused_too_large: u64,
+    /// Sessions ended because a write to them stayed blocked past the send timeout.
+    pub slow_consumers: u64,
 }
 
 /// Why a registration failed.
@@ -55,8 +100,43 @@ pub(crate) struct Router {
 pub(crate) struct Duplicate;
 
 impl Router {
-    pub(crate) fn new(server: Node, policy: DuplicatePolicy) -> Self {
-        Self { server, policy, tables: RwLock::default(), serial: AtomicU64::new(1) }
+    pub(crate) fn new(server: Node, policy: DuplicatePolicy, max_envelope_size: usize) -> Self {
+        Self {
+            server,
+            policy,
+            max_envelope_size,
+            tables: RwLock::default(),
+            serial: AtomicU64::new(1),
+            peak_gone: AtomicUsize::new(0),
+            refused_full: AtomicU64::new(0),
+            refused_too_large: AtomicU64::new(0),
+            slow_consumers: AtomicU64::new(0),
+        }
+    }
+
+    /// The routing counters and queue usage now.
+    pub(crate) fn stats(&self) -> ServerStats {
+        let t = self.read();
+        let mut stats = ServerStats {
+            sessions: t.nodes.len(),
+            peak_queued_bytes: self.peak_gone.load(Ordering::Relaxed),
+            refused_queue_full: self.refused_full.load(Ordering::Relaxed),
+            refused_too_large: self.refused_too_large.load(Ordering::Relaxed),
+            slow_consumers: self.slow_consumers.load(Ordering::Relaxed),
+            ..ServerStats::default()
+        };
+        for entry in t.nodes.values() {
+            let usage = entry.out.usage();
+            stats.queued_envelopes += usage.envelopes;
+            stats.queued_bytes += usage.bytes;
+            stats.peak_queued_bytes = stats.peak_queued_bytes.max(usage.peak_bytes);
+        }
+        stats
+    }
+
+    /// Counts a session ended as a slow consumer.
+    pub(crate) fn slow_consumer(&self) {
+        self.slow_consumers.fetch_add(1, Ordering::Relaxed);
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
@@ -112,6 +192,7 @@ impl Router {
 
     /// Removes `entry` (only if it is still the registered session of its node).
     pub(crate) fn unregister(&self, entry: &Entry) {
+        self.peak_gone.fetch_max(entry.out.usage().peak_bytes, Ordering::Relaxed);
         let mut t = self.write();
         if t.nodes.get(&entry.node).is_some_and(|e| e.serial == entry.serial) {
             t.nodes.remove(&entry.node);
@@ -147,9 +228,15 @@ impl Router {
                     .is_some_and(|(a, b)| a.to_lowercase() == b.to_lowercase()))
     }
 
-    /// Routes an envelope received from the session of `origin`. Returns an envelope to send
-    /// back to the origin (a failure), if any.
-    pub(crate) async fn route(&self, origin: &Node, mut env: Envelope) -> Option<Envelope> {
+    /// Routes an envelope received from the session of `origin`, `raw` being its bytes as
+    /// received when the transport kept them. Returns an envelope to send back to the origin
+    /// (a failure), if any.
+    pub(crate) async fn route(
+        &self,
+        origin: &Node,
+        mut env: Envelope,
+        raw: Option<Bytes>,
+    ) -> Option<Envelope> {
         match env.from_node() {
             None => env.set_from(Some(origin.clone())),
             Some(f) if f == origin => {}
@@ -197,25 +284,68 @@ impl Router {
             return self.to_server(origin, &env);
         }
         let targets = self.targets(&to);
-        let bytes = Bytes::from(env.to_vec());
+        if targets.is_empty() {
+            return self.not_found(origin, &env);
+        }
+        // The received bytes with `from` stamped (always: the parsed `from` may have been
+        // accepted in another spelling or filled in by the channel core); re-serialized only
+        // when the transport kept no bytes or they cannot be edited safely.
+        let bytes = raw
+            .and_then(|raw| {
+                let from = serde_json::to_vec(&origin.to_string()).ok()?;
+                splice::set_member(&raw, "from", &from)
+            })
+            .map_or_else(|| Bytes::from(env.to_vec()), Bytes::from);
+        if bytes.len() > self.max_envelope_size {
+            self.refused_too_large.fetch_add(1, Ordering::Relaxed);
+            let description = format!(
+                "The envelope is larger than the maximum envelope size of {} bytes once the \
+                 server stamps `from` ({} bytes)",
+                self.max_envelope_size,
+                bytes.len()
+            );
+            return self.failure(origin, &env, Reason::new(codes::VALIDATION_ERROR, description));
+        }
         let mut delivered = false;
+        let mut full = false;
         for target in targets {
-            if target.out.send(bytes.clone()).await.is_ok() {
-                delivered = true;
+            if target.node == *origin {
+                // Its own session: wait for room (back-pressure on this connection only).
+                delivered |= target.out.send(bytes.clone()).await.is_ok();
+                continue;
+            }
+            match target.out.try_send(bytes.clone()) {
+                Ok(()) => delivered = true,
+                Err(TrySendError::Full) => full = true,
+                Err(TrySendError::Closed) => {}
             }
         }
         if delivered {
             None
-        } else {
+        } else if full {
+            self.refused_full.fetch_add(1, Ordering::Relaxed);
             self.failure(
                 origin,
                 &env,
                 Reason::new(
-                    codes::ROUTING_DESTINATION_NOT_FOUND,
-                    "The message destination was not found",
+                    codes::DISPATCH_ERROR,
+                    "The destination's queue is full: it is not reading fast enough",
                 ),
             )
+        } else {
+            self.not_found(origin, &env)
         }
+    }
+
+    fn not_found(&self, origin: &Node, env: &Envelope) -> Option<Envelope> {
+        self.failure(
+            origin,
+            env,
+            Reason::new(
+                codes::ROUTING_DESTINATION_NOT_FOUND,
+                "The message destination was not found",
+            ),
+        )
     }
 
     fn to_server(&self, origin: &Node, env: &Envelope) -> Option<Envelope> {
@@ -289,7 +419,7 @@ mod tests {
 
     #[tokio::test]
     async fn routes_to_nodes_and_identities() {
-        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject);
+        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject, 1 << 20);
         let (a_tx, mut a_rx) = queue::queue(8);
         let (b1_tx, mut b1_rx) = queue::queue(8);
         let (b2_tx, mut b2_rx) = queue::queue(8);
@@ -300,7 +430,7 @@ mod tests {
         assert_eq!(router.len(), 3);
 
         let back = router
-            .route(&node("a@x.com/1"), Message::text("hi").with_to(node("b@x.com/2")).into())
+            .route(&node("a@x.com/1"), Message::text("hi").with_to(node("b@x.com/2")).into(), None)
             .await;
         assert!(back.is_none());
         let got = Envelope::from_slice(&b2_rx.recv().await.unwrap()).unwrap();
@@ -308,7 +438,7 @@ mod tests {
         assert!(b1_rx.try_recv().is_none());
 
         router
-            .route(&node("a@x.com/1"), Message::text("all").with_to(node("b@x.com")).into())
+            .route(&node("a@x.com/1"), Message::text("all").with_to(node("b@x.com")).into(), None)
             .await;
         assert!(b1_rx.recv().await.is_some() && b2_rx.recv().await.is_some());
 
@@ -317,6 +447,7 @@ mod tests {
             .route(
                 &node("a@x.com/1"),
                 Message::text("x").with_id("m1").with_to(node("b@x.com/2")).into(),
+                None,
             )
             .await;
         let Some(Envelope::Notification(n)) = back else { panic!("{back:?}") };
@@ -327,14 +458,14 @@ mod tests {
 
     #[tokio::test]
     async fn impersonation_is_refused() {
-        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject);
+        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject, 1 << 20);
         let (b_tx, mut b_rx) = queue::queue(8);
         router.register(node("b@x.com/1"), b_tx).unwrap();
         let forged = Message::text("x")
             .with_id("m")
             .with_from(node("boss@x.com/1"))
             .with_to(node("b@x.com/1"));
-        let back = router.route(&node("a@x.com/1"), forged.into()).await;
+        let back = router.route(&node("a@x.com/1"), forged.into(), None).await;
         let Some(Envelope::Notification(n)) = back else { panic!() };
         assert_eq!(n.reason.unwrap().code, codes::AUTHORIZATION_UNAUTHORIZED_SENDER);
         assert!(b_rx.try_recv().is_none());
@@ -342,13 +473,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_forged_pp_is_refused_and_the_failure_goes_to_the_origin() {
-        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject);
+        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject, 1 << 20);
         let (b_tx, mut b_rx) = queue::queue(8);
         router.register(node("b@x.com/1"), b_tx).unwrap();
         let alice = node("a@x.com/1");
         let forged =
             Message::text("x").with_id("m").with_pp(node("c@x.com/x")).with_to(node("b@x.com/1"));
-        let back = router.route(&alice, forged.into()).await;
+        let back = router.route(&alice, forged.into(), None).await;
         let Some(Envelope::Notification(n)) = back else { panic!("{back:?}") };
         assert_eq!(n.reason.unwrap().code, codes::AUTHORIZATION_UNAUTHORIZED_SENDER);
         assert_eq!(n.to.as_ref(), Some(&alice));
@@ -358,12 +489,12 @@ mod tests {
             .with_id("m")
             .with_pp(node("c@x.com"))
             .with_to(node("b@x.com/1"));
-        assert!(router.route(&alice, n.into()).await.is_none());
+        assert!(router.route(&alice, n.into(), None).await.is_none());
         assert!(b_rx.try_recv().is_none());
         // its own node or identity is fine
         for own in ["a@x.com/1", "A@X.com"] {
             let m = Message::text("x").with_pp(node(own)).with_to(node("b@x.com/1"));
-            assert!(router.route(&alice, m.into()).await.is_none(), "{own}");
+            assert!(router.route(&alice, m.into(), None).await.is_none(), "{own}");
             let got = Envelope::from_slice(&b_rx.recv().await.unwrap()).unwrap();
             assert_eq!(got.pp().unwrap().to_string(), own);
         }
@@ -371,11 +502,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_message_without_content_is_refused_not_forwarded() {
-        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject);
+        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject, 1 << 20);
         let (b_tx, mut b_rx) = queue::queue(8);
         router.register(node("b@x.com/1"), b_tx).unwrap();
         let empty: Envelope = r#"{"id":"m","to":"b@x.com/1","content":null}"#.parse().unwrap();
-        let back = router.route(&node("a@x.com/1"), empty).await;
+        let back = router.route(&node("a@x.com/1"), empty, None).await;
         let Some(Envelope::Notification(n)) = back else { panic!("{back:?}") };
         assert_eq!(n.reason.unwrap().code, codes::VALIDATION_EMPTY_DOCUMENT);
         assert!(b_rx.try_recv().is_none());
@@ -383,11 +514,11 @@ mod tests {
 
     #[tokio::test]
     async fn pings_to_the_domain_are_answered() {
-        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject);
+        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject, 1 << 20);
         let alice = node("a@x.com/1");
         for to in ["@x.com", "@X.COM/any", "postmaster@x.com/other"] {
             let ping = Command::ping_request().with_to(node(to));
-            let back = router.route(&alice, ping.into()).await;
+            let back = router.route(&alice, ping.into(), None).await;
             let Some(Envelope::Command(r)) = back else { panic!("{to}: {back:?}") };
             assert_eq!((r.status, r.id.as_deref()), (CommandStatus::Success, None), "{to}");
             assert_eq!(r.to.as_ref(), Some(&alice));
@@ -397,7 +528,8 @@ mod tests {
 
     #[tokio::test]
     async fn replace_policy_kicks_the_old_session() {
-        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Replace);
+        let router =
+            Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Replace, 1 << 20);
         let (old, kick) = router.register(node("a@x.com/1"), queue::queue(1).0).unwrap();
         let (new, _) = router.register(node("a@x.com/1"), queue::queue(1).0).unwrap();
         assert_eq!(kick.await.unwrap().code, codes::SESSION_ERROR);
@@ -409,13 +541,13 @@ mod tests {
 
     #[tokio::test]
     async fn commands_to_the_server_get_a_failure_response() {
-        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject);
+        let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject, 1 << 20);
         let cmd =
             Command::request(crate::CommandMethod::Get, "/account".parse().unwrap()).with_id("c1");
-        let back = router.route(&node("a@x.com/1"), cmd.into()).await;
+        let back = router.route(&node("a@x.com/1"), cmd.into(), None).await;
         let Some(Envelope::Command(r)) = back else { panic!() };
         assert_eq!((r.status, r.id.as_deref()), (CommandStatus::Failure, Some("c1")));
         let n = Notification::new(crate::NotificationEvent::Received).with_id("m");
-        assert!(router.route(&node("a@x.com/1"), n.into()).await.is_none());
+        assert!(router.route(&node("a@x.com/1"), n.into(), None).await.is_none());
     }
 }

@@ -10,7 +10,7 @@ use crate::{
     channel::{
         new_id,
         ping::{PingAction, RemotePing},
-        queue::{self, write_loop},
+        queue::{self, write_loop_with_deadline, WriterEnd},
         ChannelCore, Role,
     },
     error::SessionError,
@@ -239,7 +239,8 @@ async fn established(
     mut transport: Box<dyn Transport>,
     node: Node,
 ) {
-    let (out_tx, out_rx) = queue::queue(shared.config.queue_capacity);
+    let (out_tx, out_rx) =
+        queue::bounded(shared.config.queue_capacity, shared.config.queue_max_bytes);
     let Ok((entry, kick)) = shared.router.register(node.clone(), out_tx.clone()) else {
         let reason = Reason::new(
             codes::SESSION_REGISTRATION_ERROR,
@@ -270,18 +271,25 @@ async fn established(
     }
     tracing::debug!(%node, "session established");
     let (sender, receiver) = transport.split();
-    let writer = tokio::spawn(write_loop(sender, out_rx));
-    let end = read_loop(&shared, &mut core, receiver, &node, &out_tx, kick).await;
+    let mut writer =
+        Some(tokio::spawn(write_loop_with_deadline(sender, out_rx, shared.config.send_timeout)));
+    let end = read_loop(&shared, &mut core, receiver, &node, &out_tx, kick, &mut writer).await;
     shared.router.unregister(&entry);
     drop(entry);
     let last = end
         .and_then(|session| core.server_session(session).ok())
         .map(|s| Bytes::from(Envelope::from(s).to_vec()));
-    if let Some(last) = last {
+    if let (Some(last), Some(_)) = (last, &writer) {
+        // Bounded: a writer that cannot write gives up after the send timeout, which closes
+        // the queue.
         let _ = out_tx.send(last).await;
     }
     drop(out_tx);
-    let _ = writer.await;
+    if let Some(writer) = writer {
+        if let Ok(WriterEnd::Stalled) = writer.await {
+            shared.router.slow_consumer();
+        }
+    }
     tracing::debug!(%node, "session ended");
 }
 
@@ -293,6 +301,7 @@ async fn read_loop(
     node: &Node,
     out: &queue::Sender,
     mut kick: oneshot::Receiver<Reason>,
+    writer: &mut Option<tokio::task::JoinHandle<WriterEnd>>,
 ) -> Option<Session> {
     let mut shutdown = shared.shutdown.clone();
     let mut ping =
@@ -312,6 +321,20 @@ async fn read_loop(
             reason = &mut kick => {
                 return Some(Session::failed(reason.unwrap_or_else(|_| Reason::new(codes::SESSION_ERROR, "The session was terminated by the server"))));
             }
+            // The writer ended: the connection failed, or it stopped reading (slow consumer).
+            end = async {
+                match writer.as_mut() {
+                    Some(w) => w.await,
+                    None => std::future::pending().await,
+                }
+            }, if writer.is_some() => {
+                *writer = None;
+                if let Ok(WriterEnd::Stalled) = end {
+                    tracing::debug!(%node, "ending a slow consumer: a write stayed blocked past the send timeout");
+                    shared.router.slow_consumer();
+                }
+                return None;
+            }
         };
         let Some(received) = received else {
             if let Ok(req) = core.register_command(Command::ping_request(), ()) {
@@ -322,6 +345,7 @@ async fn read_loop(
             continue;
         };
         ping.received();
+        let raw = receiver.take_received_bytes();
         let envelope = match received {
             Ok(Some(e)) => e,
             Ok(None) => return None,
@@ -333,7 +357,7 @@ async fn read_loop(
                 return None;
             }
         };
-        match Box::pin(handle(shared, core, node, out, envelope)).await {
+        match Box::pin(handle(shared, core, node, out, envelope, raw)).await {
             Ok(()) => {}
             Err(end) => return end,
         }
@@ -347,6 +371,7 @@ async fn handle(
     node: &Node,
     out: &queue::Sender,
     envelope: Envelope,
+    raw: Option<Bytes>,
 ) -> Result<(), Option<Session>> {
     let inbound = match core.receive(envelope) {
         Ok(i) => i,
@@ -372,7 +397,7 @@ async fn handle(
         }
     }
     if let Some(env) = inbound.deliver {
-        if let Some(back) = shared.router.route(node, env).await {
+        if let Some(back) = shared.router.route(node, env, raw).await {
             if out.send(Bytes::from(back.to_vec())).await.is_err() {
                 return Err(None);
             }

@@ -60,12 +60,21 @@ async fn send(tx: &Option<mpsc::Sender<Bytes>>, max: usize, json: Bytes) -> Tran
     tx.send(json).await.map_err(|_| TransportError::Closed)
 }
 
-async fn receive(rx: &mut mpsc::Receiver<Bytes>) -> TransportResult<Option<Envelope>> {
+async fn receive(
+    rx: &mut mpsc::Receiver<Bytes>,
+    last: Option<&mut Option<Bytes>>,
+) -> TransportResult<Option<Envelope>> {
     match rx.recv().await {
         None => Ok(None),
-        Some(bytes) => Envelope::from_slice(&bytes).map(Some).map_err(|error| {
-            TransportError::Frame(crate::FrameError::Invalid { offset: 0, error })
-        }),
+        Some(bytes) => {
+            let envelope = Envelope::from_slice(&bytes).map_err(|error| {
+                TransportError::Frame(crate::FrameError::Invalid { offset: 0, error })
+            })?;
+            if let Some(last) = last {
+                *last = Some(bytes);
+            }
+            Ok(Some(envelope))
+        }
     }
 }
 
@@ -76,7 +85,7 @@ impl Transport for MemoryTransport {
     }
 
     async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
-        receive(&mut self.rx).await
+        receive(&mut self.rx, None).await
     }
 
     async fn close(&mut self) -> TransportResult<()> {
@@ -116,7 +125,10 @@ impl Transport for MemoryTransport {
 
     fn split(self: Box<Self>) -> (Box<dyn TransportSender>, Box<dyn TransportReceiver>) {
         let me = *self;
-        (Box::new(MemorySender { tx: me.tx, max: me.max }), Box::new(MemoryReceiver { rx: me.rx }))
+        (
+            Box::new(MemorySender { tx: me.tx, max: me.max }),
+            Box::new(MemoryReceiver { rx: me.rx, last: None }),
+        )
     }
 }
 
@@ -139,12 +151,18 @@ impl TransportSender for MemorySender {
 
 struct MemoryReceiver {
     rx: mpsc::Receiver<Bytes>,
+    last: Option<Bytes>,
 }
 
 #[async_trait]
 impl TransportReceiver for MemoryReceiver {
     async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
-        receive(&mut self.rx).await
+        self.last = None;
+        receive(&mut self.rx, Some(&mut self.last)).await
+    }
+
+    fn take_received_bytes(&mut self) -> Option<Bytes> {
+        self.last.take()
     }
 }
 

@@ -146,6 +146,14 @@ pub trait TransportSender: Send {
 pub trait TransportReceiver: Send {
     /// Receives the next envelope; `Ok(None)` when the peer closed the connection.
     async fn receive(&mut self) -> TransportResult<Option<Envelope>>;
+
+    /// The bytes of the envelope the last [`receive`](Self::receive) returned, exactly as they
+    /// arrived, if this transport kept them (TCP, WebSocket and memory do); taken once. The
+    /// server forwards these bytes, editing only the header fields it must, so content and
+    /// unknown fields reach the recipient unchanged.
+    fn take_received_bytes(&mut self) -> Option<Bytes> {
+        None
+    }
 }
 
 /// Options shared by the transports.

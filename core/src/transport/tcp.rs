@@ -108,6 +108,8 @@ struct Reader {
     buf: BytesMut,
     decoder: FrameDecoder,
     chunk: usize,
+    /// The frame of the envelope `take` returned last (see `take_received_bytes`).
+    last: Option<Bytes>,
 }
 
 impl Reader {
@@ -116,6 +118,7 @@ impl Reader {
             buf: BytesMut::new(),
             decoder: FrameDecoder::with_max_envelope_size(max),
             chunk: MIN_READ_CHUNK,
+            last: None,
         }
     }
 
@@ -128,9 +131,12 @@ impl Reader {
                 }
                 Ok(None)
             }
-            Some(frame) => Envelope::from_slice(&frame.bytes)
-                .map(Some)
-                .map_err(|error| FrameError::Invalid { offset: frame.offset, error }.into()),
+            Some(frame) => {
+                let envelope = Envelope::from_slice(&frame.bytes)
+                    .map_err(|error| FrameError::Invalid { offset: frame.offset, error })?;
+                self.last = Some(frame.bytes);
+                Ok(Some(envelope))
+            }
         }
     }
 
@@ -440,10 +446,16 @@ impl Transport for TcpTransport {
 
     async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
         let Some(tcp) = self.tcp.as_mut() else { return Err(TransportError::Closed) };
-        if self.layers.is_empty() {
-            return self.reader.receive_from(tcp).await;
-        }
-        self.reader.receive_layered(Socket::Whole(tcp), LayersRef::Owned(&mut self.layers)).await
+        let received = if self.layers.is_empty() {
+            self.reader.receive_from(tcp).await
+        } else {
+            self.reader
+                .receive_layered(Socket::Whole(tcp), LayersRef::Owned(&mut self.layers))
+                .await
+        };
+        // Frames are kept only for the split receiver (`take_received_bytes`).
+        self.reader.last = None;
+        received
     }
 
     async fn close(&mut self) -> TransportResult<()> {
@@ -541,6 +553,7 @@ struct TcpReceiver {
 #[async_trait]
 impl TransportReceiver for TcpReceiver {
     async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
+        self.reader.last = None;
         let Some(half) = self.r.as_mut() else { return Err(TransportError::Closed) };
         match &self.layers {
             None => self.reader.receive_tcp(half).await,
@@ -548,6 +561,10 @@ impl TransportReceiver for TcpReceiver {
                 self.reader.receive_layered(Socket::Half(half), LayersRef::Shared(shared)).await
             }
         }
+    }
+
+    fn take_received_bytes(&mut self) -> Option<Bytes> {
+        self.reader.last.take()
     }
 }
 

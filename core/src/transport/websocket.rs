@@ -250,6 +250,7 @@ async fn receive_from<S>(
     stream: &mut S,
     done: &mut bool,
     max: usize,
+    mut last: Option<&mut Option<Bytes>>,
 ) -> TransportResult<Option<Envelope>>
 where
     S: Stream<Item = Result<WsMessage, WsError>> + Unpin + Send,
@@ -283,7 +284,12 @@ where
             Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
         };
         match envelope_from_payload(&payload)? {
-            Some(envelope) => return Ok(Some(envelope)),
+            Some(envelope) => {
+                if let Some(last) = last.as_deref_mut() {
+                    *last = Some(payload);
+                }
+                return Ok(Some(envelope));
+            }
             None => continue,
         }
     }
@@ -492,7 +498,7 @@ impl Transport for WebSocketTransport {
     }
 
     async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
-        let received = receive_from(&mut self.ws, &mut self.done, self.max).await;
+        let received = receive_from(&mut self.ws, &mut self.done, self.max, None).await;
         if matches!(received, Ok(None)) && !self.closed {
             // Sends the reply to the peer's close frame now rather than at close().
             let _ = self.ws.flush().await;
@@ -542,7 +548,7 @@ impl Transport for WebSocketTransport {
         let (sink, stream) = StreamExt::split(me.ws);
         (
             Box::new(WebSocketSender { sink, max: me.max, closed: me.closed }),
-            Box::new(WebSocketReceiver { stream, max: me.max, done: me.done }),
+            Box::new(WebSocketReceiver { stream, max: me.max, done: me.done, last: None }),
         )
     }
 }
@@ -598,12 +604,18 @@ struct WebSocketReceiver {
     stream: SplitStream<Ws>,
     max: usize,
     done: bool,
+    last: Option<Bytes>,
 }
 
 #[async_trait]
 impl TransportReceiver for WebSocketReceiver {
     async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
-        receive_from(&mut self.stream, &mut self.done, self.max).await
+        self.last = None;
+        receive_from(&mut self.stream, &mut self.done, self.max, Some(&mut self.last)).await
+    }
+
+    fn take_received_bytes(&mut self) -> Option<Bytes> {
+        self.last.take()
     }
 }
 

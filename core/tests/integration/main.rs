@@ -5,5 +5,6 @@
 
 mod bad_input;
 mod common;
+mod flow;
 mod hardening;
 mod sessions;
