@@ -138,6 +138,14 @@ pub struct LimeClient {
     runtime: tokio::runtime::Handle,
 }
 
+/// The connection ends with the client, even while a listener task still holds the core
+/// client: the listener then sees the end of the stream and stops.
+impl Drop for LimeClient {
+    fn drop(&mut self) {
+        self.inner.close_now();
+    }
+}
+
 impl std::fmt::Debug for LimeClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LimeClient").field("state", &self.state()).finish_non_exhaustive()
