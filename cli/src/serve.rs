@@ -3,7 +3,9 @@
 use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use lime::{
-    server::{AuthConfig, DuplicatePolicy, Server, ServerConfig, ServerHandle, UserFile},
+    server::{
+        AuthConfig, DuplicatePolicy, Server, ServerConfig, ServerHandle, ThrottleConfig, UserFile,
+    },
     transport::{tls::ServerTlsConfig, TransportOptions},
     Node, DEFAULT_MAX_ENVELOPE_SIZE,
 };
@@ -55,6 +57,31 @@ pub(crate) struct Args {
     /// A second session of a connected node: `reject` it (reason 12) or `replace` the first.
     #[arg(long, default_value = "reject", value_parser = ["reject", "replace"])]
     pub(crate) duplicates: String,
+    /// Every session must be encrypted: TCP sessions must negotiate tls (needs --cert/--key;
+    /// WebSocket listeners must be --wss or off).
+    #[arg(long, requires = "cert")]
+    pub(crate) require_tls: bool,
+    /// Accept plain/key passwords on unencrypted sessions although the server has a
+    /// certificate (without --cert they are always accepted, for local use).
+    #[arg(long)]
+    pub(crate) allow_cleartext_passwords: bool,
+    /// Failed authentications accepted at once per source address and per identity before
+    /// attempts are refused unchecked (reason 13); 0 turns throttling off.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) auth_failures: u32,
+    /// Seconds after which one more failed authentication is accepted once throttled.
+    #[arg(long, default_value_t = 2.0)]
+    pub(crate) auth_retry_interval: f64,
+    /// Seconds of silence after which a session is pinged; 0 turns remote ping off.
+    #[arg(long, default_value_t = 60.0)]
+    pub(crate) ping_interval: f64,
+    /// Seconds of silence (with a ping outstanding) after which a session is ended.
+    #[arg(long, default_value_t = 180.0)]
+    pub(crate) idle_timeout: f64,
+    /// TCP keepalive idle time in seconds on accepted sockets (a dead peer is dropped after about
+    /// twice it); 0 leaves the system default.
+    #[arg(long, default_value_t = 60.0)]
+    pub(crate) tcp_keepalive: f64,
     /// Log level (error, warn, info, debug, trace) unless RUST_LOG is set.
     #[arg(long, default_value = "info")]
     pub(crate) log_level: String,
@@ -77,9 +104,24 @@ impl Default for Args {
             handshake_timeout: 30.0,
             gzip: false,
             duplicates: "reject".into(),
+            require_tls: false,
+            allow_cleartext_passwords: false,
+            auth_failures: 10,
+            auth_retry_interval: 2.0,
+            ping_interval: 60.0,
+            idle_timeout: 180.0,
+            tcp_keepalive: 60.0,
             log_level: "info".into(),
         }
     }
+}
+
+/// `Some(seconds)` for a positive number, `None` for 0, an error otherwise.
+fn seconds(flag: &str, value: f64) -> Result<Option<Duration>, String> {
+    if !(value.is_finite() && value >= 0.0) || Duration::try_from_secs_f64(value).is_err() {
+        return Err(format!("--{flag} must be a number of seconds (0 turns it off)"));
+    }
+    Ok((value > 0.0).then(|| Duration::from_secs_f64(value)))
 }
 
 fn addrs(list: &[String]) -> Vec<String> {
@@ -151,6 +193,18 @@ pub(crate) fn config(args: &Args) -> Result<ServerConfig, String> {
     if !(args.handshake_timeout.is_finite() && args.handshake_timeout > 0.0) {
         return Err("--handshake-timeout must be a positive number of seconds".into());
     }
+    if args.require_tls && !addrs(&args.ws).is_empty() && !args.wss {
+        return Err("--require-tls: WebSocket listeners must be --wss (or --ws off)".into());
+    }
+    let ping_interval = seconds("ping-interval", args.ping_interval)?;
+    let idle_timeout = seconds("idle-timeout", args.idle_timeout)?;
+    let tcp_keepalive = seconds("tcp-keepalive", args.tcp_keepalive)?;
+    let refill = seconds("auth-retry-interval", args.auth_retry_interval)?;
+    if refill.is_none() && args.auth_failures > 0 {
+        return Err("--auth-retry-interval must be positive (turn throttling off with \
+                    --auth-failures 0)"
+            .into());
+    }
     Ok(ServerConfig {
         node: Node::new(Some("postmaster"), Some(&args.domain), Some("server")),
         tcp: addrs(&args.tcp),
@@ -168,6 +222,15 @@ pub(crate) fn config(args: &Args) -> Result<ServerConfig, String> {
         } else {
             DuplicatePolicy::Reject
         },
+        require_tls: args.require_tls,
+        allow_cleartext_passwords: args.allow_cleartext_passwords,
+        auth_throttle: ThrottleConfig {
+            burst: args.auth_failures,
+            refill: refill.unwrap_or(Duration::ZERO),
+        },
+        remote_ping_interval: ping_interval,
+        remote_idle_timeout: idle_timeout,
+        tcp_keepalive,
         ..ServerConfig::default()
     })
 }
@@ -179,6 +242,17 @@ pub(crate) async fn start(args: &Args) -> Result<ServerHandle, String> {
         return Err("nothing to listen on: both --tcp and --ws are off".into());
     }
     let wss = config.wss;
+    let passwords =
+        config.authenticator.schemes().iter().any(|s| {
+            matches!(s, lime::AuthenticationScheme::Plain | lime::AuthenticationScheme::Key)
+        });
+    if passwords && config.tls.is_none() {
+        tracing::warn!(
+            "plain/key passwords travel unencrypted: without --cert no session can negotiate tls"
+        );
+    } else if passwords && config.allow_cleartext_passwords && !config.require_tls {
+        tracing::warn!("--allow-cleartext-passwords: passwords may travel unencrypted");
+    }
     let handle = Server::bind(config).await.map_err(|e| e.to_string())?.start();
     for a in handle.tcp_addrs() {
         println!("lime serve: listening on net.tcp://{a}");
@@ -276,6 +350,35 @@ mod tests {
         };
         assert_eq!(check("g@guests.example/x").await, lime::server::AuthOutcome::Accept);
         assert_eq!(check("g@localhost/x").await, lime::server::AuthOutcome::Reject);
+    }
+
+    #[test]
+    fn security_and_liveness_flags() {
+        let defaults = config(&Args::default()).unwrap();
+        assert!(!defaults.require_tls && !defaults.allow_cleartext_passwords);
+        assert_eq!(defaults.remote_ping_interval, Some(Duration::from_secs(60)));
+        assert_eq!(defaults.remote_idle_timeout, Some(Duration::from_secs(180)));
+        assert_eq!(defaults.tcp_keepalive, Some(Duration::from_secs(60)));
+        assert_eq!(defaults.auth_throttle, ThrottleConfig::default());
+        let off = Args {
+            ping_interval: 0.0,
+            tcp_keepalive: 0.0,
+            auth_failures: 0,
+            auth_retry_interval: 0.0,
+            allow_cleartext_passwords: true,
+            ..Args::default()
+        };
+        let off = config(&off).unwrap();
+        assert_eq!((off.remote_ping_interval, off.tcp_keepalive), (None, None));
+        assert_eq!(off.auth_throttle.burst, 0);
+        assert!(off.allow_cleartext_passwords);
+        let err = config(&Args { ping_interval: -1.0, ..Args::default() }).unwrap_err();
+        assert!(err.contains("--ping-interval"), "{err}");
+        let err = config(&Args { auth_retry_interval: 0.0, ..Args::default() }).unwrap_err();
+        assert!(err.contains("--auth-failures 0"), "{err}");
+        // --require-tls: WebSocket must be wss or off (checked before reading certificates)
+        let err = config(&Args { require_tls: true, ..Args::default() }).unwrap_err();
+        assert!(err.contains("--wss"), "{err}");
     }
 
     #[test]

@@ -5,9 +5,16 @@
 //! scheme only when enabled. Multi-round-trip schemes are possible with a custom
 //! authenticator returning [`AuthOutcome::Roundtrip`].
 
-use std::{collections::HashMap, path::Path, sync::Arc};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use async_trait::async_trait;
+use tokio::time::Instant;
 
 use crate::{
     transport::tls::{domain_role, DomainRole},
@@ -158,6 +165,137 @@ impl Authenticator for AuthConfig {
         } else {
             AuthOutcome::Reject
         }
+    }
+}
+
+/// Limits on failed authentications (see [`AuthThrottle`]): a token bucket per source address
+/// and per claimed identity.
+///
+/// Each bucket holds up to `burst` failures; one failure is forgiven every `refill`. While a
+/// bucket is empty, attempts for that address or identity are refused (failed, reason 13)
+/// without being checked: at most `burst` checks at once, then one per `refill`, whatever the
+/// number of connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    /// Failures accepted in a burst (per address, per identity).
+    pub burst: u32,
+    /// Time after which one more failure is accepted.
+    pub refill: Duration,
+}
+
+impl Default for ThrottleConfig {
+    /// 10 failures at once, then one every 2 seconds.
+    fn default() -> Self {
+        Self { burst: 10, refill: Duration::from_secs(2) }
+    }
+}
+
+/// The most buckets kept per kind (addresses, identities); beyond it, full buckets are
+/// dropped first, then arbitrary ones (so the table stays bounded under a spray of addresses).
+const MAX_BUCKETS: usize = 65_536;
+
+/// What a bucket is for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum ThrottleKey {
+    /// An IPv4 address, or the /64 prefix of an IPv6 address (one host usually holds a whole
+    /// /64).
+    Address(IpAddr),
+    /// A claimed identity (compared ignoring case, as [`Identity`] does).
+    Identity(Identity),
+}
+
+fn address_key(ip: IpAddr) -> ThrottleKey {
+    match ip {
+        IpAddr::V4(v4) => ThrottleKey::Address(IpAddr::V4(v4)),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => ThrottleKey::Address(IpAddr::V4(v4)),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                ThrottleKey::Address(IpAddr::V6(prefix.into()))
+            }
+        },
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    /// Failures still accepted, as of `at`.
+    tokens: f64,
+    at: Instant,
+}
+
+/// Failed-authentication throttling per source address and per identity (token buckets on
+/// tokio's clock). See [`ThrottleConfig`].
+#[derive(Debug)]
+pub struct AuthThrottle {
+    config: ThrottleConfig,
+    buckets: Mutex<HashMap<ThrottleKey, Bucket>>,
+}
+
+impl AuthThrottle {
+    /// A throttle with these limits (`burst` 0 or a zero `refill` disables it).
+    pub fn new(config: ThrottleConfig) -> Self {
+        Self { config, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    fn enabled(&self) -> bool {
+        self.config.burst > 0 && !self.config.refill.is_zero()
+    }
+
+    fn keys(address: Option<IpAddr>, identity: &Identity) -> Vec<ThrottleKey> {
+        let mut keys = vec![ThrottleKey::Identity(identity.clone())];
+        keys.extend(address.map(address_key));
+        keys
+    }
+
+    fn level(&self, bucket: &Bucket, now: Instant) -> f64 {
+        let regained = now.saturating_duration_since(bucket.at).as_secs_f64()
+            / self.config.refill.as_secs_f64();
+        (bucket.tokens + regained).min(f64::from(self.config.burst))
+    }
+
+    /// True when an attempt from `address` for `identity` may be checked now.
+    pub fn allows(&self, address: Option<IpAddr>, identity: &Identity) -> bool {
+        if !self.enabled() {
+            return true;
+        }
+        let now = Instant::now();
+        let buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Self::keys(address, identity)
+            .iter()
+            .all(|key| buckets.get(key).is_none_or(|b| self.level(b, now) >= 1.0))
+    }
+
+    /// Records a failed attempt from `address` for `identity`.
+    pub fn failed(&self, address: Option<IpAddr>, identity: &Identity) {
+        if !self.enabled() {
+            return;
+        }
+        let now = Instant::now();
+        let burst = f64::from(self.config.burst);
+        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for key in Self::keys(address, identity) {
+            let level = buckets.get(&key).map_or(burst, |b| self.level(b, now));
+            buckets.insert(key, Bucket { tokens: (level - 1.0).max(0.0), at: now });
+        }
+        if buckets.len() > 2 * MAX_BUCKETS {
+            buckets.retain(|_, b| self.level(b, now) < burst);
+            let excess = buckets.len().saturating_sub(2 * MAX_BUCKETS);
+            let drop: Vec<ThrottleKey> = buckets.keys().take(excess).cloned().collect();
+            for key in drop {
+                buckets.remove(&key);
+            }
+        }
+    }
+
+    /// Number of buckets held (addresses and identities with recent failures).
+    pub fn len(&self) -> usize {
+        self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
+
+    /// True when no failure is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -353,6 +491,50 @@ mod tests {
         assert_eq!(config.schemes(), vec![Guest, Plain, Transport]);
         config.order = vec![Transport, Key, Plain, Transport];
         assert_eq!(config.schemes(), vec![Transport, Plain, Guest]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttle_buckets_per_address_and_identity() {
+        let throttle =
+            AuthThrottle::new(ThrottleConfig { burst: 3, refill: Duration::from_secs(2) });
+        let alice: Identity = "alice@example.com".parse().unwrap();
+        let bob: Identity = "BOB@example.com".parse().unwrap();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        for _ in 0..3 {
+            assert!(throttle.allows(Some(a), &alice));
+            throttle.failed(Some(a), &alice);
+        }
+        // alice's bucket and a's bucket are empty
+        assert!(!throttle.allows(Some(a), &alice));
+        assert!(!throttle.allows(Some(b), &alice));
+        assert!(!throttle.allows(Some(a), &bob));
+        assert!(!throttle.allows(None, &alice));
+        assert!(throttle.allows(Some(b), &bob));
+        // one failure is forgiven per refill period
+        tokio::time::advance(Duration::from_millis(1_900)).await;
+        assert!(!throttle.allows(Some(a), &alice));
+        tokio::time::advance(Duration::from_millis(100)).await;
+        assert!(throttle.allows(Some(a), &alice));
+        throttle.failed(Some(a), &alice);
+        assert!(!throttle.allows(Some(a), &alice));
+        // IPv6 addresses share a bucket per /64; mapped IPv4 is IPv4
+        let v6a: IpAddr = "2001:db8::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8::ffff:2".parse().unwrap();
+        let other: IpAddr = "2001:db8:0:1::1".parse().unwrap();
+        let carol: Identity = "carol@example.com".parse().unwrap();
+        for n in 0..3 {
+            let id: Identity = format!("u{n}@example.com").parse().unwrap();
+            throttle.failed(Some(v6a), &id);
+        }
+        assert!(!throttle.allows(Some(v6b), &carol));
+        assert!(throttle.allows(Some(other), &carol));
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert!(!throttle.allows(Some(mapped), &carol));
+        // a disabled throttle remembers nothing
+        let off = AuthThrottle::new(ThrottleConfig { burst: 0, refill: Duration::from_secs(1) });
+        off.failed(Some(a), &alice);
+        assert!(off.allows(Some(a), &alice) && off.is_empty());
     }
 
     #[test]

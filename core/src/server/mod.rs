@@ -8,6 +8,17 @@
 //! is reserved, guests cannot take identities with credentials, claimed nodes are checked: see
 //! [`identity`] and [`AuthConfig`]), and failures for undeliverable envelopes (reason 42).
 //!
+//! Transport security and liveness: with [`ServerConfig::require_tls`] every session is
+//! encrypted (TCP sessions must negotiate `tls`: choosing `none` fails with reason 17); `plain`
+//! and `key` passwords are not accepted on an unencrypted session of a server that has a
+//! certificate unless [`ServerConfig::allow_cleartext_passwords`] (without a certificate there
+//! is no alternative and they are accepted, for local use); failed authentications are
+//! throttled per source address and per identity ([`ServerConfig::auth_throttle`], refused
+//! with reason 13 without being checked); silent sessions are pinged and ended
+//! ([`ServerConfig::remote_ping_interval`], [`ServerConfig::remote_idle_timeout`]) and TCP
+//! keepalive is set on accepted sockets ([`ServerConfig::tcp_keepalive`]), so a peer that
+//! vanishes without closing its connection is cleaned up within 3 minutes by default.
+//!
 //! # Examples
 //!
 //! ```no_run
@@ -36,7 +47,9 @@ use tokio::{
 
 use self::router::Router;
 pub use self::{
-    auth::{AuthConfig, AuthOutcome, AuthRequest, Authenticator, UserFile},
+    auth::{
+        AuthConfig, AuthOutcome, AuthRequest, AuthThrottle, Authenticator, ThrottleConfig, UserFile,
+    },
     router::{DuplicatePolicy, ServerStats},
 };
 use crate::{
@@ -88,10 +101,29 @@ pub struct ServerConfig {
     pub send_timeout: Option<Duration>,
     /// Channel behaviour (ping replies for pings addressed to the server).
     pub channel: ChannelOptions,
-    /// Ping a session that has been silent this long (off by default).
+    /// Ping a session that has been silent this long (default 60 s; `None` turns remote ping
+    /// and the idle timeout off).
     pub remote_ping_interval: Option<Duration>,
-    /// End (`finished`) a session that stays silent this long after a ping.
+    /// End (`finished`) a session that stays silent this long, counted from the last envelope
+    /// received, once a ping is outstanding (default 180 s; at least the ping interval).
     pub remote_idle_timeout: Option<Duration>,
+    /// Every session must be encrypted: TCP sessions must negotiate `tls` (only `tls` is
+    /// offered; choosing `none` fails with reason 17) and WebSocket listeners must be `wss`.
+    /// Needs `tls`.
+    pub require_tls: bool,
+    /// Accept `plain` and `key` credentials on an unencrypted session even though the server has
+    /// a certificate (`tls` is `Some`). Off by default: then those schemes are not offered on
+    /// cleartext sessions. Without a certificate they are always accepted (no session could be
+    /// encrypted; for local use).
+    pub allow_cleartext_passwords: bool,
+    /// Failed-authentication throttling per source address and per identity (default: 10
+    /// failures, then one every 2 s; `burst: 0` turns it off).
+    pub auth_throttle: ThrottleConfig,
+    /// TCP keepalive on accepted TCP and WebSocket sockets: probes start after this much idle
+    /// time and a peer that answers none is dropped after about twice it (on Linux, data left
+    /// unacknowledged that long also drops the connection: `TCP_USER_TIMEOUT`). Default 60 s;
+    /// `None` leaves the system defaults (keepalive off).
+    pub tcp_keepalive: Option<Duration>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -104,6 +136,12 @@ impl std::fmt::Debug for ServerConfig {
             .field("wss", &self.wss)
             .field("schemes", &self.authenticator.schemes())
             .field("handshake_timeout", &self.handshake_timeout)
+            .field("require_tls", &self.require_tls)
+            .field("allow_cleartext_passwords", &self.allow_cleartext_passwords)
+            .field("auth_throttle", &self.auth_throttle)
+            .field("remote_ping_interval", &self.remote_ping_interval)
+            .field("remote_idle_timeout", &self.remote_idle_timeout)
+            .field("tcp_keepalive", &self.tcp_keepalive)
             .finish_non_exhaustive()
     }
 }
@@ -126,11 +164,22 @@ impl Default for ServerConfig {
             queue_max_bytes: DEFAULT_QUEUE_MAX_BYTES,
             send_timeout: Some(DEFAULT_SEND_TIMEOUT),
             channel: ChannelOptions::server(),
-            remote_ping_interval: None,
-            remote_idle_timeout: None,
+            remote_ping_interval: Some(DEFAULT_REMOTE_PING_INTERVAL),
+            remote_idle_timeout: Some(DEFAULT_REMOTE_IDLE_TIMEOUT),
+            require_tls: false,
+            allow_cleartext_passwords: false,
+            auth_throttle: ThrottleConfig::default(),
+            tcp_keepalive: Some(DEFAULT_TCP_KEEPALIVE),
         }
     }
 }
+
+/// Default [`ServerConfig::remote_ping_interval`]: 60 s.
+pub const DEFAULT_REMOTE_PING_INTERVAL: Duration = Duration::from_secs(60);
+/// Default [`ServerConfig::remote_idle_timeout`]: 180 s.
+pub const DEFAULT_REMOTE_IDLE_TIMEOUT: Duration = Duration::from_secs(180);
+/// Default [`ServerConfig::tcp_keepalive`]: 60 s.
+pub const DEFAULT_TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// Default [`ServerConfig::queue_max_bytes`]: 16 MiB.
 pub const DEFAULT_QUEUE_MAX_BYTES: usize = 16 * 1024 * 1024;
@@ -141,6 +190,7 @@ pub(crate) struct Shared {
     config: ServerConfig,
     router: Router,
     shutdown: watch::Receiver<bool>,
+    throttle: AuthThrottle,
 }
 
 /// A bound server, not yet accepting. See [`Server::start`].
@@ -163,6 +213,25 @@ impl Server {
         if config.wss && config.tls.is_none() {
             return Err(TransportError::Tls("wss needs a certificate and key".into()).into());
         }
+        if config.require_tls {
+            if config.tls.is_none() {
+                return Err(
+                    TransportError::Tls("require_tls needs a certificate and key".into()).into()
+                );
+            }
+            if !config.encryption.contains(&SessionEncryption::Tls) {
+                return Err(TransportError::Tls(
+                    "require_tls needs the tls encryption option enabled".into(),
+                )
+                .into());
+            }
+            if !config.ws.is_empty() && !config.wss {
+                return Err(TransportError::Tls(
+                    "require_tls: WebSocket listeners must be wss (or turned off)".into(),
+                )
+                .into());
+            }
+        }
         if config.authenticator.schemes().is_empty() {
             return Err(
                 TransportError::Unsupported("no authentication scheme is enabled".into()).into()
@@ -172,7 +241,8 @@ impl Server {
         for addr in &config.tcp {
             let l = TcpTransportListener::bind(addr, config.tls.clone(), config.transport.clone())
                 .await
-                .map_err(|e| TransportError::Io(format!("cannot listen on TCP {addr}: {e}")))?;
+                .map_err(|e| TransportError::Io(format!("cannot listen on TCP {addr}: {e}")))?
+                .with_keepalive(config.tcp_keepalive);
             tcp.push(l);
         }
         let mut ws = Vec::new();
@@ -186,7 +256,13 @@ impl Server {
         let (shutdown_tx, shutdown) = watch::channel(false);
         let router =
             Router::new(config.node.clone(), config.duplicates, config.transport.max_envelope_size);
-        Ok(Self { shared: Arc::new(Shared { config, router, shutdown }), shutdown_tx, tcp, ws })
+        let throttle = AuthThrottle::new(config.auth_throttle);
+        Ok(Self {
+            shared: Arc::new(Shared { config, router, shutdown, throttle }),
+            shutdown_tx,
+            tcp,
+            ws,
+        })
     }
 
     /// Starts accepting on every listener.
@@ -297,6 +373,11 @@ async fn accept_ws(shared: Arc<Shared>, listener: WebSocketListener, guard: mpsc
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
+                if let Some(idle) = shared.config.tcp_keepalive {
+                    if let Err(e) = crate::transport::tcp::set_keepalive(&stream, idle) {
+                        tracing::debug!(%addr, error = %e, "cannot set TCP keepalive");
+                    }
+                }
                 let shared = shared.clone();
                 let guard = guard.clone();
                 let tls = listener.tls().cloned();

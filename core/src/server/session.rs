@@ -1,6 +1,6 @@
 //! One server-side connection: handshake, then the established loop.
 
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -16,7 +16,8 @@ use crate::{
     error::SessionError,
     reason::codes,
     transport::{Transport, TransportReceiver},
-    Command, Envelope, Error, Node, Reason, Session, SessionState, TransportError,
+    AuthenticationScheme, Command, Envelope, Error, Node, Reason, Session, SessionEncryption,
+    SessionState, TransportError,
 };
 
 /// How a handshake ended without a session.
@@ -46,6 +47,10 @@ fn fail(code: i32, description: &str) -> End {
 }
 
 const MAX_AUTH_ROUNDS: u32 = 16;
+
+const CLEARTEXT_PASSWORDS: &str = "The session authentication failed: passwords are not accepted \
+     on an unencrypted session (negotiate tls; the server may allow them with \
+     --allow-cleartext-passwords)";
 
 /// The description of a `failed` session for a protocol error: the bare text of a protocol
 /// violation (so a session envelope without the session id fails with C#'s exact
@@ -127,11 +132,24 @@ async fn handshake(
     // Negotiate only when there is a real choice (PROTOCOL §3.2 step 2).
     let supported_enc = t.supported_encryption();
     let supported_comp = t.supported_compression();
-    let enc: Vec<_> =
-        config.encryption.iter().copied().filter(|e| supported_enc.contains(e)).collect();
+    let enc: Vec<_> = config
+        .encryption
+        .iter()
+        .copied()
+        .filter(|e| supported_enc.contains(e))
+        .filter(|e| !config.require_tls || *e != SessionEncryption::None)
+        .collect();
     let comp: Vec<_> =
         config.compression.iter().copied().filter(|c| supported_comp.contains(c)).collect();
-    if enc.len() > 1 || comp.len() > 1 {
+    // With `require_tls`, a cleartext session must negotiate `tls` even without another choice.
+    let must_encrypt = config.require_tls && t.encryption() == SessionEncryption::None;
+    if must_encrypt && !enc.contains(&SessionEncryption::Tls) {
+        return Err(fail(
+            codes::SESSION_NEGOTIATION_INVALID_OPTIONS,
+            "This server requires an encrypted session and this transport cannot encrypt",
+        ));
+    }
+    if enc.len() > 1 || comp.len() > 1 || must_encrypt {
         let mut offer = Session::new(SessionState::Negotiating);
         offer.encryption_options = Some(enc.clone());
         offer.compression_options = Some(comp.clone());
@@ -143,6 +161,12 @@ async fn handshake(
                 "An invalid negotiation option was selected",
             ));
         };
+        if must_encrypt && e == SessionEncryption::None {
+            return Err(fail(
+                codes::SESSION_NEGOTIATION_INVALID_OPTIONS,
+                "This server requires tls encryption",
+            ));
+        }
         if choice.state != SessionState::Negotiating || !comp.contains(&c) || !enc.contains(&e) {
             return Err(fail(
                 codes::SESSION_NEGOTIATION_INVALID_OPTIONS,
@@ -167,7 +191,22 @@ async fn handshake(
         }
     }
 
-    let schemes = config.authenticator.schemes();
+    let mut schemes = config.authenticator.schemes();
+    // Passwords travel only encrypted when the server could encrypt (it has a certificate),
+    // unless explicitly allowed: `plain` and `key` are not offered on a cleartext session.
+    let no_cleartext_passwords = config.tls.is_some()
+        && !config.allow_cleartext_passwords
+        && t.encryption() == SessionEncryption::None;
+    let is_password = |s: &AuthenticationScheme| {
+        matches!(s, AuthenticationScheme::Plain | AuthenticationScheme::Key)
+    };
+    if no_cleartext_passwords {
+        schemes.retain(|s| !is_password(s));
+        if schemes.is_empty() {
+            return Err(fail(codes::SESSION_AUTHENTICATION_FAILED, CLEARTEXT_PASSWORDS));
+        }
+    }
+    let address = t.remote_addr().and_then(|a| a.parse::<SocketAddr>().ok()).map(|a| a.ip());
     let mut offer = Session::new(SessionState::Authenticating);
     offer.scheme_options = Some(schemes.clone());
     send_session(core, t, offer).await?;
@@ -184,6 +223,9 @@ async fn handshake(
                 "The authentication requires `from` and `authentication`",
             ));
         };
+        if no_cleartext_passwords && is_password(&auth.scheme()) {
+            return Err(fail(codes::SESSION_AUTHENTICATION_FAILED, CLEARTEXT_PASSWORDS));
+        }
         if !schemes.contains(&auth.scheme()) {
             return Err(fail(
                 codes::SESSION_AUTHENTICATION_FAILED,
@@ -206,6 +248,14 @@ async fn handshake(
                 "The session authentication failed: the server's identity is reserved",
             ));
         }
+        // Throttled: refused without checking the credentials (see `ThrottleConfig`).
+        let identity = node.to_identity();
+        if !shared.throttle.allows(address, &identity) {
+            return Err(fail(
+                codes::SESSION_AUTHENTICATION_FAILED,
+                "The session authentication failed: too many failed attempts, try again later",
+            ));
+        }
         let request = AuthRequest { node, authentication: auth, certificate_names: &names, round };
         match config.authenticator.authenticate(request).await {
             AuthOutcome::Accept => {
@@ -222,6 +272,7 @@ async fn handshake(
                 .await?;
             }
             AuthOutcome::Reject => {
+                shared.throttle.failed(address, &identity);
                 return Err(fail(
                     codes::SESSION_AUTHENTICATION_FAILED,
                     "The session authentication failed",

@@ -28,6 +28,7 @@ use std::{
     io,
     net::SocketAddr,
     sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
 };
 
 use async_trait::async_trait;
@@ -620,6 +621,39 @@ pub struct TcpTransportListener {
     listener: TcpListener,
     tls: Option<ServerTlsConfig>,
     options: TransportOptions,
+    keepalive: Option<Duration>,
+}
+
+/// Turns TCP keepalive on for `stream`: probes after `idle` without traffic, then every
+/// `idle / 4` (at least 1 s), 4 of them, so a silent dead peer is dropped after about
+/// `2 × idle`. On Linux, `TCP_USER_TIMEOUT` is set to `2 × idle` as well, so data left
+/// unacknowledged that long (a peer that vanished while data was in flight, which keepalive does
+/// not probe) also drops the connection.
+pub(crate) fn set_keepalive(stream: &TcpStream, idle: Duration) -> io::Result<()> {
+    let socket = socket2::SockRef::from(stream);
+    let keepalive = socket2::TcpKeepalive::new().with_time(idle);
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "windows"
+    ))]
+    let keepalive = keepalive.with_interval((idle / 4).max(Duration::from_secs(1)));
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "windows"
+    ))]
+    let keepalive = keepalive.with_retries(4);
+    socket.set_tcp_keepalive(&keepalive)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    socket.set_tcp_user_timeout(Some(idle.saturating_mul(2)))?;
+    Ok(())
 }
 
 impl TcpTransportListener {
@@ -629,7 +663,15 @@ impl TcpTransportListener {
         tls: Option<ServerTlsConfig>,
         options: TransportOptions,
     ) -> io::Result<Self> {
-        Ok(Self { listener: TcpListener::bind(addr).await?, tls, options })
+        Ok(Self { listener: TcpListener::bind(addr).await?, tls, options, keepalive: None })
+    }
+
+    /// Sets TCP keepalive (probes after `idle` without traffic) on every accepted connection;
+    /// `None` leaves the system defaults.
+    #[must_use]
+    pub fn with_keepalive(mut self, idle: Option<Duration>) -> Self {
+        self.keepalive = idle.filter(|d| !d.is_zero());
+        self
     }
 
     /// The bound address (useful with port 0).
@@ -639,7 +681,12 @@ impl TcpTransportListener {
 
     /// Accepts the next connection.
     pub async fn accept(&self) -> io::Result<TcpTransport> {
-        let (stream, _) = self.listener.accept().await?;
+        let (stream, addr) = self.listener.accept().await?;
+        if let Some(idle) = self.keepalive {
+            if let Err(e) = set_keepalive(&stream, idle) {
+                tracing::debug!(%addr, error = %e, "cannot set TCP keepalive");
+            }
+        }
         TcpTransport::accept(stream, self.tls.clone(), self.options.clone())
             .map_err(|e| io::Error::other(e.to_string()))
     }
@@ -655,6 +702,35 @@ mod tests {
     use crate::{Message, Session, SessionState};
 
     const T: Duration = Duration::from_secs(10);
+
+    #[tokio::test]
+    async fn accepted_connections_get_tcp_keepalive() {
+        let listener = TcpTransportListener::bind("127.0.0.1:0", None, TransportOptions::default())
+            .await
+            .unwrap()
+            .with_keepalive(Some(Duration::from_secs(40)));
+        let addr = listener.local_addr().unwrap();
+        let (server, client) = tokio::join!(listener.accept(), TcpStream::connect(addr));
+        let (server, client) = (server.unwrap(), client.unwrap());
+        let socket = socket2::SockRef::from(server.tcp.as_ref().unwrap());
+        assert!(socket.keepalive().unwrap());
+        #[cfg(target_os = "linux")]
+        {
+            assert_eq!(socket.tcp_keepalive_time().unwrap(), Duration::from_secs(40));
+            assert_eq!(socket.tcp_keepalive_interval().unwrap(), Duration::from_secs(10));
+            assert_eq!(socket.tcp_keepalive_retries().unwrap(), 4);
+            assert_eq!(socket.tcp_user_timeout().unwrap(), Some(Duration::from_secs(80)));
+        }
+        // without it, the system default (off) is left alone
+        let plain = TcpTransportListener::bind("127.0.0.1:0", None, TransportOptions::default())
+            .await
+            .unwrap();
+        let addr = plain.local_addr().unwrap();
+        let (server, _client2) = tokio::join!(plain.accept(), TcpStream::connect(addr));
+        let server = server.unwrap();
+        assert!(!socket2::SockRef::from(server.tcp.as_ref().unwrap()).keepalive().unwrap());
+        drop(client);
+    }
 
     async fn pair(
         server_tls: Option<ServerTlsConfig>,

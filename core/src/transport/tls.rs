@@ -220,7 +220,10 @@ impl ServerTlsConfig {
     }
 }
 
-/// DNS names (subject alternative names) and common names of a DER certificate.
+/// The names a DER certificate vouches for, SAN first as C# reads them (and as RFC 6125
+/// requires): its DNS subject alternative names when it has any, its subject's common names
+/// only otherwise. A certificate for `good.example` whose CN says `victim.example` does not
+/// vouch for `victim.example`.
 pub fn certificate_names(der: &[u8]) -> Vec<String> {
     use x509_parser::prelude::*;
     let Ok((_, cert)) = X509Certificate::from_der(der) else { return Vec::new() };
@@ -231,6 +234,9 @@ pub fn certificate_names(der: &[u8]) -> Vec<String> {
                 names.push((*dns).to_owned());
             }
         }
+    }
+    if !names.is_empty() {
+        return names;
     }
     for cn in cert.subject().iter_common_name() {
         if let Ok(cn) = cn.as_str() {
@@ -294,5 +300,28 @@ mod tests {
         ServerTlsConfig::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
         ClientTlsConfig::builder().add_roots_pem(cert.as_bytes()).unwrap().build().unwrap();
         assert!(certificate_names(ck.cert.der()).contains(&"lime.test".to_owned()));
+    }
+
+    fn cert_with(cn: &str, sans: &[&str]) -> Vec<u8> {
+        let mut params =
+            rcgen::CertificateParams::new(sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+                .unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn subject_alternative_names_come_before_the_common_name() {
+        // With DNS SANs, the CN is ignored (C# and RFC 6125).
+        let names = certificate_names(&cert_with("victim.example", &["good.example"]));
+        assert_eq!(names, vec!["good.example".to_owned()]);
+        assert_eq!(domain_role(&names, "victim.example"), DomainRole::Unknown);
+        // Without SANs, the CN is the name.
+        let names = certificate_names(&cert_with("legacy.example", &[]));
+        assert_eq!(names, vec!["legacy.example".to_owned()]);
+        assert_eq!(domain_role(&names, "legacy.example"), DomainRole::Authority);
+        assert!(certificate_names(b"not a certificate").is_empty());
     }
 }

@@ -30,7 +30,14 @@
 //! # }
 //! ```
 
-use std::{fmt, net::SocketAddr};
+use std::{
+    fmt,
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicU16, Ordering},
+        Arc,
+    },
+};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -246,11 +253,43 @@ pub(crate) fn client_request(uri: &str) -> TransportResult<(Request, bool, Strin
 /// Envelopes above this size are sent as several WebSocket frames.
 pub(crate) const FRAGMENT_SIZE: usize = 64 * 1024;
 
+/// The close code our closing frame carries (RFC 6455 §7.4.1): `1000` unless receiving failed,
+/// then `1002` for a protocol error, `1007` for a payload that is not UTF-8 text or not an
+/// envelope, `1009` for a message over the size limit. Shared by both halves of a split
+/// connection: the receiving half records it, the sending half closes with it.
+#[derive(Clone, Debug, Default)]
+struct CloseReason(Arc<AtomicU16>);
+
+impl CloseReason {
+    /// Records the code for a receive error (the first one wins).
+    fn record(&self, error: &WsError) {
+        let code = match error {
+            WsError::Protocol(_) => CloseCode::Protocol,
+            WsError::Utf8(_) => CloseCode::Invalid,
+            WsError::Capacity(_) => CloseCode::Size,
+            _ => return,
+        };
+        self.set(code);
+    }
+
+    fn set(&self, code: CloseCode) {
+        let _ = self.0.compare_exchange(0, code.into(), Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    fn code(&self) -> CloseCode {
+        match self.0.load(Ordering::Relaxed) {
+            0 => CloseCode::Normal,
+            code => CloseCode::from(code),
+        }
+    }
+}
+
 async fn receive_from<S>(
     stream: &mut S,
     done: &mut bool,
     max: usize,
     mut last: Option<&mut Option<Bytes>>,
+    close: &CloseReason,
 ) -> TransportResult<Option<Envelope>>
 where
     S: Stream<Item = Result<WsMessage, WsError>> + Unpin + Send,
@@ -271,6 +310,7 @@ where
             }
             Some(Err(e)) => {
                 *done = true;
+                close.record(&e);
                 return Err(ws_error(e, max));
             }
             Some(Ok(WsMessage::Text(text))) => Bytes::from(text),
@@ -283,7 +323,11 @@ where
             // tungstenite answers pings itself; pongs and raw frames carry no envelope.
             Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
         };
-        match envelope_from_payload(&payload)? {
+        let parsed = envelope_from_payload(&payload);
+        if parsed.is_err() {
+            close.set(CloseCode::Invalid);
+        }
+        match parsed? {
             Some(envelope) => {
                 if let Some(last) = last.as_deref_mut() {
                     *last = Some(payload);
@@ -295,11 +339,11 @@ where
     }
 }
 
-async fn close_sink<S>(sink: &mut S)
+async fn close_sink<S>(sink: &mut S, code: CloseCode)
 where
     S: Sink<WsMessage, Error = WsError> + Unpin + Send,
 {
-    let frame = CloseFrame { code: CloseCode::Normal, reason: Utf8Bytes::from_static("") };
+    let frame = CloseFrame { code, reason: Utf8Bytes::from_static("") };
     if let Err(e) = sink.send(WsMessage::Close(Some(frame))).await {
         // The peer closed first (its close frame is answered below) or the connection is gone.
         tracing::debug!(error = %e, "WebSocket close frame not sent");
@@ -321,6 +365,7 @@ pub struct WebSocketTransport {
     peer_names: Vec<String>,
     remote: Option<String>,
     subprotocol: Option<String>,
+    close_reason: CloseReason,
 }
 
 impl fmt::Debug for WebSocketTransport {
@@ -347,6 +392,7 @@ impl WebSocketTransport {
             done: false,
             remote: remote.map(|a| a.to_string()),
             subprotocol,
+            close_reason: CloseReason::default(),
         }
     }
 
@@ -498,7 +544,8 @@ impl Transport for WebSocketTransport {
     }
 
     async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
-        let received = receive_from(&mut self.ws, &mut self.done, self.max, None).await;
+        let received =
+            receive_from(&mut self.ws, &mut self.done, self.max, None, &self.close_reason).await;
         if matches!(received, Ok(None)) && !self.closed {
             // Sends the reply to the peer's close frame now rather than at close().
             let _ = self.ws.flush().await;
@@ -509,7 +556,7 @@ impl Transport for WebSocketTransport {
     async fn close(&mut self) -> TransportResult<()> {
         if !self.closed {
             self.closed = true;
-            close_sink(&mut self.ws).await;
+            close_sink(&mut self.ws, self.close_reason.code()).await;
         }
         Ok(())
     }
@@ -547,8 +594,19 @@ impl Transport for WebSocketTransport {
         let me = *self;
         let (sink, stream) = StreamExt::split(me.ws);
         (
-            Box::new(WebSocketSender { sink, max: me.max, closed: me.closed }),
-            Box::new(WebSocketReceiver { stream, max: me.max, done: me.done, last: None }),
+            Box::new(WebSocketSender {
+                sink,
+                max: me.max,
+                closed: me.closed,
+                close_reason: me.close_reason.clone(),
+            }),
+            Box::new(WebSocketReceiver {
+                stream,
+                max: me.max,
+                done: me.done,
+                last: None,
+                close_reason: me.close_reason,
+            }),
         )
     }
 }
@@ -557,6 +615,7 @@ struct WebSocketSender {
     sink: SplitSink<Ws, WsMessage>,
     max: usize,
     closed: bool,
+    close_reason: CloseReason,
 }
 
 #[async_trait]
@@ -594,7 +653,7 @@ impl TransportSender for WebSocketSender {
     async fn close(&mut self) -> TransportResult<()> {
         if !self.closed {
             self.closed = true;
-            close_sink(&mut self.sink).await;
+            close_sink(&mut self.sink, self.close_reason.code()).await;
         }
         Ok(())
     }
@@ -605,13 +664,21 @@ struct WebSocketReceiver {
     max: usize,
     done: bool,
     last: Option<Bytes>,
+    close_reason: CloseReason,
 }
 
 #[async_trait]
 impl TransportReceiver for WebSocketReceiver {
     async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
         self.last = None;
-        receive_from(&mut self.stream, &mut self.done, self.max, Some(&mut self.last)).await
+        receive_from(
+            &mut self.stream,
+            &mut self.done,
+            self.max,
+            Some(&mut self.last),
+            &self.close_reason,
+        )
+        .await
     }
 
     fn take_received_bytes(&mut self) -> Option<Bytes> {

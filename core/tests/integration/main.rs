@@ -8,3 +8,4 @@ mod common;
 mod flow;
 mod hardening;
 mod sessions;
+mod transport_security;
