@@ -105,7 +105,7 @@ DIST ?= dist
 # `make test-crate CRATE_FLAGS=--allow-dirty` while files under core/ are uncommitted.
 CRATE_FLAGS ?=
 PY_TEST_DEPS := 'pytest>=8,<10' 'pytest-asyncio>=1.0,<2' 'pytest-mock>=3.14,<4' \
-	'pytest-timeout==2.4.0' 'websockets>=13' 'cryptography>=42' 'mypy>=1.10'
+	'pytest-timeout==2.4.0' 'websockets>=13' 'cryptography>=42' 'mypy>=1.10' 'uvloop>=0.19'
 # test_blip_sdk builds its own wheel from source with maturin; these venvs test ours.
 WHEEL_PYTEST := -m pytest -q -p no:cacheprovider --ignore=python/tests/test_blip_sdk.py \
 	tests python/tests

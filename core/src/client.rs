@@ -431,7 +431,9 @@ impl Client {
         let _ = stopped.wait_for(|s| *s).await;
     }
 
-    fn close_now(&self) {
+    /// Starts closing as [`close`](Self::close) does, without waiting (for a host's
+    /// synchronous teardown, such as a binding object being freed).
+    pub fn close_now(&self) {
         {
             let mut state = self.inner.lock();
             state.closed_by_us = true;

@@ -41,6 +41,22 @@ pub struct ConnectOptions {
     /// Largest envelope sent or accepted, in bytes (default 8 MiB).
     #[uniffi(default)]
     pub max_envelope_size: Option<u64>,
+    /// A client certificate chain (PEM), for `transport` authentication; needs the key.
+    #[uniffi(default)]
+    pub client_certificate_pem: Option<String>,
+    /// The client certificate's private key (PEM).
+    #[uniffi(default)]
+    pub client_key_pem: Option<String>,
+    /// Timeout of each handshake step and of `finish`, in milliseconds (default 30 s).
+    #[uniffi(default)]
+    pub handshake_timeout_ms: Option<u64>,
+    /// Send a `/ping` to the server after this many milliseconds of silence (default off).
+    #[uniffi(default)]
+    pub remote_ping_interval_ms: Option<u64>,
+    /// Finish the session when the server stays silent this long after a ping, in
+    /// milliseconds (default off).
+    #[uniffi(default)]
+    pub remote_idle_timeout_ms: Option<u64>,
 }
 
 impl Default for ConnectOptions {
@@ -52,6 +68,11 @@ impl Default for ConnectOptions {
             auto_reply_pings: true,
             deliver_answered_pings: false,
             max_envelope_size: None,
+            client_certificate_pem: None,
+            client_key_pem: None,
+            handshake_timeout_ms: None,
+            remote_ping_interval_ms: None,
+            remote_idle_timeout_ms: None,
         }
     }
 }
@@ -70,17 +91,34 @@ impl ConnectOptions {
             Some(n) => usize::try_from(n).map_err(|e| invalid("max_envelope_size", e))?,
             None => DEFAULT_MAX_ENVELOPE_SIZE,
         };
-        let tls = match &self.root_ca_pem {
-            Some(pem) => ClientTlsConfig::builder()
-                .add_roots_pem(pem.as_bytes())
-                .and_then(|b| b.build())
-                .map_err(|e| invalid("root_ca_pem", e))?,
-            None => ClientTlsConfig::default(),
-        };
+        let mut tls = ClientTlsConfig::builder();
+        if let Some(pem) = &self.root_ca_pem {
+            tls = tls.add_roots_pem(pem.as_bytes()).map_err(|e| invalid("root_ca_pem", e))?;
+        }
+        match (&self.client_certificate_pem, &self.client_key_pem) {
+            (Some(cert), Some(key)) => {
+                tls = tls
+                    .client_certificate_pem(cert.as_bytes(), key.as_bytes())
+                    .map_err(|e| invalid("client_certificate_pem", e))?;
+            }
+            (None, None) => {}
+            _ => {
+                return Err(invalid(
+                    "client_certificate_pem",
+                    "the certificate and key go together",
+                ))
+            }
+        }
+        let tls = tls.build().map_err(|e| invalid("root_ca_pem", e))?;
         let mut client = ClientOptions { max_envelope_size, ..ClientOptions::default() };
         client.channel.auto_notify_receipt = self.auto_notify_receipt;
         client.channel.auto_reply_pings = self.auto_reply_pings;
         client.channel.deliver_answered_pings = self.deliver_answered_pings;
+        if let Some(ms) = self.handshake_timeout_ms {
+            client.handshake_timeout = Duration::from_millis(ms);
+        }
+        client.remote_ping_interval = self.remote_ping_interval_ms.map(Duration::from_millis);
+        client.remote_idle_timeout = self.remote_idle_timeout_ms.map(Duration::from_millis);
         Ok((tls, client, encryption))
     }
 }
@@ -98,6 +136,14 @@ pub struct LimeClient {
     encryption: Option<SessionEncryption>,
     /// The library's runtime, where the listeners run.
     runtime: tokio::runtime::Handle,
+}
+
+/// The connection ends with the client, even while a listener task still holds the core
+/// client: the listener then sees the end of the stream and stops.
+impl Drop for LimeClient {
+    fn drop(&mut self) {
+        self.inner.close_now();
+    }
 }
 
 impl std::fmt::Debug for LimeClient {
@@ -202,5 +248,50 @@ impl LimeClient {
     pub fn subscribe(&self, listener: Arc<dyn ChannelListener>) -> Arc<TaskHandle> {
         let task = self.runtime.spawn(listen(self.inner.clone(), listener));
         Arc::new(TaskHandle::new(task.abort_handle()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_options_reach_the_core() {
+        let options = ConnectOptions {
+            encryption: Some("tls".into()),
+            auto_notify_receipt: true,
+            max_envelope_size: Some(1024),
+            handshake_timeout_ms: Some(1500),
+            remote_ping_interval_ms: Some(2000),
+            remote_idle_timeout_ms: Some(3000),
+            ..ConnectOptions::default()
+        };
+        let (_, client, encryption) = options.to_core().unwrap();
+        assert_eq!(encryption, Some(SessionEncryption::Tls));
+        assert!(client.channel.auto_notify_receipt && client.channel.auto_reply_pings);
+        assert_eq!(client.max_envelope_size, 1024);
+        assert_eq!(client.handshake_timeout, Duration::from_millis(1500));
+        assert_eq!(client.remote_ping_interval, Some(Duration::from_secs(2)));
+        assert_eq!(client.remote_idle_timeout, Some(Duration::from_secs(3)));
+        let defaults = ConnectOptions::default().to_core().unwrap().1;
+        assert_eq!(defaults.handshake_timeout, ClientOptions::default().handshake_timeout);
+        assert_eq!(defaults.remote_ping_interval, None);
+    }
+
+    #[test]
+    fn a_certificate_needs_its_key_and_bad_pem_is_named() {
+        let half = ConnectOptions {
+            client_certificate_pem: Some("x".into()),
+            ..ConnectOptions::default()
+        };
+        let err = half.to_core().unwrap_err();
+        assert!(
+            matches!(&err, LimeError::InvalidArgument { msg } if msg.contains("client_certificate_pem")),
+            "{err}"
+        );
+        let bad =
+            ConnectOptions { root_ca_pem: Some("not pem".into()), ..ConnectOptions::default() };
+        let err = bad.to_core().unwrap_err();
+        assert!(matches!(&err, LimeError::InvalidArgument { msg } if msg.contains("root_ca_pem")));
     }
 }

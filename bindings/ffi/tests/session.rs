@@ -358,3 +358,28 @@ async fn answered_pings_reach_the_listener_only_when_asked() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_client_closes_the_connection_and_ends_its_listener() {
+    let pki = pki();
+    let server = server(&pki).await;
+    let tcp = format!("net.tcp://127.0.0.1:{}", server.tcp_addrs()[0].port());
+    let client = within(LimeClient::connect(tcp, ConnectOptions::default())).await.unwrap();
+    within(client.establish("frank@localhost".into(), "a".into(), Authentication::Guest))
+        .await
+        .unwrap();
+    let (listener, mut events) = recorder();
+    let task = client.subscribe(listener);
+    assert_eq!(server.session_count(), 1);
+    // The listener task holds the core client too; dropping the binding's client still ends
+    // the connection, and the listener hears of it.
+    drop(client);
+    let Event::Closed(_) = next(&mut events).await else { panic!("expected closed") };
+    within(async {
+        while !task.is_finished() || server.session_count() != 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    server.shutdown().await;
+}
