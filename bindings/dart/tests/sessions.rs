@@ -407,7 +407,17 @@ async fn server_shutdown_ends_the_event_stream() {
         .await
         .unwrap();
     let mut events = pump(&c);
+    // A command to ourselves that nobody answers: it is pending when the server goes.
+    let ask = request(CommandMethodDto::Get, "/x", Some("dave@localhost/x"));
+    let pending = {
+        let c = c.clone();
+        tokio::spawn(async move { c.process_command(ask, 60_000).await })
+    };
+    assert_eq!(recv(&mut events).await.kind, ChannelEventKind::Command);
     server.shutdown().await;
+    // The same category as in every host: the connection is closed.
+    let err = within(pending).await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), LimeErrorKind::Closed, "{err}");
     let end = recv(&mut events).await;
     assert_eq!(end.kind, ChannelEventKind::Failed);
     assert_eq!(end.session.unwrap().reason.unwrap().code, 11);

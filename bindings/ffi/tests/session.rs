@@ -306,8 +306,30 @@ async fn a_cancelled_listener_lets_another_take_over() {
         }
     })
     .await;
+    // A command to ourselves that nobody answers is pending when the server goes: Closed,
+    // the same category as in every host.
+    let ask = Command {
+        id: None,
+        from: None,
+        to: Some("dave@localhost/a".into()),
+        pp: None,
+        metadata: HashMap::new(),
+        uri: Some("/x".into()),
+        method: CommandMethod::Get,
+        status: CommandStatus::Pending,
+        media_type: None,
+        resource: None,
+        reason: None,
+    };
+    let pending = {
+        let client = client.clone();
+        tokio::spawn(async move { client.process_command(ask, 60_000).await })
+    };
+    let Event::Command(c) = next(&mut second).await else { panic!("expected the request") };
+    assert_eq!(c.uri.as_deref(), Some("/x"));
     // Shutting the server down fails the remaining session with reason 11.
     server.shutdown().await;
+    assert_eq!(within(pending).await.unwrap(), Err(LimeError::Closed));
     let Event::Failed(s) = next(&mut second).await else { panic!("expected failed") };
     assert_eq!(s.reason.map(|r| r.code), Some(11));
     assert_eq!(client.state(), SessionState::Failed);
