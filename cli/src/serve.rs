@@ -57,6 +57,17 @@ pub(crate) struct Args {
     /// A second session of a connected node: `reject` it (reason 12) or `replace` the first.
     #[arg(long, default_value = "reject", value_parser = ["reject", "replace"])]
     pub(crate) duplicates: String,
+    /// Outgoing queue per session, in envelopes queued or being written: an envelope for a
+    /// session whose queue is full is refused to its sender (reason 51), never waited for.
+    #[arg(long, default_value_t = 256)]
+    pub(crate) queue_capacity: usize,
+    /// Outgoing queue per session, in bytes queued or being written.
+    #[arg(long, default_value_t = lime::server::DEFAULT_QUEUE_MAX_BYTES)]
+    pub(crate) queue_max_bytes: usize,
+    /// Seconds a write to a session may stay blocked (its peer does not read) before the
+    /// session is ended as a slow consumer; 0: never.
+    #[arg(long, default_value_t = 30.0)]
+    pub(crate) send_timeout: f64,
     /// Every session must be encrypted: TCP sessions must negotiate tls (needs --cert/--key;
     /// WebSocket listeners must be --wss or off).
     #[arg(long, requires = "cert")]
@@ -104,6 +115,9 @@ impl Default for Args {
             handshake_timeout: 30.0,
             gzip: false,
             duplicates: "reject".into(),
+            queue_capacity: 256,
+            queue_max_bytes: lime::server::DEFAULT_QUEUE_MAX_BYTES,
+            send_timeout: 30.0,
             require_tls: false,
             allow_cleartext_passwords: false,
             auth_failures: 10,
@@ -193,6 +207,14 @@ pub(crate) fn config(args: &Args) -> Result<ServerConfig, String> {
     if !(args.handshake_timeout.is_finite() && args.handshake_timeout > 0.0) {
         return Err("--handshake-timeout must be a positive number of seconds".into());
     }
+    if !(args.send_timeout.is_finite() && args.send_timeout >= 0.0)
+        || Duration::try_from_secs_f64(args.send_timeout).is_err()
+    {
+        return Err("--send-timeout must be a number of seconds (0 turns it off)".into());
+    }
+    if args.queue_capacity == 0 || args.queue_max_bytes == 0 {
+        return Err("--queue-capacity and --queue-max-bytes must be positive".into());
+    }
     if args.require_tls && !addrs(&args.ws).is_empty() && !args.wss {
         return Err("--require-tls: WebSocket listeners must be --wss (or --ws off)".into());
     }
@@ -222,6 +244,9 @@ pub(crate) fn config(args: &Args) -> Result<ServerConfig, String> {
         } else {
             DuplicatePolicy::Reject
         },
+        queue_capacity: args.queue_capacity,
+        queue_max_bytes: args.queue_max_bytes,
+        send_timeout: (args.send_timeout > 0.0).then(|| Duration::from_secs_f64(args.send_timeout)),
         require_tls: args.require_tls,
         allow_cleartext_passwords: args.allow_cleartext_passwords,
         auth_throttle: ThrottleConfig {
@@ -379,6 +404,31 @@ mod tests {
         // --require-tls: WebSocket must be wss or off (checked before reading certificates)
         let err = config(&Args { require_tls: true, ..Args::default() }).unwrap_err();
         assert!(err.contains("--wss"), "{err}");
+    }
+
+    #[test]
+    fn queue_flags() {
+        let c = config(&Args::default()).unwrap();
+        assert_eq!(c.queue_capacity, 256);
+        assert_eq!(c.queue_max_bytes, 16 * 1024 * 1024);
+        assert_eq!(c.send_timeout, Some(Duration::from_secs(30)));
+        let custom = Args {
+            queue_capacity: 10,
+            queue_max_bytes: 1000,
+            send_timeout: 0.0,
+            ..Args::default()
+        };
+        let c = config(&custom).unwrap();
+        assert_eq!((c.queue_capacity, c.queue_max_bytes), (10, 1000));
+        assert_eq!(c.send_timeout, None);
+        for bad in [
+            Args { queue_capacity: 0, ..Args::default() },
+            Args { queue_max_bytes: 0, ..Args::default() },
+            Args { send_timeout: -1.0, ..Args::default() },
+            Args { send_timeout: f64::NAN, ..Args::default() },
+        ] {
+            assert!(config(&bad).unwrap_err().starts_with("--"), "{bad:?}");
+        }
     }
 
     #[test]

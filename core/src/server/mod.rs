@@ -8,6 +8,24 @@
 //! is reserved, guests cannot take identities with credentials, claimed nodes are checked: see
 //! [`identity`] and [`AuthConfig`]), and failures for undeliverable envelopes (reason 42).
 //!
+//! Flow control: routing never waits for a recipient. Each session's outgoing queue is bounded
+//! in envelopes ([`ServerConfig::queue_capacity`], 256) and in bytes queued or being written
+//! ([`ServerConfig::queue_max_bytes`], 16 MiB); an envelope that does not fit in its
+//! recipient's queue is refused to its sender at once (a message with an id gets `failed`, a
+//! command request gets a `failure` response, reason 51 "The destination's queue is full"; a
+//! fire-and-forget message, notification or response is dropped, as undeliverable ones are).
+//! So one session that stops reading costs its senders a refusal, never a stall: their other
+//! messages and pings go on. Only envelopes a session sends to itself wait for room, which
+//! slows that connection alone. A write that stays blocked for [`ServerConfig::send_timeout`]
+//! (30 s) ends the recipient's session as a slow consumer (its connection is closed, what it
+//! had queued is dropped), as C# channels and NATS do. [`ServerHandle::stats`] reports queue
+//! usage and the refusals.
+//!
+//! Envelopes are forwarded as they were received: the server stamps `from` into the received
+//! bytes and leaves everything else (content, unknown fields, number spellings, escapes, key
+//! order) untouched. An envelope that the stamp makes larger than the maximum envelope size is
+//! refused to its sender (reason 21), never dropped silently.
+//!
 //! Transport security and liveness: with [`ServerConfig::require_tls`] every session is
 //! encrypted (TCP sessions must negotiate `tls`: choosing `none` fails with reason 17); `plain`
 //! and `key` passwords are not accepted on an unencrypted session of a server that has a
