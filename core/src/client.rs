@@ -295,6 +295,11 @@ impl Client {
         self.inner.lock().conn.subprotocol().map(str::to_owned)
     }
 
+    /// Number of commands waiting for their response.
+    pub fn pending_commands(&self) -> usize {
+        self.inner.lock().conn.pending_commands()
+    }
+
     /// True once the connection is over.
     pub fn is_closed(&self) -> bool {
         self.inner.lock().conn.is_closed()

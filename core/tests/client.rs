@@ -330,3 +330,47 @@ fn every_error_has_the_category_hosts_show() {
         assert_eq!(error.category(), category, "{error}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_command_is_forgotten_and_a_full_queue_loses_nothing() {
+    let server = server(None, false).await;
+    let uri = tcp_uri(&server);
+    // alice's queue holds 2 events: past that her driver stops reading the socket
+    let small = ClientOptions { buffer: 2, ..ClientOptions::default() };
+    let alice =
+        Arc::new(within(Client::connect(&uri, ClientTlsConfig::default(), small)).await.unwrap());
+    let bob = connect(&uri, ClientTlsConfig::default()).await;
+    establish(&alice, "alice", None).await;
+    establish(&bob, "bob", None).await;
+
+    // a command whose caller stops waiting is forgotten
+    let ask = Command::request(CommandMethod::Get, "/x".parse().unwrap())
+        .with_to("alice@localhost/home".parse().unwrap());
+    let waiting = {
+        let alice = alice.clone();
+        tokio::spawn(async move { alice.process_command(ask, T).await })
+    };
+    assert!(matches!(within(alice.receive()).await, Some(ChannelEvent::Command(_))));
+    assert_eq!(alice.pending_commands(), 1);
+    waiting.abort();
+    assert!(within(waiting).await.unwrap_err().is_cancelled());
+    assert_eq!(alice.pending_commands(), 0);
+
+    // 50 messages into a queue of 2, read only afterwards: all arrive, in order
+    const COUNT: usize = 50;
+    for i in 0..COUNT {
+        within(bob.send_message(to("alice", &format!("n{i}")))).await.unwrap();
+    }
+    // bob's last send is acknowledged by the server once it answers a command of bob's
+    let ping = Command::request(CommandMethod::Get, "/ping".parse().unwrap());
+    within(bob.process_command(ping, T)).await.unwrap();
+    let mut events = alice.subscribe().await;
+    for i in 0..COUNT {
+        assert_eq!(text_of(&within(events.next()).await.unwrap()), format!("n{i}"));
+    }
+    drop(events);
+    // alice still works both ways
+    alice.send_message(to("bob", "done")).await.unwrap();
+    assert_eq!(text_of(&within(bob.receive()).await.unwrap()), "done");
+    server.shutdown().await;
+}
