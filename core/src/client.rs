@@ -18,7 +18,9 @@
 //! - incoming messages, notifications, commands and the end of an established session arrive
 //!   on one bounded queue, read with [`Client::receive`] or through a [`Subscription`] (the
 //!   queue's reader until it is dropped). While the queue is full the driver stops reading the
-//!   socket (but still writes and runs its timers), so a slow consumer slows the server down;
+//!   socket (but still writes and runs its timers), so a slow consumer slows the server down.
+//!   Responses arrive on the same socket: a command waits for its response while the queue is
+//!   full, so read the events (or give the queue room with [`ClientOptions::buffer`]);
 //! - [`Client::state`], [`Client::session_id`] and the nodes are plain reads.
 //!
 //! Dropping the last reference closes the connection (a WebSocket close frame or TLS
