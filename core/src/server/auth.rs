@@ -190,9 +190,10 @@ impl Default for ThrottleConfig {
     }
 }
 
-/// The most buckets kept per kind (addresses, identities); beyond it, full buckets are
-/// dropped first, then arbitrary ones (so the table stays bounded under a spray of addresses).
-const MAX_BUCKETS: usize = 65_536;
+/// The most buckets kept (addresses and identities together). Beyond it, full buckets are
+/// dropped, then arbitrary ones down to 7/8 of it (so the scan is paid once per 16,384 new
+/// buckets at most), so the table stays bounded under a spray of addresses or identities.
+pub const MAX_THROTTLE_BUCKETS: usize = 131_072;
 
 /// What a bucket is for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -278,9 +279,9 @@ impl AuthThrottle {
             let level = buckets.get(&key).map_or(burst, |b| self.level(b, now));
             buckets.insert(key, Bucket { tokens: (level - 1.0).max(0.0), at: now });
         }
-        if buckets.len() > 2 * MAX_BUCKETS {
+        if buckets.len() > MAX_THROTTLE_BUCKETS {
             buckets.retain(|_, b| self.level(b, now) < burst);
-            let excess = buckets.len().saturating_sub(2 * MAX_BUCKETS);
+            let excess = buckets.len().saturating_sub(MAX_THROTTLE_BUCKETS / 8 * 7);
             let drop: Vec<ThrottleKey> = buckets.keys().take(excess).cloned().collect();
             for key in drop {
                 buckets.remove(&key);
@@ -535,6 +536,22 @@ mod tests {
         let off = AuthThrottle::new(ThrottleConfig { burst: 0, refill: Duration::from_secs(1) });
         off.failed(Some(a), &alice);
         assert!(off.allows(Some(a), &alice) && off.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttle_table_stays_bounded() {
+        let throttle =
+            AuthThrottle::new(ThrottleConfig { burst: 5, refill: Duration::from_secs(1) });
+        let first: Identity = "first@example.com".parse().unwrap();
+        throttle.failed(None, &first);
+        // one second later `first` is full again: pruned first
+        tokio::time::advance(Duration::from_secs(1)).await;
+        for n in 0..MAX_THROTTLE_BUCKETS + 10 {
+            throttle.failed(None, &Identity::new(Some(&n.to_string()), Some("example.com")));
+        }
+        assert!(throttle.len() <= MAX_THROTTLE_BUCKETS, "{}", throttle.len());
+        assert!(throttle.len() >= MAX_THROTTLE_BUCKETS / 8 * 7, "{}", throttle.len());
+        assert!(!throttle.buckets.lock().unwrap().contains_key(&ThrottleKey::Identity(first)));
     }
 
     #[test]
