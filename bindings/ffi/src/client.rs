@@ -21,7 +21,11 @@ use crate::{
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct ConnectOptions {
     /// Extra trusted root certificates (PEM) for TLS (`tls` negotiated on TCP, `wss://`), on
-    /// top of the Mozilla roots: for a server with a private CA.
+    /// top of the Mozilla roots: for a server with a private CA. The name every host uses.
+    #[uniffi(default)]
+    pub trusted_roots_pem: Option<String>,
+    /// The former name of `trusted_roots_pem` (still honoured: both are trusted when both are
+    /// set).
     #[uniffi(default)]
     pub root_ca_pem: Option<String>,
     /// Encryption to choose when the server negotiates: `"tls"` or `"none"` (default: the
@@ -62,6 +66,7 @@ pub struct ConnectOptions {
 impl Default for ConnectOptions {
     fn default() -> Self {
         Self {
+            trusted_roots_pem: None,
             root_ca_pem: None,
             encryption: None,
             auto_notify_receipt: false,
@@ -92,8 +97,12 @@ impl ConnectOptions {
             None => DEFAULT_MAX_ENVELOPE_SIZE,
         };
         let mut tls = ClientTlsConfig::builder();
-        if let Some(pem) = &self.root_ca_pem {
-            tls = tls.add_roots_pem(pem.as_bytes()).map_err(|e| invalid("root_ca_pem", e))?;
+        for (field, pem) in
+            [("trusted_roots_pem", &self.trusted_roots_pem), ("root_ca_pem", &self.root_ca_pem)]
+        {
+            if let Some(pem) = pem {
+                tls = tls.add_roots_pem(pem.as_bytes()).map_err(|e| invalid(field, e))?;
+            }
         }
         match (&self.client_certificate_pem, &self.client_key_pem) {
             (Some(cert), Some(key)) => {
@@ -109,7 +118,7 @@ impl ConnectOptions {
                 ))
             }
         }
-        let tls = tls.build().map_err(|e| invalid("root_ca_pem", e))?;
+        let tls = tls.build().map_err(|e| invalid("trusted_roots_pem", e))?;
         let mut client = ClientOptions { max_envelope_size, ..ClientOptions::default() };
         client.channel.auto_notify_receipt = self.auto_notify_receipt;
         client.channel.auto_reply_pings = self.auto_reply_pings;

@@ -115,7 +115,7 @@ async fn a_session_through_the_bindings() {
 
     // alice: TCP upgraded to TLS, trusting the test CA; subscribed before establishing.
     let tls = ConnectOptions {
-        root_ca_pem: Some(pki.cert.clone()),
+        trusted_roots_pem: Some(pki.cert.clone()),
         encryption: Some("tls".into()),
         ..receipts.clone()
     };

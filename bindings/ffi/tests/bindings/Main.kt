@@ -219,6 +219,12 @@ fun main(args: Array<String>) {
         } catch (e: LimeException.InvalidArgument) {
             check(e.msg.contains("uri")) { "message: ${e.msg}" }
         }
+        try {
+            LimeClient.connect(tcp, ConnectOptions(trustedRootsPem = "not a certificate"))
+            throw AssertionError("connect succeeded")
+        } catch (e: LimeException.InvalidArgument) {
+            check(e.msg.contains("trusted_roots_pem")) { "message: ${e.msg}" }
+        }
     }
 
     test("finish both sessions") {
