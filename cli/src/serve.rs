@@ -288,8 +288,10 @@ pub(crate) async fn start(args: &Args) -> Result<ServerHandle, String> {
     Ok(handle)
 }
 
-/// Raises the open-file limit to its maximum: every session is a socket.
+/// Raises the open-file limit to its maximum: every session is a socket. (Unix only: Windows
+/// has no such limit on sockets.)
 pub(crate) fn raise_fd_limit() {
+    #[cfg(unix)]
     if let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() {
         if soft < hard {
             let _ = rlimit::Resource::NOFILE.set(hard, hard);

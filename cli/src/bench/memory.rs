@@ -229,6 +229,7 @@ pub(super) async fn run(n: usize, concurrency: usize) -> Result<Vec<Row>, String
         return Ok(Vec::new());
     }
     crate::serve::raise_fd_limit();
+    #[cfg(unix)]
     if let Ok((soft, _)) = rlimit::Resource::NOFILE.get() {
         let need = u64::try_from(n).unwrap_or(u64::MAX).saturating_add(256);
         if soft < need {
