@@ -200,3 +200,39 @@ test-crate: examples
 	printf '%s\n' "$$CONSUMER_MAIN" > $(TARGET_DIR)/consumer/src/main.rs
 	cd $(TARGET_DIR)/consumer && $(CARGO) generate-lockfile -q && grep -A1 '^name = "rustls"$$' Cargo.lock
 	cd $(TARGET_DIR)/consumer && RUSTFLAGS=-Dwarnings $(CARGO) check -q
+
+## Fuzzing (cargo-fuzz / libFuzzer on stable Rust: --sanitizer none). The crate is core/fuzz,
+## outside the workspace, with its own lock file and target directory (core/fuzz/target); the
+## corpora (core/fuzz/corpus/<target>) are seeded from tests/vectors and tests/captures by
+## core/fuzz/seed.py. See core/fuzz/README.md and RELIABILITY.md.
+FUZZ_TARGETS := frame_decoder envelope text_parsers gzip_stream client_connection server_session
+FUZZ_SECONDS ?= 5
+FUZZ_RUNS ?= 10000000
+
+.PHONY: fuzz-tool fuzz-smoke fuzz-long
+fuzz-tool:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --version 0.13.2 --locked
+
+## Each target briefly: replays the seeds, then fuzzes for $(FUZZ_SECONDS) s; a crash fails it.
+fuzz-smoke: fuzz-tool
+	python3 core/fuzz/seed.py
+	cd core && $(CARGO) fuzz build --sanitizer none
+	cd core && for t in $(FUZZ_TARGETS); do \
+		$(CARGO) fuzz run --sanitizer none $$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			2>&1 | grep -E '^(stat::(number_of_executed_units|average_exec_per_sec)|.*panicked at|SUMMARY)' \
+			| sed "s/^/$$t: /"; \
+		test "$${PIPESTATUS[0]}" = 0 || exit 1; \
+	done
+
+## The long run of RELIABILITY.md: $(FUZZ_RUNS) executions of each target (one after the
+## other; FUZZ_TARGETS=... picks some), logs and final stats in core/fuzz/target/fuzz-long/.
+fuzz-long: fuzz-tool
+	python3 core/fuzz/seed.py
+	mkdir -p core/fuzz/target/fuzz-long
+	cd core && for t in $(FUZZ_TARGETS); do \
+		start=$$(date +%s); \
+		$(CARGO) fuzz run --sanitizer none $$t -- -runs=$(FUZZ_RUNS) -print_final_stats=1 \
+			> fuzz/target/fuzz-long/$$t.log 2>&1; status=$$?; \
+		echo "$$t: exit $$status, $$(( $$(date +%s) - start )) s wall, $$(grep -E 'stat::(number_of_executed_units|average_exec_per_sec)' fuzz/target/fuzz-long/$$t.log | tr -s ' ' | tr '\n' ' ')"; \
+		test $$status = 0 || exit 1; \
+	done

@@ -229,7 +229,12 @@ fn hash_lower<H: Hasher>(s: Option<&str>, state: &mut H) {
 impl FromStr for Identity {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse_parts(s)
+        let identity = Self::parse_parts(s)?;
+        if identity.name.is_none() && identity.domain.as_deref().is_none_or(blank) {
+            // `@`, blanks: nothing to display (C# `Identity.Parse` rejects blank text too).
+            return Err(ParseError::invalid_node(s, "an identity needs a name or a domain"));
+        }
+        Ok(identity)
     }
 }
 
