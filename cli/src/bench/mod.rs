@@ -10,6 +10,7 @@ mod memory;
 mod raw;
 mod rtt;
 mod sessions;
+mod soak;
 
 use std::{future::Future, process::ExitCode, time::Duration};
 
@@ -24,6 +25,9 @@ pub(crate) enum Which {
     Sessions,
     /// Memory per idle session of `lime serve` vs a raw tokio accept loop (Linux).
     Memory,
+    /// 100 clients × 10,000 messages through one server over TCP, 10% of them dropping and
+    /// reconnecting: every message accounted for, memory bounded (not part of `all`).
+    Soak,
     /// Every benchmark.
     All,
 }
@@ -50,6 +54,12 @@ pub(crate) struct Args {
     /// Idle established sessions held open by `memory` [default: 10000].
     #[arg(long)]
     pub(crate) idle_sessions: Option<usize>,
+    /// Clients of `soak` [default: 100; --quick: 10].
+    #[arg(long)]
+    pub(crate) clients: Option<usize>,
+    /// Messages each `soak` client sends [default: 10000; --quick: 200].
+    #[arg(long)]
+    pub(crate) per_client: Option<usize>,
     /// Connections being set up at the same time by `memory`.
     #[arg(long, default_value_t = 200)]
     pub(crate) concurrency: usize,
@@ -212,6 +222,11 @@ pub(crate) async fn run(args: &Args) -> ExitCode {
     }
     if all || args.which == Which::Sessions {
         record("sessions", sessions::run(counts.sessions).await);
+    }
+    if args.which == Which::Soak {
+        let clients = args.clients.unwrap_or(if args.quick { 10 } else { 100 });
+        let per_client = args.per_client.unwrap_or(if args.quick { 200 } else { 10_000 });
+        record("soak", soak::run(clients, per_client).await);
     }
     if all || args.which == Which::Memory {
         record("memory", memory::run(counts.idle_sessions, counts.concurrency).await);
