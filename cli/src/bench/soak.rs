@@ -11,6 +11,9 @@
 //! must involve a client that dropped (it was in flight on the dropped connection: LIME delivers
 //! at most once and nobody is told); anything else is an error.
 //!
+//! Each client keeps at most 64 messages in flight (sent and not yet read or failed), as an
+//! application waiting for answers would; a flood would mostly measure queue-full refusals.
+//!
 //! The server runs in this process (the configuration of `lime serve` without flags, plus
 //! duplicate sessions replacing the old one, as reconnecting clients need). Resident memory is
 //! read from `/proc/self/status` (server and clients together) every 250 ms.
@@ -30,12 +33,16 @@ use lime::{
     transport::tls::ClientTlsConfig,
     Authentication, Client, Identity, Message, NotificationEvent,
 };
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, Notify, Semaphore};
 
 use super::{thousands, Row, STALL};
 
 /// One client in this many drops its connection once, halfway through its messages.
 const DROP_EVERY: usize = 10;
+/// Messages a client may have in flight (sent, neither read by their recipient nor failed):
+/// the clients pace themselves as applications that wait for answers do, instead of flooding
+/// (`lime bench flood` measures that; here a flood would only measure queue-full refusals).
+const WINDOW: usize = 64;
 /// Peak resident memory above the level after connecting that still counts as bounded.
 const RSS_BOUND: i64 = 256 * 1024 * 1024;
 
@@ -45,6 +52,8 @@ struct Ledger {
     per_client: usize,
     delivered: Vec<AtomicU8>,
     failed: Vec<AtomicU8>,
+    /// Per sender: room in its window.
+    windows: Vec<Semaphore>,
     /// Clients done with their messages (then every dropper is on its last connection).
     sent: AtomicUsize,
     all_sent: Notify,
@@ -69,8 +78,15 @@ impl Ledger {
         (sender < self.clients && k < self.per_client).then_some(sender * self.per_client + k)
     }
 
-    fn bump(counter: &AtomicU8) {
+    /// Counts an outcome of message `slot`; the first one frees its place in the window.
+    fn settle(&self, slot: usize, counter: &AtomicU8) {
         let _ = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| v.checked_add(1));
+        let first = self.delivered[slot].load(Ordering::Acquire)
+            + self.failed[slot].load(Ordering::Acquire)
+            == 1;
+        if first {
+            self.windows[slot / self.per_client].add_permits(1);
+        }
     }
 
     fn fin_from(&self, receiver: usize, sender: usize) {
@@ -129,7 +145,7 @@ async fn read(
             ChannelEvent::Message(m) => {
                 let Some(id) = m.id.as_deref() else { continue };
                 if let Some(slot) = ledger.slot(id) {
-                    Ledger::bump(&ledger.delivered[slot]);
+                    ledger.settle(slot, &ledger.delivered[slot]);
                 } else if let Some(sender) = id
                     .strip_prefix("fin")
                     .and_then(|s| s.split_once('-'))
@@ -143,7 +159,7 @@ async fn read(
             ChannelEvent::Notification(n) if n.event == NotificationEvent::Failed => {
                 let Some(id) = n.id.as_deref() else { continue };
                 if let Some(slot) = ledger.slot(id) {
-                    Ledger::bump(&ledger.failed[slot]);
+                    ledger.settle(slot, &ledger.failed[slot]);
                 } else if let Some(to) = id.strip_prefix(&format!("fin{me}-")) {
                     if let Ok(to) = to.parse() {
                         let _ = retry.send(to);
@@ -184,7 +200,15 @@ async fn client_task(port: u16, me: usize, ledger: Arc<Ledger>) -> Result<(), St
             let _ = reader.await;
             client = Arc::new(connect(port, me).await?);
             ledger.reconnects.fetch_add(1, Ordering::Relaxed);
+            // What was in flight on the old connection may never be settled: a fresh window
+            // (the late ones that do settle only widen it).
+            ledger.windows[me].add_permits(WINDOW);
             reader = tokio::spawn(read(client.clone(), me, ledger.clone(), retry_tx.clone()));
+        }
+        // Bounded: the stall check of `run` ends a run whose windows never reopen.
+        match ledger.windows[me].acquire().await {
+            Ok(permit) => permit.forget(),
+            Err(_) => return Err("the window closed".into()),
         }
         let to = recipient(me, k, ledger.clients);
         send(&client, format!("m{me}-{k}"), node(to)?, format!("soak message {k} of {me}")).await?;
@@ -284,6 +308,7 @@ pub(super) async fn run(clients: usize, per_client: usize) -> Result<Vec<Row>, S
         per_client,
         delivered: (0..total).map(|_| AtomicU8::new(0)).collect(),
         failed: (0..total).map(|_| AtomicU8::new(0)).collect(),
+        windows: (0..clients).map(|_| Semaphore::new(WINDOW)).collect(),
         fins: (0..clients).map(|_| Mutex::new(HashSet::new())).collect(),
         sent: AtomicUsize::new(0),
         all_sent: Notify::new(),
