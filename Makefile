@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TARGET_DIR := $(or $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | \
 	python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null),$(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: all demo serve build-dev fmt lint test test-rust test-python test-python-setup test-kotlin test-dart dart-generate vectors interop bench clean
+.PHONY: all demo serve build-dev fmt lint test test-rust test-python test-python-setup test-kotlin test-dart dart-generate vectors interop bench bench-python bench-python-smoke clean
 
 all: lint test
 
@@ -89,6 +89,16 @@ vectors:
 bench:
 	$(CARGO) bench -p lime-core --bench codec
 	$(CARGO) run --release -q -p lime-cli -- bench all
+
+## The Python benchmark side by side (lime-python 2.0.13, ours on asyncio and uvloop, the picows
+## floor, the Rust client; 3 alternating rounds, release builds). Figures in BENCHMARKS.md.
+bench-python:
+	python3 python/bench/run.py
+
+## A smoke run of the same runner: debug builds, small counts, one round (checks that every row
+## runs, not how fast). Sets up its venvs (.venv-bench-smoke: lime-python 2.0.13, picows, uvloop).
+bench-python-smoke:
+	python3 python/bench/run.py --quick --venvs .venv-bench-smoke
 
 clean:
 	$(CARGO) clean

@@ -5,6 +5,7 @@
 //! table); progress goes to standard error. A missed target is a result, not an error: the exit
 //! status is 1 only when a benchmark could not run.
 
+mod external;
 mod flood;
 mod memory;
 mod raw;
@@ -66,6 +67,18 @@ pub(crate) struct Args {
     /// Internal: run the baseline TCP echo server of `memory` (started as a child process).
     #[arg(long, hide = true)]
     pub(crate) raw_tcp_echo_server: bool,
+    /// Internal: run a raw tokio-tungstenite echo server until standard input closes (the
+    /// floor of `python/bench/run.py`).
+    #[arg(long, hide = true)]
+    pub(crate) raw_ws_echo_server: bool,
+    /// Internal: flood (receipts on) and `get /ping` round trips from the Rust client against
+    /// the LIME server at this URI, printed as one JSON line (`python/bench/run.py`).
+    #[arg(long, hide = true)]
+    pub(crate) against: Option<String>,
+    /// Internal: with `--against`, send `--messages` messages to this echo bot instead (at most
+    /// 128 unanswered) and print the reply rate.
+    #[arg(long, hide = true)]
+    pub(crate) drive_bot: Option<String>,
 }
 
 /// Full-size counts; `--quick` divides them by this.
@@ -187,6 +200,9 @@ pub(crate) async fn run(args: &Args) -> ExitCode {
     if args.raw_tcp_echo_server {
         return memory::echo_server_child().await;
     }
+    if args.raw_ws_echo_server {
+        return external::ws_echo_server_child().await;
+    }
     let counts = match Counts::from_args(args) {
         Ok(c) => c,
         Err(e) => {
@@ -194,6 +210,12 @@ pub(crate) async fn run(args: &Args) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let (Some(uri), Some(bot)) = (&args.against, &args.drive_bot) {
+        return external::drive_bot(uri, bot, counts.messages).await;
+    }
+    if let Some(uri) = &args.against {
+        return external::against(uri, counts.messages, counts.round_trips).await;
+    }
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     println!(
         "lime bench: {} build, {cores} cores{}",
