@@ -74,6 +74,10 @@ struct State {
     drains: Vec<Py<PyAny>>,
     /// The armed timer: its deadline and `TimerHandle`.
     timer: Option<(Instant, Py<PyAny>)>,
+    /// A send of this event-loop turn was written and `_on_turn_end` is queued with
+    /// `loop.call_soon`: later sends of the turn leave their bytes in the connection's output
+    /// (up to [`COALESCE_LIMIT`]) for that callback to write in one `transport.write`.
+    turn_write: bool,
     attached: bool,
     ready: bool,
     /// The socket is gone (`connection_lost`).
@@ -422,10 +426,36 @@ impl LoopConnection {
             }
             id
         };
-        Self::flush(slf)?;
+        Self::flush_send(slf)?;
         Ok(id)
     }
+
+    /// Writes what a send produced: the first send of an event-loop turn writes at once (so a
+    /// lone request costs no added latency) and queues `_on_turn_end`; the next sends of the
+    /// same turn join their bytes to the connection's output, which that callback writes with
+    /// one `transport.write` (one `send` system call for a burst instead of one per envelope).
+    /// The output waiting this way stays below [`COALESCE_LIMIT`]: past it, the send writes.
+    fn flush_send(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let first = {
+            let mut s = this.lock();
+            if s.turn_write && s.conn.pending_output().len() < COALESCE_LIMIT {
+                return Ok(());
+            }
+            !std::mem::replace(&mut s.turn_write, true)
+        };
+        if first {
+            let callback = slf.getattr(intern!(py, "_on_turn_end"))?;
+            this.event_loop.call_method1(py, intern!(py, "call_soon"), (callback,))?;
+        }
+        Self::flush(slf)
+    }
 }
+
+/// Bytes of envelopes sent in one event-loop turn that may wait for the turn's end before
+/// being written (see [`LoopConnection::flush_send`]).
+const COALESCE_LIMIT: usize = 64 * 1024;
 
 #[pymethods]
 impl LoopConnection {
@@ -488,6 +518,7 @@ impl LoopConnection {
                 paused: false,
                 drains: Vec::new(),
                 timer: None,
+                turn_write: false,
                 attached: false,
                 ready: false,
                 lost: false,
@@ -648,6 +679,13 @@ impl LoopConnection {
             s.timer = None;
             s.conn.handle_timeout(Instant::now());
         }
+        Self::flush(slf)
+    }
+
+    /// The end of an event-loop turn in which something was sent (`loop.call_soon` from
+    /// [`flush_send`](Self::flush_send)): writes the output the turn's later sends left.
+    fn _on_turn_end(slf: &Bound<'_, Self>) -> PyResult<()> {
+        slf.get().lock().turn_write = false;
         Self::flush(slf)
     }
 
