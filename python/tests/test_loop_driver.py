@@ -205,6 +205,41 @@ async def test_sends_to_a_peer_that_does_not_read_are_bounded_then_resume():
 
 
 @pytest.mark.asyncio
+async def test_the_sends_of_one_loop_turn_are_written_together():
+    """The first send of an event-loop turn is written at once; the later ones of the turn wait
+    (at most 64 KiB) for one write at the turn's end."""
+    server = StalledServer()
+    uri = await server.start()
+    server.reading.set()
+    transport = TcpTransport()
+    channel = ClientChannel(transport, True, False)
+    try:
+        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
+        await asyncio.wait_for(channel.establish_session_async(
+            'none', 'none', 'me@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+        connection = transport.connection
+        await asyncio.sleep(0)
+        assert connection.write_buffer_size == 0
+        channel.send_message(Message('text/plain', 'first', to='peer@example.com'))
+        assert connection.write_buffer_size == 0  # written before send_message returned
+        channel.send_message(Message('text/plain', 'second', to='peer@example.com'))
+        assert connection.write_buffer_size > 0  # waits for the end of the turn
+        await asyncio.sleep(0)
+        assert connection.write_buffer_size == 0  # the turn's end wrote it
+        most = 0
+        for _ in range(200):  # 200 kB in one turn: written whenever 64 KiB wait
+            channel.send_message(Message('text/plain', 'x' * 1000, to='peer@example.com'))
+            most = max(most, connection.write_buffer_size)
+        # past 64 KiB the sends wrote before the turn's end (not all 200 kB waited for it)
+        assert 60 * 1024 < most < 150_000, most
+        await asyncio.wait_for(transport.close_async(), TIMEOUT)
+        await asyncio.wait_for(server.done.wait(), TIMEOUT)
+        assert server.messages == 202
+    finally:
+        await server.stop()
+
+
+@pytest.mark.asyncio
 async def test_drain_returns_at_once_while_writing_is_not_paused():
     server = StalledServer()
     uri = await server.start()
