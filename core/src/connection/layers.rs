@@ -325,23 +325,25 @@ impl Layers {
 mod tests {
     use super::*;
 
+    /// Layers switched to gzip without TLS, as after a `gzip`/`none` negotiation.
+    fn gzip_layers() -> Layers {
+        let mut layers = Layers::default();
+        layers
+            .switch(
+                SessionCompression::Gzip,
+                SessionEncryption::None,
+                &mut BytesMut::new(),
+                false,
+                || Err(TransportError::Closed),
+                &mut Vec::new(),
+            )
+            .unwrap();
+        layers
+    }
+
     #[test]
     fn gzip_round_trip_in_pieces() {
-        let mut sender = Layers::default();
-        let mut receiver = Layers::default();
-        let mut out = Vec::new();
-        for layers in [&mut sender, &mut receiver] {
-            layers
-                .switch(
-                    SessionCompression::Gzip,
-                    SessionEncryption::None,
-                    &mut BytesMut::new(),
-                    false,
-                    || Err(TransportError::Closed),
-                    &mut out,
-                )
-                .unwrap();
-        }
+        let (mut sender, mut receiver) = (gzip_layers(), gzip_layers());
         let mut wire = Vec::new();
         for text in ["{\"a\":1}", "{\"b\":2}"] {
             sender.encode(text.as_bytes(), &mut wire).unwrap();
@@ -351,37 +353,14 @@ mod tests {
             receiver.decode(std::slice::from_ref(byte), &mut plain).unwrap();
         }
         assert_eq!(&plain[..], b"{\"a\":1}{\"b\":2}");
-        let mut bad = Layers::default();
-        bad.switch(
-            SessionCompression::Gzip,
-            SessionEncryption::None,
-            &mut BytesMut::new(),
-            false,
-            || Err(TransportError::Closed),
-            &mut out,
-        )
-        .unwrap();
+        let mut bad = gzip_layers();
         let err = bad.decode(b"not gzip at all", &mut plain).unwrap_err();
         assert!(err.to_string().contains("gzip"), "{err}");
     }
 
     #[test]
     fn a_gzip_bomb_inflates_in_bounded_steps() {
-        let mut sender = Layers::default();
-        let mut receiver = Layers::default();
-        let mut out = Vec::new();
-        for layers in [&mut sender, &mut receiver] {
-            layers
-                .switch(
-                    SessionCompression::Gzip,
-                    SessionEncryption::None,
-                    &mut BytesMut::new(),
-                    false,
-                    || Err(TransportError::Closed),
-                    &mut out,
-                )
-                .unwrap();
-        }
+        let (mut sender, mut receiver) = (gzip_layers(), gzip_layers());
         let total = 16 * 1024 * 1024;
         let mut wire = Vec::new();
         sender.encode(&vec![b'x'; total], &mut wire).unwrap();
