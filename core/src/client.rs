@@ -728,6 +728,11 @@ fn dispatch(inner: &Inner, state: &mut State) {
             }
             Event::Closed { error } => {
                 let error = error.or_else(|| state.io_error.clone());
+                // Kept for whoever waits on the connection itself (the WebSocket upgrade of
+                // `connect`): a TLS or protocol failure must reach them, not a bare `Closed`.
+                if state.io_error.is_none() {
+                    state.io_error.clone_from(&error);
+                }
                 let _ = state.sessions.send(Err(error.clone().unwrap_or(Error::Closed)));
                 if state.established && !state.closed_by_us {
                     push(

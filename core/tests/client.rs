@@ -305,6 +305,21 @@ async fn connection_failures_are_errors() {
     server.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_wss_certificate_fails_connect_with_the_tls_error() {
+    let certs = certs();
+    let server = server(Some(&certs), true).await;
+    // trusting another certificate only: the TLS handshake of `wss` must fail, and `connect`
+    // must say why (not a bare "closed")
+    let other = client_tls(&self::certs());
+    let err = within(Client::connect(&ws_uri(&server, true), other, ClientOptions::default()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport(lime::TransportError::Tls(_))), "{err:?}");
+    assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
+    server.shutdown().await;
+}
+
 #[test]
 fn every_error_has_the_category_hosts_show() {
     use lime::{
