@@ -1,4 +1,4 @@
-//! Smoke test of `lime bench`: every benchmark runs (with counts shrunk by `--quick`) and
+//! Smoke test of `lime bench`: every benchmark and the soak run (with counts shrunk by `--quick`) and
 //! prints its comparison line; bad counts are refused without a panic.
 
 #![allow(clippy::expect_used, missing_docs)]
@@ -42,5 +42,25 @@ fn zero_counts_are_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("--messages must be at least 1"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn soak_quick_accounts_for_every_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lime"))
+        .args(["bench", "soak", "--quick"])
+        .output()
+        .expect("runs the lime binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    for line in [
+        "| unaccounted, no dropped connection involved | 0 |",
+        "| delivered more than once | 0 |",
+        "| delivered and failed | 0 |",
+        "bounded (peak ≤ start + ",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in the output:\n{stdout}");
+    }
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
