@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TARGET_DIR := $(or $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | \
 	python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null),$(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: all demo serve build-dev fmt lint test test-rust test-python test-python-setup test-kotlin test-dart dart-generate vectors interop bench bench-python bench-python-smoke clean
+.PHONY: all demo serve build-dev fmt lint test test-all test-rust test-python test-python-setup test-kotlin test-dart dart-generate vectors interop bench bench-python bench-python-smoke clean
 
 all: lint test
 
@@ -48,6 +48,11 @@ test-python-setup: $(VENV)/.ready
 ## Everything: lints, Rust unit/integration/property/vector tests and doc tests, the Python
 ## suite (drop-in lime_python + vectors through `lime decode`), then the interop matrix.
 test: lint test-rust test-python test-kotlin test-dart interop
+
+## What CI runs (.ci/run): `test`, then the Python benchmark smoke, the wheel/sdist and crate
+## checks, each fuzz target briefly, and every `lime bench` (and the soak) with shrunk counts.
+test-all: test bench-python-smoke test-wheels test-crate fuzz-smoke
+	$(CARGO) test -q -p lime-cli --test bench_smoke
 
 test-rust:
 	$(CARGO) test --workspace
