@@ -50,6 +50,16 @@ def make_venv(path: Path, packages: list) -> Path:
     return python
 
 
+def cargo_target_dir() -> Path:
+    """Cargo's target directory (CARGO_TARGET_DIR and .cargo/config honoured)."""
+    try:
+        meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT,
+                              check=True, capture_output=True, text=True, timeout=120)
+        return Path(json.loads(meta.stdout)["target_directory"])
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError):
+        return Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+
+
 def build_wheel(venvs: Path, release: bool) -> Path:
     out = venvs / "wheels"
     if out.exists():
@@ -167,7 +177,7 @@ def main():
     venvs = Path(args.venvs)
     venvs.mkdir(parents=True, exist_ok=True)
     profile = "debug" if args.quick else "release"
-    lime = args.lime or str(ROOT / "target" / profile / "lime")
+    lime = args.lime or str(cargo_target_dir() / profile / "lime")
     if not args.lime:
         log(f"building lime ({profile})")
         subprocess.run(["cargo", "build", "-q", "-p", "lime-cli"] + ([] if args.quick else ["--release"]),
