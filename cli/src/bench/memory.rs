@@ -128,17 +128,27 @@ enum Peer {
     Echo,
 }
 
-/// One connection: the pipelined `new` + guest `authenticating` of idle session `i`, then
-/// read until `established` (LIME) or until the bytes came back (echo).
+/// One connection: `new`, then the guest `authenticating` of idle session `i` with the id the
+/// server announced, then read until `established` (LIME); or the same bytes written at once and
+/// read back (echo).
 async fn connect_one(addr: SocketAddr, i: usize, peer: Peer) -> Result<TcpStream, String> {
-    let hello = format!(
-        r#"{{"state":"new"}}{{"state":"authenticating","from":"idle{i}@localhost/m","scheme":"guest","authentication":{{}}}}"#
-    );
+    let authenticate = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","state":"authenticating","from":"idle{i}@localhost/m","scheme":"guest","authentication":{{}}}}"#
+        )
+    };
+    let new = r#"{"state":"new"}"#;
     let mut tcp =
         TcpStream::connect(addr).await.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    tcp.write_all(hello.as_bytes()).await.map_err(|e| format!("write to {addr}: {e}"))?;
+    let echo_hello = format!("{new}{}", authenticate("00000000-0000-0000-0000-000000000000"));
+    let first = match peer {
+        Peer::Lime => new.to_owned(),
+        Peer::Echo => echo_hello.clone(),
+    };
+    tcp.write_all(first.as_bytes()).await.map_err(|e| format!("write to {addr}: {e}"))?;
     let mut got = Vec::with_capacity(512);
     let mut buf = [0; 1024];
+    let mut authenticated = false;
     loop {
         let n = tcp.read(&mut buf).await.map_err(|e| format!("read from {addr}: {e}"))?;
         if n == 0 {
@@ -153,14 +163,32 @@ async fn connect_one(addr: SocketAddr, i: usize, peer: Peer) -> Result<TcpStream
                 if contains(&got, br#""failed""#) {
                     return Err(format!("session {i} failed: {}", String::from_utf8_lossy(&got)));
                 }
+                if !authenticated {
+                    if let Some(id) = session_id(&got) {
+                        let auth = authenticate(&id);
+                        tcp.write_all(auth.as_bytes())
+                            .await
+                            .map_err(|e| format!("write to {addr}: {e}"))?;
+                        authenticated = true;
+                    }
+                }
                 contains(&got, br#""established""#)
             }
-            Peer::Echo => got.len() >= hello.len(),
+            Peer::Echo => got.len() >= echo_hello.len(),
         };
         if done {
             return Ok(tcp);
         }
     }
+}
+
+/// The session id in the server's first envelope, once it has arrived whole.
+fn session_id(got: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(got).ok()?;
+    let end = text.find('}')?;
+    let start = text[..end].find(r#""id":""#)? + 6;
+    let len = text[start..end].find('"')?;
+    Some(text[start..start + len].to_owned())
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
