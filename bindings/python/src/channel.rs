@@ -75,8 +75,29 @@ impl ChannelCore {
     }
 }
 
-fn to_py_env(py: Python<'_>, env: impl Into<Envelope>) -> PyResult<Py<PyAny>> {
+pub(crate) fn to_py_env(py: Python<'_>, env: impl Into<Envelope>) -> PyResult<Py<PyAny>> {
     Ok(envelope_to_py(py, &env.into())?.unbind())
+}
+
+/// The arguments of `negotiate_session`, as both channel cores (this one and the native
+/// transports' `LoopConnection`) take them.
+pub(crate) fn negotiation(
+    compression: &str,
+    encryption: &str,
+) -> PyResult<(SessionCompression, SessionEncryption)> {
+    let parse_error = |e: lime::ParseError| PyValueError::new_err(e.to_string());
+    Ok((compression.parse().map_err(parse_error)?, encryption.parse().map_err(parse_error)?))
+}
+
+/// The arguments of `authenticate_session`, as both channel cores take them.
+pub(crate) fn credentials(
+    py: Python<'_>,
+    identity: &str,
+    authentication: &Bound<'_, PyAny>,
+) -> PyResult<(Identity, lime::Authentication)> {
+    let identity: Identity =
+        identity.parse().map_err(|e: lime::ParseError| PyValueError::new_err(e.to_string()))?;
+    Ok((identity, auth_from_dict(py, authentication)?))
 }
 
 /// Converts a core inbound into the Python object.
@@ -235,12 +256,7 @@ impl ChannelCore {
         compression: &str,
         encryption: &str,
     ) -> PyResult<Py<PyAny>> {
-        let c: SessionCompression = compression
-            .parse()
-            .map_err(|e: lime::ParseError| PyValueError::new_err(e.to_string()))?;
-        let e: SessionEncryption = encryption
-            .parse()
-            .map_err(|e: lime::ParseError| PyValueError::new_err(e.to_string()))?;
+        let (c, e) = negotiation(compression, encryption)?;
         let s = self.core().negotiate_session(c, e).map_err(|e| errors::from_core(py, &e))?;
         to_py_env(py, s)
     }
@@ -253,9 +269,7 @@ impl ChannelCore {
         authentication: &Bound<'_, PyAny>,
         instance: Option<&str>,
     ) -> PyResult<Py<PyAny>> {
-        let identity: Identity =
-            identity.parse().map_err(|e: lime::ParseError| PyValueError::new_err(e.to_string()))?;
-        let auth = auth_from_dict(py, authentication)?;
+        let (identity, auth) = credentials(py, identity, authentication)?;
         let s = self
             .core()
             .authenticate_session(&identity, auth, instance)

@@ -23,8 +23,8 @@ use lime::{
     channel::{self, ChannelOptions, ClientOptions, IdPolicy, Role, Snapshot},
     connection::{ClientConnection, CommandToken, Event},
     transport::tls::ClientTlsConfig,
-    CommandMethod, CommandStatus, Envelope, Identity, SessionCompression, SessionEncryption,
-    SessionState, DEFAULT_MAX_ENVELOPE_SIZE,
+    CommandMethod, CommandStatus, Envelope, SessionCompression, SessionEncryption, SessionState,
+    DEFAULT_MAX_ENVELOPE_SIZE,
 };
 use pyo3::{
     exceptions::PyValueError,
@@ -36,7 +36,7 @@ use pyo3::{
 };
 
 use crate::{
-    channel::{auth_from_dict, parse_opt_node, ChannelCore},
+    channel::{credentials, negotiation, parse_opt_node, to_py_env, ChannelCore},
     convert::{envelope_from_py, envelope_to_py, received_to_py},
     errors,
 };
@@ -934,7 +934,7 @@ impl LoopConnection {
     fn start_new_session(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let session =
             self.lock().scratch().start_new_session().map_err(|e| errors::from_core(py, &e))?;
-        Ok(envelope_to_py(py, &session.into())?.unbind())
+        to_py_env(py, session)
     }
 
     fn negotiate_session(
@@ -943,15 +943,10 @@ impl LoopConnection {
         compression: &str,
         encryption: &str,
     ) -> PyResult<Py<PyAny>> {
-        let c: SessionCompression = compression
-            .parse()
-            .map_err(|e: lime::ParseError| PyValueError::new_err(e.to_string()))?;
-        let e: SessionEncryption = encryption
-            .parse()
-            .map_err(|e: lime::ParseError| PyValueError::new_err(e.to_string()))?;
+        let (c, e) = negotiation(compression, encryption)?;
         let session =
             self.lock().scratch().negotiate_session(c, e).map_err(|e| errors::from_core(py, &e))?;
-        Ok(envelope_to_py(py, &session.into())?.unbind())
+        to_py_env(py, session)
     }
 
     #[pyo3(signature = (identity, authentication, instance = None))]
@@ -962,28 +957,26 @@ impl LoopConnection {
         authentication: &Bound<'_, PyAny>,
         instance: Option<&str>,
     ) -> PyResult<Py<PyAny>> {
-        let identity: Identity =
-            identity.parse().map_err(|e: lime::ParseError| PyValueError::new_err(e.to_string()))?;
-        let auth = auth_from_dict(py, authentication)?;
+        let (identity, auth) = credentials(py, identity, authentication)?;
         let session = self
             .lock()
             .scratch()
             .authenticate_session(&identity, auth, instance)
             .map_err(|e| errors::from_core(py, &e))?;
-        Ok(envelope_to_py(py, &session.into())?.unbind())
+        to_py_env(py, session)
     }
 
     fn finishing_session(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let session =
             self.lock().scratch().finishing_session().map_err(|e| errors::from_core(py, &e))?;
-        Ok(envelope_to_py(py, &session.into())?.unbind())
+        to_py_env(py, session)
     }
 
     /// Checks an envelope and completes it (id, pp) as a send would, without sending.
     fn prepare_send(&self, py: Python<'_>, envelope: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let env = envelope_from_py(py, envelope)?;
         let env = self.lock().scratch().prepare_send(env).map_err(|e| errors::from_core(py, &e))?;
-        Ok(envelope_to_py(py, &env)?.unbind())
+        to_py_env(py, env)
     }
 
     /// Registers a command request: its response (sent later with `send_with`/`send`)
@@ -1010,7 +1003,7 @@ impl LoopConnection {
         }
         s.registered.insert(id, completion);
         drop(s);
-        Ok(envelope_to_py(py, &cmd.into())?.unbind())
+        to_py_env(py, cmd)
     }
 
     /// Forgets a command request; returns its future.
