@@ -9,10 +9,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use lime::{
     channel::{ChannelEvent, ClientOptions, EstablishOptions},
     server::{AuthConfig, Server, ServerConfig, ServerHandle},
-    transport::{
-        tls::{ClientTlsConfig, ServerTlsConfig},
-        TransportOptions,
-    },
+    transport::{tls::ClientTlsConfig, TransportOptions},
     Authentication, Client, Command, CommandMethod, CommandStatus, Error, Identity, Message,
     SessionCompression, SessionEncryption, SessionError, SessionState,
 };
@@ -24,30 +21,15 @@ async fn within<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(T, f).await.expect("timed out")
 }
 
-struct Certs {
-    cert: String,
-    key: String,
-}
-
-fn certs() -> Certs {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    Certs { cert: ck.cert.pem(), key: ck.signing_key.serialize_pem() }
-}
-
-fn client_tls(certs: &Certs) -> ClientTlsConfig {
-    ClientTlsConfig::builder()
-        .without_default_roots()
-        .add_roots_pem(certs.cert.as_bytes())
-        .unwrap()
-        .build()
-        .unwrap()
-}
+#[path = "support/certs.rs"]
+mod certs;
+use certs::{certs, client_tls, server_tls, Certs};
 
 async fn server(certs: Option<&Certs>, wss: bool) -> ServerHandle {
     let config = ServerConfig {
         tcp: vec!["127.0.0.1:0".into()],
         ws: vec!["127.0.0.1:0".into()],
-        tls: certs.map(|c| ServerTlsConfig::from_pem(c.cert.as_bytes(), c.key.as_bytes()).unwrap()),
+        tls: certs.map(server_tls),
         wss,
         authenticator: Arc::new(AuthConfig::guest()),
         transport: TransportOptions { enable_gzip: true, ..TransportOptions::default() },

@@ -12,10 +12,7 @@ use lime::{
     channel::{ChannelOptions, ClientOptions, EstablishOptions},
     connection::{ClientConnection, Event},
     server::{AuthConfig, Server, ServerConfig, ServerHandle},
-    transport::{
-        tls::{ClientTlsConfig, ServerTlsConfig},
-        TransportOptions,
-    },
+    transport::{tls::ClientTlsConfig, TransportOptions},
     Authentication, Command, CommandMethod, CommandStatus, Envelope, Error, FrameError, Identity,
     Message, NotificationEvent, SessionCompression, SessionEncryption, SessionError, SessionState,
     TransportError,
@@ -30,30 +27,15 @@ const T: Duration = Duration::from_secs(10);
 
 // ----- the real server -----------------------------------------------------------------------
 
-struct Certs {
-    cert: String,
-    key: String,
-}
-
-fn certs() -> Certs {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    Certs { cert: ck.cert.pem(), key: ck.signing_key.serialize_pem() }
-}
-
-fn client_tls(certs: &Certs) -> ClientTlsConfig {
-    ClientTlsConfig::builder()
-        .without_default_roots()
-        .add_roots_pem(certs.cert.as_bytes())
-        .unwrap()
-        .build()
-        .unwrap()
-}
+#[path = "support/certs.rs"]
+mod certs;
+use certs::{certs, client_tls, server_tls, Certs};
 
 fn server_config(certs: Option<&Certs>, wss: bool) -> ServerConfig {
     ServerConfig {
         tcp: vec!["127.0.0.1:0".into()],
         ws: vec!["127.0.0.1:0".into()],
-        tls: certs.map(|c| ServerTlsConfig::from_pem(c.cert.as_bytes(), c.key.as_bytes()).unwrap()),
+        tls: certs.map(server_tls),
         wss,
         authenticator: Arc::new(AuthConfig::guest()),
         transport: TransportOptions { enable_gzip: true, ..TransportOptions::default() },

@@ -7,7 +7,6 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use lime::{
     server::{AuthConfig, Server, ServerConfig, ServerHandle, UserFile},
-    transport::tls::ServerTlsConfig,
     AuthenticationScheme,
 };
 use lime_dart::api::{
@@ -33,15 +32,9 @@ async fn within<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(T, f).await.expect("timed out")
 }
 
-struct Certs {
-    cert: String,
-    key: String,
-}
-
-fn certs() -> Certs {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    Certs { cert: ck.cert.pem(), key: ck.signing_key.serialize_pem() }
-}
+#[path = "../../../core/tests/support/certs.rs"]
+mod certs;
+use certs::{certs, server_tls, Certs};
 
 async fn server(tls: Option<&Certs>) -> ServerHandle {
     server_with(tls, false).await
@@ -53,7 +46,7 @@ async fn server_with(tls: Option<&Certs>, wss: bool) -> ServerHandle {
     let config = ServerConfig {
         tcp: vec!["127.0.0.1:0".into()],
         ws: vec!["127.0.0.1:0".into()],
-        tls: tls.map(|c| ServerTlsConfig::from_pem(c.cert.as_bytes(), c.key.as_bytes()).unwrap()),
+        tls: tls.map(server_tls),
         wss,
         authenticator: Arc::new(AuthConfig {
             guest: true,

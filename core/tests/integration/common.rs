@@ -3,37 +3,19 @@ use std::{future::Future, sync::Arc, time::Duration};
 use lime::{
     channel::{ChannelEvent, ClientChannel, ClientOptions, EstablishOptions},
     server::{AuthConfig, Server, ServerConfig, ServerHandle, UserFile},
-    transport::{
-        connect,
-        tls::{ClientTlsConfig, ServerTlsConfig},
-    },
+    transport::{connect, tls::ClientTlsConfig},
     Authentication, AuthenticationScheme, Identity,
 };
+
+#[path = "../support/certs.rs"]
+mod certs;
+pub use certs::{certs, client_tls, server_tls, Certs};
 
 pub const T: Duration = Duration::from_secs(10);
 
 /// Fails the test instead of hanging.
 pub async fn within<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(T, f).await.expect("timed out")
-}
-
-pub struct Certs {
-    pub cert: String,
-    pub key: String,
-}
-
-pub fn certs() -> Certs {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    Certs { cert: ck.cert.pem(), key: ck.signing_key.serialize_pem() }
-}
-
-pub fn client_tls(certs: &Certs) -> ClientTlsConfig {
-    ClientTlsConfig::builder()
-        .without_default_roots()
-        .add_roots_pem(certs.cert.as_bytes())
-        .unwrap()
-        .build()
-        .unwrap()
 }
 
 pub fn users() -> UserFile {
@@ -83,8 +65,4 @@ pub async fn guest(uri: &str, tls: &ClientTlsConfig, name: &str, instance: &str)
 
 pub async fn next(c: &ClientChannel) -> ChannelEvent {
     within(c.receive()).await.expect("channel ended")
-}
-
-pub fn server_tls(certs: &Certs) -> ServerTlsConfig {
-    ServerTlsConfig::from_pem(certs.cert.as_bytes(), certs.key.as_bytes()).unwrap()
 }
