@@ -5,24 +5,18 @@
 //! over the in-memory transport (paused time where timers matter), plus one TCP and WebSocket
 //! check of the forwarded bytes.
 
-use std::{
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use lime::{
-    channel::{ChannelEvent, ClientChannel, EstablishOptions},
+    channel::{ChannelEvent, ClientChannel},
     reason::codes,
     server::{AuthConfig, ServerConfig, ServerHandle, DEFAULT_SEND_TIMEOUT},
     transport::{
         memory::MemoryTransport, tcp::TcpTransport, tls::ClientTlsConfig,
         websocket::WebSocketTransport, Transport, TransportOptions,
     },
-    Authentication, Command, CommandMethod, CommandStatus, Envelope, Identity, Message, Node,
+    Authentication, Command, CommandMethod, CommandStatus, Envelope, Message, Node,
     NotificationEvent, Session, SessionState,
 };
 
@@ -65,34 +59,6 @@ async fn establish_raw(t: &mut dyn Transport, node: &str) {
     assert_eq!(last.state, SessionState::Established, "{last:?}");
 }
 
-async fn guest(server: &ServerHandle, name: &str) -> ClientChannel {
-    let (client, served) = MemoryTransport::pair();
-    server.serve(Box::new(served));
-    let mut c = ClientChannel::new(Box::new(client));
-    let identity: Identity = format!("{name}@localhost").parse().unwrap();
-    within(c.establish_session(EstablishOptions::new(identity, "1", Authentication::Guest)))
-        .await
-        .unwrap();
-    c
-}
-
-static PAIRS: AtomicUsize = AtomicUsize::new(0);
-
-/// Two fresh sessions exchange a message: the server still routes.
-async fn still_routes(server: &ServerHandle) {
-    let n = PAIRS.fetch_add(1, Ordering::Relaxed);
-    let mut a = guest(server, &format!("flowpair{n}a")).await;
-    let mut b = guest(server, &format!("flowpair{n}b")).await;
-    let to: Node = format!("flowpair{n}b@localhost/1").parse().unwrap();
-    a.send_message(Message::text("still routing").with_id(format!("p{n}")).with_to(to))
-        .await
-        .unwrap();
-    let ChannelEvent::Message(m) = next(&b).await else { panic!("expected the message") };
-    assert_eq!(m.content.unwrap().as_text(), Some("still routing"));
-    assert_eq!(within(a.finish()).await.unwrap().state, SessionState::Finished);
-    assert_eq!(within(b.finish()).await.unwrap().state, SessionState::Finished);
-}
-
 /// The `failed` notification `c` receives next, as (id, reason code).
 async fn next_failure(c: &ClientChannel) -> (String, i32) {
     let ChannelEvent::Notification(n) = next(c).await else { panic!("expected a notification") };
@@ -107,8 +73,8 @@ async fn a_stuck_recipient_never_stalls_its_senders_and_is_dropped_after_the_sen
     // bob's connection buffers one envelope and bob never reads after `established`.
     let mut bob = raw_with(&server, 1, TransportOptions::default());
     establish_raw(&mut bob, "bob@localhost/1").await;
-    let carol = guest(&server, "carol").await;
-    let dave = guest(&server, "dave").await;
+    let carol = memory_guest(&server, "carol").await;
+    let dave = memory_guest(&server, "dave").await;
     let bob_node: Node = "bob@localhost/1".parse().unwrap();
 
     let sent = 40;

@@ -2,19 +2,16 @@
 //! 5). Every hostile case checks the expected reason code, then that an unrelated pair of
 //! sessions still routes a message. Sessions run over the in-memory transport.
 
-use std::sync::{
-    atomic::{AtomicUsize, Ordering},
-    Arc,
-};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use lime::{
-    channel::{ChannelEvent, ClientChannel, EstablishOptions},
+    channel::ChannelEvent,
     reason::codes,
     server::{AuthConfig, ServerConfig, ServerHandle},
     transport::{memory::MemoryTransport, Transport},
-    Authentication, AuthenticationScheme, CommandStatus, Envelope, Identity, Message, Node,
-    NotificationEvent, Reason, Session, SessionState,
+    Authentication, AuthenticationScheme, CommandStatus, Envelope, Message, NotificationEvent,
+    Reason, Session, SessionState,
 };
 
 use crate::common::*;
@@ -77,44 +74,6 @@ async fn raw_established(server: &ServerHandle, node: &str) -> (MemoryTransport,
     let s = claim(&mut t, node, None).await;
     assert_eq!(s.state, SessionState::Established, "{s:?}");
     (t, s)
-}
-
-async fn guest_in(
-    server: &ServerHandle,
-    name: &str,
-    domain: &str,
-    instance: &str,
-) -> ClientChannel {
-    let (client, served) = MemoryTransport::pair();
-    server.serve(Box::new(served));
-    let mut c = ClientChannel::new(Box::new(client));
-    let identity: Identity = format!("{name}@{domain}").parse().unwrap();
-    within(c.establish_session(EstablishOptions::new(identity, instance, Authentication::Guest)))
-        .await
-        .unwrap();
-    c
-}
-
-static PAIRS: AtomicUsize = AtomicUsize::new(0);
-
-/// Two fresh sessions in `domain` exchange a message: the server still routes.
-async fn still_routes_in(server: &ServerHandle, domain: &str) {
-    let n = PAIRS.fetch_add(1, Ordering::Relaxed);
-    let mut a = guest_in(server, &format!("pair{n}a"), domain, "1").await;
-    let mut b = guest_in(server, &format!("pair{n}b"), domain, "1").await;
-    let to: Node = format!("pair{n}b@{domain}/1").parse().unwrap();
-    a.send_message(Message::text("still routing").with_id(format!("p{n}")).with_to(to))
-        .await
-        .unwrap();
-    let ChannelEvent::Message(m) = next(&b).await else { panic!("expected the message") };
-    assert_eq!(m.content.unwrap().as_text(), Some("still routing"));
-    assert_eq!(m.from.unwrap().to_string(), format!("pair{n}a@{domain}/1"));
-    assert_eq!(within(a.finish()).await.unwrap().state, SessionState::Finished);
-    assert_eq!(within(b.finish()).await.unwrap().state, SessionState::Finished);
-}
-
-async fn still_routes(server: &ServerHandle) {
-    still_routes_in(server, "localhost").await;
 }
 
 #[tokio::test]
@@ -222,8 +181,8 @@ async fn claimed_nodes_are_validated() {
 async fn a_forged_pp_is_refused_like_a_forged_from() {
     let server = server().await;
     let (mut alice, _) = raw_established(&server, "mallory@localhost/1").await;
-    let bob = guest_in(&server, "bob", "localhost", "1").await;
-    let carol = guest_in(&server, "carol", "localhost", "1").await;
+    let bob = memory_guest(&server, "bob").await;
+    let carol = memory_guest(&server, "carol").await;
     for json in [
         r#"{"id":"m1","to":"bob@localhost/1","pp":"carol@localhost/1","type":"text/plain","content":"reply to carol"}"#,
         r#"{"id":"m2","to":"bob@localhost/1","pp":"postmaster@localhost/server","type":"text/plain","content":"x"}"#,
@@ -299,7 +258,7 @@ async fn a_session_envelope_without_id_fails_with_invalid_session_id() {
 async fn lenient_envelopes_are_routed_not_fatal() {
     let server = server().await;
     let (mut a, _) = raw_established(&server, "a@localhost/1").await;
-    let b = guest_in(&server, "b", "localhost", "1").await;
+    let b = memory_guest(&server, "b").await;
     send_json(&mut a, r#"{"id":"m1","to":"b@localhost/1","content":"no type"}"#).await;
     let ChannelEvent::Message(m) = next(&b).await else { panic!() };
     let content = m.content.unwrap();
@@ -328,7 +287,7 @@ async fn lenient_envelopes_are_routed_not_fatal() {
 async fn a_message_with_null_content_is_refused_and_the_recipient_lives() {
     let server = server().await;
     let (mut a, _) = raw_established(&server, "a@localhost/1").await;
-    let b = guest_in(&server, "b", "localhost", "1").await;
+    let b = memory_guest(&server, "b").await;
     send_json(&mut a, r#"{"id":"m1","to":"b@localhost/1","content":null}"#).await;
     let Envelope::Notification(n) = next_raw(&mut a).await else { panic!() };
     assert_eq!((n.id.as_deref(), n.event), (Some("m1"), NotificationEvent::Failed));
@@ -380,7 +339,7 @@ async fn an_empty_instance_is_kept() {
     assert_eq!((node.to_string().as_str(), node.instance()), ("e@localhost/", Some("")));
     let (_, other) = raw_established(&server, "e@localhost").await;
     assert_eq!(other.to.unwrap().to_string(), "e@localhost/default");
-    let b = guest_in(&server, "b", "localhost", "1").await;
+    let b = memory_guest(&server, "b").await;
     b.send_message(Message::text("to the empty instance").with_to(node)).await.unwrap();
     let Envelope::Message(m) = next_raw(&mut e).await else { panic!() };
     assert_eq!(m.content.unwrap().as_text(), Some("to the empty instance"));

@@ -14,7 +14,7 @@ use std::{
 use async_trait::async_trait;
 use futures_util::{SinkExt, StreamExt};
 use lime::{
-    channel::{ChannelEvent, ClientChannel, ClientOptions, EstablishOptions},
+    channel::{ClientChannel, ClientOptions, EstablishOptions},
     error::SessionError,
     reason::codes,
     server::{
@@ -27,7 +27,7 @@ use lime::{
         tls::{ClientTlsConfig, ServerTlsConfig},
         Transport,
     },
-    Authentication, AuthenticationScheme, Envelope, Error, Identity, Message, Node, Session,
+    Authentication, AuthenticationScheme, Envelope, Error, Identity, Node, Session,
     SessionCompression, SessionEncryption, SessionState,
 };
 use tokio::{io::AsyncWriteExt, net::TcpStream};
@@ -39,11 +39,9 @@ use tokio_tungstenite::tungstenite::{
 
 use crate::common::*;
 
-static PAIRS: AtomicUsize = AtomicUsize::new(0);
-
 /// Two fresh guests over `uri` exchange a message: the server still routes.
 async fn still_routes_over(uri: &str, tls: &ClientTlsConfig, encryption: SessionEncryption) {
-    let n = PAIRS.fetch_add(1, Ordering::Relaxed);
+    let n = next_pair();
     let mut a =
         establish(uri, tls, &format!("ts{n}a@localhost"), Authentication::Guest, encryption)
             .await
@@ -53,36 +51,6 @@ async fn still_routes_over(uri: &str, tls: &ClientTlsConfig, encryption: Session
             .await
             .unwrap();
     routes_between(&mut a, &mut b, n).await;
-}
-
-/// Two fresh guests over the memory transport exchange a message.
-async fn still_routes_in_memory(server: &ServerHandle) {
-    let n = PAIRS.fetch_add(1, Ordering::Relaxed);
-    let mut a = memory_guest(server, &format!("tm{n}a")).await;
-    let mut b = memory_guest(server, &format!("tm{n}b")).await;
-    routes_between(&mut a, &mut b, n).await;
-}
-
-async fn routes_between(a: &mut ClientChannel, b: &mut ClientChannel, n: usize) {
-    let to = b.local_node().expect("b is established");
-    a.send_message(Message::text("still routing").with_id(format!("ts{n}")).with_to(to))
-        .await
-        .unwrap();
-    let ChannelEvent::Message(m) = next(b).await else { panic!("expected the message") };
-    assert_eq!(m.content.unwrap().as_text(), Some("still routing"));
-    assert_eq!(within(a.finish()).await.unwrap().state, SessionState::Finished);
-    assert_eq!(within(b.finish()).await.unwrap().state, SessionState::Finished);
-}
-
-async fn memory_guest(server: &ServerHandle, name: &str) -> ClientChannel {
-    let (client, served) = MemoryTransport::pair();
-    server.serve(Box::new(served));
-    let mut c = ClientChannel::new(Box::new(client));
-    let identity: Identity = format!("{name}@localhost").parse().unwrap();
-    within(c.establish_session(EstablishOptions::new(identity, "1", Authentication::Guest)))
-        .await
-        .unwrap();
-    c
 }
 
 /// Establishes `identity` over `uri`, choosing `encryption` if the server negotiates.
@@ -320,7 +288,7 @@ async fn failed_authentications_are_throttled_per_address() {
     }
     assert_eq!(auth.checked.load(Ordering::Relaxed), 3);
     // Sessions from elsewhere (here: in-process) are not affected.
-    still_routes_in_memory(&server).await;
+    still_routes(&server).await;
     within(server.shutdown()).await;
 }
 
@@ -360,7 +328,7 @@ async fn failed_authentications_are_throttled_per_identity_and_recover() {
     assert_eq!(auth.checked.load(Ordering::Relaxed), 5);
     within(c.finish()).await.unwrap();
     // Other identities were never throttled.
-    still_routes_in_memory(&server).await;
+    still_routes(&server).await;
     within(server.shutdown()).await;
 }
 
@@ -485,7 +453,7 @@ async fn silent_sessions_are_pinged_then_ended_by_default() {
     tokio::time::sleep(Duration::from_secs(600)).await;
     assert_eq!(server.session_count(), 1);
     let mut other = memory_guest(&server, "other").await;
-    let n = PAIRS.fetch_add(1, Ordering::Relaxed);
+    let n = next_pair();
     routes_between(&mut alive, &mut other, n).await;
     within(server.shutdown()).await;
 }
@@ -499,7 +467,7 @@ async fn remote_ping_can_be_turned_off() {
     let quiet = tokio::time::timeout(Duration::from_secs(3600), silent.receive()).await;
     assert!(quiet.is_err(), "nothing is sent to a silent session: {quiet:?}");
     assert_eq!(server.session_count(), 1);
-    still_routes_in_memory(&server).await;
+    still_routes(&server).await;
     within(server.shutdown()).await;
 }
 
