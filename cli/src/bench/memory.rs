@@ -148,7 +148,8 @@ async fn connect_one(addr: SocketAddr, i: usize, peer: Peer) -> Result<TcpStream
     tcp.write_all(first.as_bytes()).await.map_err(|e| format!("write to {addr}: {e}"))?;
     let mut got = Vec::with_capacity(512);
     let mut buf = [0; 1024];
-    let mut authenticated = false;
+    // The server's session envelopes, read through the framing codec the transports use.
+    let mut decoder = lime::EnvelopeDecoder::new();
     loop {
         let n = tcp.read(&mut buf).await.map_err(|e| format!("read from {addr}: {e}"))?;
         if n == 0 {
@@ -160,19 +161,30 @@ async fn connect_one(addr: SocketAddr, i: usize, peer: Peer) -> Result<TcpStream
         got.extend_from_slice(&buf[..n]);
         let done = match peer {
             Peer::Lime => {
-                if contains(&got, br#""failed""#) {
-                    return Err(format!("session {i} failed: {}", String::from_utf8_lossy(&got)));
-                }
-                if !authenticated {
-                    if let Some(id) = session_id(&got) {
-                        let auth = authenticate(&id);
-                        tcp.write_all(auth.as_bytes())
-                            .await
-                            .map_err(|e| format!("write to {addr}: {e}"))?;
-                        authenticated = true;
+                decoder.push(&buf[..n]);
+                let mut established = false;
+                while let Some((_, envelope)) = decoder
+                    .next_envelope()
+                    .map_err(|e| format!("session {i}: {e}: {}", String::from_utf8_lossy(&got)))?
+                {
+                    let lime::Envelope::Session(session) = envelope else { continue };
+                    match session.state {
+                        lime::SessionState::Authenticating => {
+                            let id = session.id.unwrap_or_default();
+                            tcp.write_all(authenticate(&id).as_bytes())
+                                .await
+                                .map_err(|e| format!("write to {addr}: {e}"))?;
+                        }
+                        lime::SessionState::Established => established = true,
+                        _ => {
+                            return Err(format!(
+                                "session {i} failed: {}",
+                                String::from_utf8_lossy(&got)
+                            ))
+                        }
                     }
                 }
-                contains(&got, br#""established""#)
+                established
             }
             Peer::Echo => got.len() >= echo_hello.len(),
         };
@@ -180,19 +192,6 @@ async fn connect_one(addr: SocketAddr, i: usize, peer: Peer) -> Result<TcpStream
             return Ok(tcp);
         }
     }
-}
-
-/// The session id in the server's first envelope, once it has arrived whole.
-fn session_id(got: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(got).ok()?;
-    let end = text.find('}')?;
-    let start = text[..end].find(r#""id":""#)? + 6;
-    let len = text[start..end].find('"')?;
-    Some(text[start..start + len].to_owned())
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// What one side measured.
