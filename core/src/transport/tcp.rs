@@ -640,16 +640,7 @@ pub(crate) fn set_keepalive(stream: &TcpStream, idle: Duration) -> io::Result<()
         target_os = "freebsd",
         target_os = "windows"
     ))]
-    let keepalive = keepalive.with_interval((idle / 4).max(Duration::from_secs(1)));
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "windows"
-    ))]
-    let keepalive = keepalive.with_retries(4);
+    let keepalive = keepalive.with_interval((idle / 4).max(Duration::from_secs(1))).with_retries(4);
     socket.set_tcp_keepalive(&keepalive)?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
     socket.set_tcp_user_timeout(Some(idle.saturating_mul(2)))?;
