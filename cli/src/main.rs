@@ -4,6 +4,7 @@ mod bench;
 mod client;
 mod decode;
 mod demo;
+mod metrics;
 mod serve;
 
 use std::process::ExitCode;

@@ -93,6 +93,10 @@ pub(crate) struct Args {
     /// twice it); 0 leaves the system default.
     #[arg(long, default_value_t = 60.0)]
     pub(crate) tcp_keepalive: f64,
+    /// Serve Prometheus metrics on http://ADDR/metrics and a health check on /healthz
+    /// (`host:port`; port 0 picks a free one, printed at start).
+    #[arg(long)]
+    pub(crate) metrics: Option<String>,
     /// Log level (error, warn, info, debug, trace) unless RUST_LOG is set.
     #[arg(long, default_value = "info")]
     pub(crate) log_level: String,
@@ -125,6 +129,7 @@ impl Default for Args {
             ping_interval: 60.0,
             idle_timeout: 180.0,
             tcp_keepalive: 60.0,
+            metrics: None,
             log_level: "info".into(),
         }
     }
@@ -323,10 +328,27 @@ pub(crate) async fn run(args: &Args) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let metrics = match &args.metrics {
+        Some(addr) => match crate::metrics::serve(addr, handle.monitor()).await {
+            Ok((local, task)) => {
+                println!("lime serve: metrics on http://{local}/metrics");
+                Some(task)
+            }
+            Err(e) => {
+                eprintln!("lime serve: {e}");
+                handle.shutdown().await;
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
     tracing::info!("server running; press Ctrl-C to stop");
     stop_signal().await;
     println!("lime serve: shutting down ({} sessions)", handle.session_count());
     handle.shutdown().await;
+    if let Some(task) = metrics {
+        task.abort();
+    }
     ExitCode::SUCCESS
 }
 

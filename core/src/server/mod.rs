@@ -53,6 +53,7 @@
 
 pub mod auth;
 pub mod identity;
+pub mod metrics;
 mod router;
 mod session;
 
@@ -68,6 +69,7 @@ pub use self::{
     auth::{
         AuthConfig, AuthOutcome, AuthRequest, AuthThrottle, Authenticator, ThrottleConfig, UserFile,
     },
+    metrics::ServerMetrics,
     router::{DuplicatePolicy, ServerStats},
 };
 use crate::{
@@ -348,6 +350,18 @@ impl ServerHandle {
         self.shared.router.stats()
     }
 
+    /// The operator counters now (sessions by state, envelopes by kind, failures by reason
+    /// code; see [`metrics`]).
+    pub fn metrics(&self) -> ServerMetrics {
+        self.monitor().metrics()
+    }
+
+    /// A cheap, clonable view of the running server's counters, for an exporter that lives
+    /// apart from the handle (the handle is consumed by [`ServerHandle::shutdown`]).
+    pub fn monitor(&self) -> ServerMonitor {
+        ServerMonitor { shared: self.shared.clone() }
+    }
+
     /// Runs a session over any transport (e.g. one end of a [`MemoryTransport`] pair) as if it
     /// had been accepted by a listener.
     ///
@@ -370,6 +384,36 @@ impl ServerHandle {
         }
         self.guard = None;
         while self.done.recv().await.is_some() {}
+    }
+}
+
+/// Reads a running server's counters ([`ServerHandle::monitor`]).
+#[derive(Clone)]
+pub struct ServerMonitor {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ServerMonitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerMonitor").finish_non_exhaustive()
+    }
+}
+
+impl ServerMonitor {
+    /// See [`ServerHandle::metrics`].
+    pub fn metrics(&self) -> ServerMetrics {
+        self.shared.router.metrics.snapshot(self.shared.router.len(), false)
+    }
+
+    /// See [`ServerHandle::stats`].
+    pub fn stats(&self) -> ServerStats {
+        self.shared.router.stats()
+    }
+
+    /// Whether the server serves: its listeners are up (they are from [`Server::start`] until
+    /// shutdown begins).
+    pub fn is_ready(&self) -> bool {
+        !*self.shared.shutdown.borrow()
     }
 }
 

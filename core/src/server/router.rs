@@ -32,6 +32,8 @@ use crate::{
     reason::codes, Command, CommandStatus, Envelope, Identity, Node, Notification, Reason,
 };
 
+use super::metrics::Metrics;
+
 /// What happens when a node that is already connected establishes another session.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DuplicatePolicy {
@@ -70,6 +72,8 @@ pub(crate) struct Router {
     refused_full: AtomicU64,
     refused_too_large: AtomicU64,
     slow_consumers: AtomicU64,
+    /// Operator counters (atomic adds on the routing path).
+    pub(crate) metrics: Metrics,
 }
 
 /// A snapshot of the server's routing counters ([`ServerHandle::stats`]).
@@ -111,6 +115,7 @@ impl Router {
             refused_full: AtomicU64::new(0),
             refused_too_large: AtomicU64::new(0),
             slow_consumers: AtomicU64::new(0),
+            metrics: Metrics::default(),
         }
     }
 
@@ -237,6 +242,7 @@ impl Router {
         mut env: Envelope,
         raw: Option<Bytes>,
     ) -> Option<Envelope> {
+        self.metrics.received(env.kind());
         match env.from_node() {
             None => env.set_from(Some(origin.clone())),
             Some(f) if f == origin => {}
@@ -311,11 +317,17 @@ impl Router {
         for target in targets {
             if target.node == *origin {
                 // Its own session: wait for room (back-pressure on this connection only).
-                delivered |= target.out.send(bytes.clone()).await.is_ok();
+                if target.out.send(bytes.clone()).await.is_ok() {
+                    delivered = true;
+                    self.metrics.delivered(env.kind());
+                }
                 continue;
             }
             match target.out.try_send(bytes.clone()) {
-                Ok(()) => delivered = true,
+                Ok(()) => {
+                    delivered = true;
+                    self.metrics.delivered(env.kind());
+                }
                 Err(TrySendError::Full) => full = true,
                 Err(TrySendError::Closed) => {}
             }
@@ -385,6 +397,7 @@ impl Router {
     /// with an id, a `failure` response for command requests, nothing otherwise (never answer
     /// notifications or responses, which could loop).
     fn failure(&self, origin: &Node, env: &Envelope, reason: Reason) -> Option<Envelope> {
+        self.metrics.routing_failure(reason.code);
         // Always the origin: its `pp`/`from` may be the very thing being refused.
         let back_to = origin.clone();
         match env {

@@ -72,6 +72,7 @@ pub(super) async fn run(
     core.set_local_node(shared.config.node.clone());
     let mut shutdown = shared.shutdown.clone();
     let limit = shared.config.handshake_timeout;
+    let handshaking = shared.router.metrics.handshaking();
     let outcome = tokio::select! {
         r = tokio::time::timeout(limit, Box::pin(handshake(&shared, &mut core, transport.as_mut()))) => match r {
             Ok(r) => r,
@@ -79,6 +80,10 @@ pub(super) async fn run(
         },
         _ = shutdown.wait_for(|s| *s) => Err(fail(codes::SESSION_ERROR, "The server is being shut down")),
     };
+    drop(handshaking);
+    if let Err(End::Fail(reason)) = &outcome {
+        shared.router.metrics.handshake_failed(reason.code);
+    }
     match outcome {
         // Boxed: the handshake's state is freed once it is over, and an idle session holds
         // only the established loop.
@@ -293,6 +298,7 @@ async fn established(
     let (out_tx, out_rx) =
         queue::bounded(shared.config.queue_capacity, shared.config.queue_max_bytes);
     let Ok((entry, kick)) = shared.router.register(node.clone(), out_tx.clone()) else {
+        shared.router.metrics.handshake_failed(codes::SESSION_REGISTRATION_ERROR);
         let reason = Reason::new(
             codes::SESSION_REGISTRATION_ERROR,
             "The session instance registration failed",
