@@ -71,8 +71,10 @@ impl Error {
     }
 }
 
-/// The kinds of failure a host sees (see [`Error::category`]).
+/// The kinds of failure a host sees (see [`Error::category`] and
+/// [`crate::convert::host_error`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[non_exhaustive]
 pub enum ErrorCategory {
     /// Text that is not valid LIME (an envelope, a frame, a node, a URI, a document).
@@ -88,6 +90,10 @@ pub enum ErrorCategory {
     Timeout,
     /// The connection or session is over.
     Closed,
+    /// A value the application passed is not valid (a node, media type, JSON text, missing
+    /// credential field): [`crate::convert::ConvertError`]s. [`Error::category`] never returns
+    /// it; hosts get it from the [`crate::convert`] functions.
+    InvalidArgument,
 }
 
 /// Why a transport failed.

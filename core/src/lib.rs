@@ -1,9 +1,15 @@
 #![doc = include_str!("../README.md")]
 
+// With the `uniffi` feature the plain types hosts see (enums, `Reason`, `ErrorCategory`,
+// `convert::Credentials`) carry uniffi derives; bindings/ffi exports them from its library.
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();
+
 pub mod channel;
 pub mod client;
 pub mod codec;
 pub mod connection;
+pub mod convert;
 pub mod document;
 pub mod enums;
 pub mod envelope;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 /// );
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Reason {
     /// One of [`codes`] (or an application-specific value). Read from a JSON integer or, as
     /// C# Newtonsoft does, from a string holding one (`"13"`).
@@ -26,6 +27,7 @@ pub struct Reason {
     pub code: i32,
     /// Human-readable text; omitted when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub description: Option<String>,
 }
 
