@@ -118,7 +118,7 @@ class LoopConnection:
     native call (TLS, WebSocket or TCP framing, gzip, the channel core and its automatic replies),
     which writes what it produced to the asyncio transport, resolves command futures and calls
     on_batch once with the deliveries: ('envelope', dict) items before attach(), then
-    ('message'|'notification', object-or-dict), ('command'|'session', dict); ('closed',
+    ('message'|'notification'|'command', object-or-dict), ('session', dict); ('closed',
     error_or_None) is the last item. Sends write to the asyncio transport before returning.
     Once attached it is also the channel's core (channel._core): same attributes and methods as
     ChannelCore, kept by the connection."""
@@ -155,8 +155,11 @@ class LoopConnection:
         message_class: Optional[type] = None,
         notification_class: Optional[type] = None,
         reason_class: Optional[type] = None,
+        command_class: Optional[type] = None,
     ) -> None:
-        """Takes over the options and state of source (a ChannelCore or a LoopConnection)."""
+        """Takes over the options and state of source (a ChannelCore or a LoopConnection).
+        Received messages and notifications then arrive as instances of the classes (commands
+        too, and command responses resolve futures with one, when command_class is given)."""
     # asyncio.Protocol
     def connection_made(self, transport: Any) -> None: ...
     def data_received(self, data: bytes) -> None: ...
@@ -171,6 +174,13 @@ class LoopConnection:
         connection is the core); kept for the channel's calling convention."""
     def send_message_with(self, core: Any, message: Any) -> Optional[str]:
         """send_with for an exact lime_python Message object, read from its attributes."""
+    def request_with(
+        self, core: Any, request: Dict[str, Any], completion: Any, timeout: Optional[float] = None
+    ) -> str:
+        """Registers and sends a command request (a wire dict) in one call; returns its id. Its
+        response resolves completion (an asyncio future), which fails with
+        asyncio.TimeoutError after timeout seconds (None or <= 0: no timeout here). Nothing is
+        registered when it raises (errors as send and register_command)."""
     def send(self, envelope: Union[Dict[str, Any], str]) -> None:
         """Sends one envelope (a wire dict or JSON text). Raises ConnectionClosedError when
         closed, EnvelopeParseError for invalid envelopes, ChannelStateError in the wrong state,

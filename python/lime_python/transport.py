@@ -281,6 +281,16 @@ class NativeTransport(Transport):
             self.on_error(error)
             raise
 
+    def _request_with(self, core, request: dict, future, timeout: Optional[float]) -> str:
+        """``process_command_async``'s fast path: registers and sends the command request in
+        one native call (its response or ``asyncio.TimeoutError`` after ``timeout`` seconds
+        completes ``future``); returns its id."""
+        try:
+            return self._connection.request_with(core, request, future, timeout)
+        except ConnectionClosedError as error:
+            self.on_error(error)
+            raise
+
     def _send_text(self, wire: dict) -> None:
         """Sends a wire dict the channel checked with the core, as ``json.dumps`` writes it
         (for documents the core would rewrite)."""
@@ -403,7 +413,8 @@ async def _open_socket(connection, uri: str) -> None:
 def _attach_connection(connection, core) -> None:
     """Runs ``core`` (a ``ChannelCore``, or the channel's previous connection) on
     ``connection``; received messages and notifications then arrive as objects."""
+    from .protocol.command import Command
     from .protocol.message import Message
     from .protocol.notification import Notification
     from .protocol.reason import Reason
-    connection.attach(core, Message, Notification, Reason)
+    connection.attach(core, Message, Notification, Reason, Command)

@@ -51,6 +51,8 @@ struct Classes {
     message: Py<PyAny>,
     notification: Py<PyAny>,
     reason: Py<PyAny>,
+    /// Commands (responses and deliveries) as objects too, when given.
+    command: Option<Py<PyAny>>,
 }
 
 struct State {
@@ -129,6 +131,14 @@ fn reject(py: Python<'_>, future: &Py<PyAny>, error: &PyErr) -> PyResult<()> {
         future.call_method1(py, intern!(py, "set_exception"), (error.value(py),))?;
     }
     Ok(())
+}
+
+/// `asyncio.TimeoutError` (the builtin `TimeoutError` from Python 3.11 on).
+fn asyncio_timeout(py: Python<'_>, message: String) -> PyErr {
+    match py.import("asyncio").and_then(|m| m.getattr("TimeoutError")?.call1((message,))) {
+        Ok(error) => PyErr::from_value(error),
+        Err(e) => e,
+    }
 }
 
 /// The channel's "send in the wrong state" and other core errors; command errors as the
@@ -262,7 +272,7 @@ impl LoopConnection {
                     };
                     match verbatim {
                         Some(future) => resolve(py, &future, received_to_py(py, &c.into())?)?,
-                        None => item(intern!(py, "command"), received_to_py(py, &c.into())?)?,
+                        None => item(intern!(py, "command"), this.object(py, &c.into())?)?,
                     }
                 }
                 Event::Session(s) => item(intern!(py, "envelope"), envelope_to_py(py, &s.into())?)?,
@@ -274,13 +284,14 @@ impl LoopConnection {
                 Event::CommandResponse { token, response } => {
                     let future = this.forget(token);
                     if let Some(future) = future {
-                        resolve(py, &future, received_to_py(py, &response.into())?)?;
+                        resolve(py, &future, this.object(py, &response.into())?)?;
                     }
                 }
                 Event::CommandFailed { token, error } => {
                     if let Some(future) = this.forget(token) {
                         let error = match error {
-                            lime::Error::Timeout(_) => errors::lime(py, error.to_string()),
+                            // only `request_with` gives a command a timeout
+                            lime::Error::Timeout(_) => asyncio_timeout(py, error.to_string()),
                             _ => errors::closed(
                                 py,
                                 "The connection was closed before the response arrived".into(),
@@ -362,7 +373,8 @@ impl LoopConnection {
         Some(future)
     }
 
-    /// A message or notification as an instance of its class (a dict without the classes).
+    /// A message, notification or command as an instance of its class (a dict without the
+    /// classes).
     fn object<'py>(&self, py: Python<'py>, env: &Envelope) -> PyResult<Bound<'py, PyAny>> {
         match self.classes.get() {
             Some(classes) => build_object(py, classes, env),
@@ -557,13 +569,14 @@ impl LoopConnection {
     /// this connection: its options, state, session id and nodes are taken over, and received
     /// envelopes go to Python as deliveries (messages and notifications as instances of the
     /// classes, when given).
-    #[pyo3(signature = (source, message_class = None, notification_class = None, reason_class = None))]
+    #[pyo3(signature = (source, message_class = None, notification_class = None, reason_class = None, command_class = None))]
     fn attach(
         &self,
         source: &Bound<'_, PyAny>,
         message_class: Option<Py<PyAny>>,
         notification_class: Option<Py<PyAny>>,
         reason_class: Option<Py<PyAny>>,
+        command_class: Option<Py<PyAny>>,
     ) -> PyResult<()> {
         let (options, snapshot) = if let Ok(core) = source.cast::<ChannelCore>() {
             let core = crate::channel::lock(&core.get().inner);
@@ -582,7 +595,8 @@ impl LoopConnection {
         if let (Some(message), Some(notification), Some(reason)) =
             (message_class, notification_class, reason_class)
         {
-            let _ = self.classes.set(Classes { message, notification, reason });
+            let command = command_class;
+            let _ = self.classes.set(Classes { message, notification, reason, command });
         }
         Ok(())
     }
@@ -711,6 +725,49 @@ impl LoopConnection {
     ) -> PyResult<Option<String>> {
         let env = message_from_object(slf.py(), message)?;
         Self::send_envelope(slf, env)
+    }
+
+    /// Registers and sends a command request (a wire dict) in one call, for
+    /// `process_command_async`: its response resolves `completion`, an asyncio future, which
+    /// fails with `TimeoutError` (`asyncio.TimeoutError`) after `timeout` seconds without one
+    /// (None or not above zero: no timeout here). Returns the request's id. Nothing is
+    /// registered when it raises.
+    #[pyo3(signature = (core, request, completion, timeout = None))]
+    #[allow(unused_variables)]
+    fn request_with(
+        slf: &Bound<'_, Self>,
+        core: &Bound<'_, PyAny>,
+        request: &Bound<'_, PyAny>,
+        completion: Py<PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<String> {
+        let py = slf.py();
+        let this = slf.get();
+        let Envelope::Command(command) = envelope_from_py(py, request)? else {
+            return Err(PyValueError::new_err("not a command"));
+        };
+        this.check_room(py)?;
+        let timeout =
+            timeout.and_then(|t| Duration::try_from_secs_f64(t).ok()).filter(|t| !t.is_zero());
+        let id = {
+            let mut s = this.lock();
+            let scratch = s.scratch();
+            let command = scratch.register_command(command, ()).map_err(|e| core_error(py, &e))?;
+            scratch.drain_pending();
+            let id = command.id.clone().unwrap_or_default();
+            if s.registered.contains_key(&id)
+                || s.by_id.contains_key(&id)
+                || s.verbatim.contains_key(&id)
+            {
+                return Err(PyValueError::new_err(lime::CommandError::DuplicateId(id).to_string()));
+            }
+            let token = s.conn.send_command(command, timeout).map_err(|e| core_error(py, &e))?;
+            s.by_id.insert(id.clone(), token.0);
+            s.commands.insert(token.0, (id.clone(), completion));
+            id
+        };
+        Self::flush_send(slf)?;
+        Ok(id)
     }
 
     /// Sends one envelope (a wire dict or JSON text).
@@ -1033,6 +1090,7 @@ impl LoopConnection {
             visit.call(&classes.message)?;
             visit.call(&classes.notification)?;
             visit.call(&classes.reason)?;
+            visit.call(&classes.command)?;
         }
         // Never held while Python code runs; skipped rather than waited for if it were.
         if let Ok(s) = self.state.try_lock() {
@@ -1070,102 +1128,165 @@ impl LoopConnection {
     }
 }
 
-/// Reads a lime-python `Message` object (`id`, `from_n`, `to`, `pp`, `metadata`, `type_n`,
-/// `content`) as an envelope; values are taken as `to_json` would write them.
-pub(crate) fn message_from_object(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Envelope> {
-    let attrs = obj.getattr(intern!(py, "__dict__"))?;
-    let attrs = attrs.cast::<PyDict>()?;
-    let text = |key: &str| -> PyResult<Option<String>> {
-        match attrs.get_item(key)? {
+/// The attributes of a lime-python envelope object (its `__dict__`), read as `to_json` would
+/// write them (keys interned: no string is built to look one up).
+struct Attrs<'a, 'py> {
+    py: Python<'py>,
+    dict: &'a Bound<'py, PyDict>,
+}
+
+impl<'py> Attrs<'_, 'py> {
+    /// The value of an attribute that is present and not None.
+    fn get(&self, key: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        Ok(self.dict.get_item(key)?.filter(|v| !v.is_none()))
+    }
+
+    /// A text attribute (another value as its `str`, as `to_json` leaves it to `json.dumps`).
+    fn text(&self, key: &Bound<'py, PyString>) -> PyResult<Option<String>> {
+        match self.get(key)? {
             None => Ok(None),
-            Some(v) if v.is_none() => Ok(None),
             Some(v) => match v.cast::<PyString>() {
                 Ok(s) => Ok(Some(s.to_cow()?.into_owned())),
                 Err(_) => Ok(Some(v.str()?.to_cow()?.into_owned())),
             },
         }
-    };
-    let parse_err = |e: lime::ParseError| errors::envelope_parse(py, e.to_string());
-    let node = |key: &str| -> PyResult<Option<lime::Node>> {
-        text(key)?.map(|s| s.parse::<lime::Node>().map_err(parse_err)).transpose()
-    };
-    let id = match attrs.get_item("id")? {
-        Some(v) if !v.is_none() => Some(
-            v.cast::<PyString>()
-                .map_err(|_| errors::envelope_parse(py, "invalid `id`: expected a string".into()))?
-                .to_cow()?
-                .into_owned(),
-        ),
-        _ => None,
-    };
-    let metadata = match attrs.get_item("metadata")? {
-        Some(v) if !v.is_none() => {
-            let mut md = lime::Metadata::new();
-            for (k, v) in v.cast::<PyDict>()?.iter() {
-                let key = k.str()?.to_cow()?.into_owned();
-                if v.is_none() {
-                    continue;
-                }
-                let value = match v.cast::<PyString>() {
-                    Ok(s) => s.to_cow()?.into_owned(),
-                    Err(_) => crate::convert::from_py(&v)?.to_string(),
-                };
-                md.insert(key, value);
+    }
+
+    fn parse_err(&self, e: lime::ParseError) -> PyErr {
+        errors::envelope_parse(self.py, e.to_string())
+    }
+
+    fn node(&self, key: &Bound<'py, PyString>) -> PyResult<Option<lime::Node>> {
+        self.text(key)?.map(|s| s.parse::<lime::Node>().map_err(|e| self.parse_err(e))).transpose()
+    }
+
+    fn id(&self) -> PyResult<Option<String>> {
+        let py = self.py;
+        match self.get(intern!(py, "id"))? {
+            Some(v) => Ok(Some(
+                v.cast::<PyString>()
+                    .map_err(|_| {
+                        errors::envelope_parse(py, "invalid `id`: expected a string".into())
+                    })?
+                    .to_cow()?
+                    .into_owned(),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn metadata(&self) -> PyResult<Option<lime::Metadata>> {
+        let Some(v) = self.get(intern!(self.py, "metadata"))? else { return Ok(None) };
+        let mut md = lime::Metadata::new();
+        for (k, v) in v.cast::<PyDict>()?.iter() {
+            let key = k.str()?.to_cow()?.into_owned();
+            if v.is_none() {
+                continue;
             }
-            Some(md)
+            let value = match v.cast::<PyString>() {
+                Ok(s) => s.to_cow()?.into_owned(),
+                Err(_) => crate::convert::from_py(&v)?.to_string(),
+            };
+            md.insert(key, value);
         }
-        _ => None,
-    };
-    let content = match (text("type_n")?, attrs.get_item("content")?) {
-        (_, None) => None,
-        (_, Some(c)) if c.is_none() => None,
-        (None, Some(_)) => {
-            return Err(errors::envelope_parse(
-                py,
-                "invalid `type`: `content` requires a media type in `type`".into(),
-            ))
+        Ok(Some(md))
+    }
+
+    /// The document under `key` with its media type in `type_n`.
+    fn document(&self, key: &Bound<'py, PyString>, name: &str) -> PyResult<Option<lime::Document>> {
+        match (self.text(intern!(self.py, "type_n"))?, self.get(key)?) {
+            (_, None) => Ok(None),
+            (None, Some(_)) => Err(errors::envelope_parse(
+                self.py,
+                format!("invalid `type`: `{name}` requires a media type in `type`"),
+            )),
+            (Some(ty), Some(c)) => {
+                let media_type: lime::MediaType = ty.parse().map_err(|e| self.parse_err(e))?;
+                Ok(Some(lime::Document::new(media_type, crate::convert::from_py(&c)?)))
+            }
         }
-        (Some(ty), Some(c)) => {
-            let media_type: lime::MediaType = ty.parse().map_err(parse_err)?;
-            Some(lime::Document::new(media_type, crate::convert::from_py(&c)?))
-        }
-    };
+    }
+}
+
+/// Reads a lime-python `Message` object (`id`, `from_n`, `to`, `pp`, `metadata`, `type_n`,
+/// `content`) as an envelope; values are taken as `to_json` would write them.
+pub(crate) fn message_from_object(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Envelope> {
+    let dict = obj.getattr(intern!(py, "__dict__"))?;
+    let a = Attrs { py, dict: dict.cast::<PyDict>()? };
+    let id = a.id()?;
+    let metadata = a.metadata()?;
+    let content = a.document(intern!(py, "content"), "content")?;
     Ok(Envelope::Message(lime::Message {
         id,
-        from: node("from_n")?,
-        pp: node("pp")?,
-        to: node("to")?,
+        from: a.node(intern!(py, "from_n"))?,
+        pp: a.node(intern!(py, "pp"))?,
+        to: a.node(intern!(py, "to"))?,
         metadata,
         content,
     }))
 }
 
-/// Builds a message or notification object without a round trip through a dict: the same
-/// attributes, in the same order, as their `from_json`.
+/// A node as a Python `str` (None when absent).
+fn node_to_py<'py>(py: Python<'py>, node: Option<&lime::Node>) -> Bound<'py, PyAny> {
+    match node {
+        Some(n) => PyString::new(py, &n.to_string()).into_any(),
+        None => py.None().into_bound(py),
+    }
+}
+
+/// Builds a message, notification or command object without a round trip through a dict: the
+/// same attributes, in the same order, as their `from_json`.
 fn build_object<'py>(
     py: Python<'py>,
     classes: &Classes,
     env: &Envelope,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (class, extra): (&Py<PyAny>, Vec<(&str, Bound<'py, PyAny>)>) = match env {
-        Envelope::Message(m) => {
-            let (ty, content) = match &m.content {
-                Some(doc) => (
-                    PyString::new(py, doc.media_type().as_str()).into_any(),
-                    crate::convert::document_to_py(py, doc)?,
-                ),
-                None => (py.None().into_bound(py), py.None().into_bound(py)),
-            };
-            (&classes.message, vec![("type_n", ty), ("content", content)])
+    let none = || py.None().into_bound(py);
+    let text = |s: &str| PyString::new(py, s).into_any();
+    let document = |doc: Option<&lime::Document>| -> PyResult<_> {
+        Ok(match doc {
+            Some(doc) => {
+                (text(doc.media_type().as_str()), crate::convert::document_to_py(py, doc)?)
+            }
+            None => (none(), none()),
+        })
+    };
+    let reason = |r: Option<&lime::Reason>| -> PyResult<_> {
+        match r {
+            Some(r) => classes.reason.bind(py).call1((r.code, r.description.as_deref())),
+            None => Ok(none()),
         }
-        Envelope::Notification(n) => {
-            let reason = match &n.reason {
-                Some(r) => classes.reason.bind(py).call1((r.code, r.description.as_deref()))?,
-                None => py.None().into_bound(py),
+    };
+    let (class, extra): (&Py<PyAny>, Vec<(&Bound<'py, PyString>, Bound<'py, PyAny>)>) = match env {
+        Envelope::Message(m) => {
+            let (ty, content) = document(m.content.as_ref())?;
+            (&classes.message, vec![(intern!(py, "type_n"), ty), (intern!(py, "content"), content)])
+        }
+        Envelope::Notification(n) => (
+            &classes.notification,
+            vec![
+                (intern!(py, "event"), text(n.event.as_str())),
+                (intern!(py, "reason"), reason(n.reason.as_ref())?),
+            ],
+        ),
+        Envelope::Command(c) => {
+            let Some(class) = &classes.command else { return received_to_py(py, env) };
+            let (ty, resource) = document(c.resource.as_ref())?;
+            let status = match c.status {
+                CommandStatus::Pending => none(),
+                status => text(status.as_str()),
             };
             (
-                &classes.notification,
-                vec![("event", PyString::new(py, n.event.as_str()).into_any()), ("reason", reason)],
+                class,
+                vec![
+                    (intern!(py, "method"), text(c.method.as_str())),
+                    (intern!(py, "uri"), c.uri.as_ref().map_or_else(none, |u| text(u.as_str()))),
+                    (intern!(py, "type_n"), ty),
+                    (intern!(py, "resource"), resource),
+                    (intern!(py, "status"), status),
+                    (intern!(py, "reason"), reason(c.reason.as_ref())?),
+                    (intern!(py, "timeout"), none()),
+                ],
             )
         }
         other => return received_to_py(py, other),
@@ -1174,23 +1295,19 @@ fn build_object<'py>(
     let obj = class.call_method1(intern!(py, "__new__"), (class,))?;
     let attrs = obj.getattr(intern!(py, "__dict__"))?;
     let attrs = attrs.cast::<PyDict>()?;
-    let node = |n: Option<&lime::Node>| match n {
-        Some(n) => PyString::new(py, &n.to_string()).into_any(),
-        None => py.None().into_bound(py),
-    };
-    attrs.set_item("id", env.id())?;
-    attrs.set_item("from_n", node(env.from_node()))?;
-    attrs.set_item("to", node(env.to()))?;
-    attrs.set_item("pp", node(env.pp()))?;
+    attrs.set_item(intern!(py, "id"), env.id())?;
+    attrs.set_item(intern!(py, "from_n"), node_to_py(py, env.from_node()))?;
+    attrs.set_item(intern!(py, "to"), node_to_py(py, env.to()))?;
+    attrs.set_item(intern!(py, "pp"), node_to_py(py, env.pp()))?;
     match env.metadata() {
         Some(md) => {
             let d = PyDict::new(py);
             for (k, v) in md {
                 d.set_item(k, v)?;
             }
-            attrs.set_item("metadata", d)?;
+            attrs.set_item(intern!(py, "metadata"), d)?;
         }
-        None => attrs.set_item("metadata", py.None())?,
+        None => attrs.set_item(intern!(py, "metadata"), none())?,
     }
     for (k, v) in extra {
         attrs.set_item(k, v)?;

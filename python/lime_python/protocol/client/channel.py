@@ -1,7 +1,7 @@
 import asyncio as _asyncio
 import inspect as _inspect
 import logging as _logging
-from asyncio import Future, get_running_loop, wait_for
+from asyncio import Future, get_running_loop, wait_for  # noqa: F401 (exported before)
 from functools import partial
 from typing import Callable, Dict, List
 from uuid import uuid4  # noqa: F401 (lime-python exported this name)
@@ -31,6 +31,7 @@ from .command_processor import CommandProcessor
 _log = _logging.getLogger('lime_python')
 
 _KINDS = {'message': Message, 'notification': Notification, 'command': Command}
+_CALLBACKS = {kind: f'on_{kind}' for kind in _KINDS}
 
 
 class Channel(
@@ -147,6 +148,21 @@ class Channel(
             return
         self._send_verbatim(envelope, data, native)
 
+    def _native_request(self, command: Command, request: dict) -> bool:
+        """True when ``process_command_async`` may register and send ``command`` in one native
+        call: an exact ``Command`` whose JSON form the core keeps as it is, on an open native
+        transport whose ``send`` (and this channel's ``send_command``) nobody replaced."""
+        transport = self.transport
+        return (type(command) is Command  # noqa: E721 (subclasses may change their JSON form)
+                and getattr(transport, '_request_with', None) is not None
+                and 'send_command' not in self.__dict__
+                and type(self).send_command is Channel.send_command
+                and 'send' not in transport.__dict__
+                and type(transport).send is _native_send()
+                and not transport.is_trace_enabled
+                and transport.is_open
+                and _documents.rewritten(request) is None)
+
     def _send_verbatim(self, envelope: Envelope, data: dict, native: bool, error=None) -> None:
         """Sends an envelope whose document the core would rewrite (or cannot hold) as
         lime-python did: the core checks and prepares the envelope with a placeholder document,
@@ -181,34 +197,56 @@ class Channel(
         loop = get_running_loop()
         future = loop.create_future()
         request = command.to_json()
-        try:
-            wire = self._core.register_command(request, future)
-        except TypeError:
-            # a resource the core cannot hold (see _send_verbatim): correlation needs only the
-            # rest of the command
-            found = _documents.document(request)
-            if found is None:
-                raise
-            wire = self._core.register_command(
-                _documents.with_placeholder(request, found[0]), future
-            )
-        command_id = wire.get('id')
+        transport = self.transport
+        sent = False
+        if self._native_request(command, request):
+            try:
+                # registered and sent in one native call, the timeout kept by the connection
+                command_id = transport._request_with(self._core, request, future, timeout)
+                sent = True
+            except TypeError:  # a resource the core cannot hold: the general path below
+                pass
+        if not sent:
+            try:
+                wire = self._core.register_command(request, future)
+            except TypeError:
+                # a resource the core cannot hold (see _send_verbatim): correlation needs only
+                # the rest of the command
+                found = _documents.document(request)
+                if found is None:
+                    raise
+                wire = self._core.register_command(
+                    _documents.with_placeholder(request, found[0]), future
+                )
+            command_id = wire.get('id')
         command.id = command_id
-        self.command_resolves[command_id] = future.set_result
-        future.add_done_callback(partial(_forget, self.command_resolves, command_id))
+        resolves = self.command_resolves
+        resolves[command_id] = future.set_result
+        timer = None
         try:
-            self.send_command(command)
-            response = await wait_for(future, timeout)
+            if not sent:
+                self.send_command(command)
+                if timeout is not None and timeout > 0:
+                    timer = loop.call_later(timeout, _expire, future)
+            # the response resolves ``future`` and wakes this task directly (asyncio.wait_for
+            # would add a waiter future and two loop iterations per command)
+            if timeout is not None and timeout <= 0 and not future.done():
+                raise _asyncio.TimeoutError
+            response = await future
         except _asyncio.TimeoutError:
             command.timeout = True
             raise _CommandTimeoutError(
                 f'The following command processing has timed out: {command}', command
             ) from None
         finally:
-            self._core.cancel_command(command_id)
+            if timer is not None:
+                timer.cancel()
+            resolves.pop(command_id, None)
+            if not sent or not future.done():
+                self._core.cancel_command(command_id)
             if not future.done():
                 future.cancel()
-        if isinstance(response, dict):
+        if isinstance(response, dict):  # native connections resolve with a Command
             return Command.from_json(response)
         return response
 
@@ -305,11 +343,21 @@ class Channel(
         envelope_class = _KINDS.get(kind)
         if envelope_class is None:
             return
-        # native connections hand over ready objects for the hot kinds
+        # native connections hand over ready objects
         envelope = envelope_class.from_json(wire) if isinstance(wire, dict) else wire
-        self._call(f'on_{kind}', envelope)
-        for stream in list(self._streams):
-            stream._put(envelope)
+        # what _call does, inline: this runs for every received envelope
+        name = _CALLBACKS[kind]
+        try:
+            result = getattr(self, name)(envelope)
+        except Exception:  # noqa: B902
+            _log.exception('lime_python: the %s callback raised', name)
+        else:
+            if result is not None and _inspect.isawaitable(result):
+                task = _asyncio.ensure_future(result)
+                task.add_done_callback(partial(_log_failure, name))
+        if self._streams:
+            for stream in list(self._streams):
+                stream._put(envelope)
 
     def _call(self, name: str, *args):
         """Calls the callback ``name`` (looked up now), isolating the channel from its errors."""
@@ -443,8 +491,11 @@ def _restore(wire, verbatim):
     return wire
 
 
-def _forget(command_resolves: dict, command_id: str, _future) -> None:
-    command_resolves.pop(command_id, None)
+def _expire(future) -> None:
+    """The timeout of ``process_command_async``: the awaited response future raises
+    ``asyncio.TimeoutError``."""
+    if not future.done():
+        future.set_exception(_asyncio.TimeoutError())
 
 
 def _complete(future, response: dict) -> None:
