@@ -13,6 +13,7 @@ mod message;
 mod notification;
 mod parse;
 pub mod reason;
+mod routable;
 mod session;
 pub(crate) mod splice;
 
@@ -26,6 +27,7 @@ pub use self::{
     message::Message,
     notification::Notification,
     reason::Reason,
+    routable::{Received, RoutableMessage},
     session::{Authentication, Session},
 };
 use crate::{document::Document, error::ParseError, node::Node};

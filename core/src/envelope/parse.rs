@@ -219,9 +219,78 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut raw = Raw::default();
+        let (raw, _) = read_fields(&mut map, false)?;
+        Ok(build(raw))
+    }
+}
+
+/// Whether a skipped `content` was `null` (a message without content) or a value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    Null,
+    Value,
+}
+
+impl<'de> Deserialize<'de> for Probe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Probe;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Probe, E> {
+                Ok(Probe::Null)
+            }
+            fn visit_none<E>(self) -> Result<Probe, E> {
+                Ok(Probe::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Probe, D::Error> {
+                Probe::deserialize(d)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Probe, E> {
+                Ok(Probe::Value)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Probe, E> {
+                Ok(Probe::Value)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Probe, E> {
+                Ok(Probe::Value)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Probe, E> {
+                Ok(Probe::Value)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Probe, E> {
+                Ok(Probe::Value)
+            }
+            // Nested values are read as a `Value` would read them (not skipped with
+            // `IgnoredAny`, which lets through numbers out of range and lone surrogates that
+            // a `Value`, and so every recipient, refuses), only without keeping them.
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Probe, A::Error> {
+                while seq.next_element::<Probe>()?.is_some() {}
+                Ok(Probe::Value)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Probe, A::Error> {
+                while map.next_entry::<Probe, Probe>()?.is_some() {}
+                Ok(Probe::Value)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Reads every member of the envelope object into `Raw`. With `skip_content`, `content` is
+/// checked to be JSON but not built: the second value tells whether it was present and null.
+fn read_fields<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    skip_content: bool,
+) -> Result<(Raw<'de>, Option<Probe>), A::Error> {
+    let mut raw = Raw::default();
+    let mut probe = None;
+    {
         while let Some(field) = map.next_key::<Field>()? {
             match field {
+                Field::Content if skip_content => probe = Some(map.next_value::<Probe>()?),
                 Field::Id => raw.id = Some(map.next_value()?),
                 Field::From => raw.from = Some(map.next_value()?),
                 Field::Pp => raw.pp = Some(map.next_value()?),
@@ -250,8 +319,59 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
                 }
             }
         }
-        Ok(build(raw))
     }
+    Ok((raw, probe))
+}
+
+/// What [`from_slice_routable`] read: a message's header (the content skipped), or any other
+/// envelope in full.
+pub(super) enum Routable {
+    Message { header: RoutingHeader, content: bool },
+    Envelope(Envelope),
+}
+
+/// The header fields of a message, parsed and checked as [`from_slice`] does.
+pub(super) struct RoutingHeader {
+    pub(super) id: Option<String>,
+    pub(super) from: Option<Node>,
+    pub(super) pp: Option<Node>,
+    pub(super) to: Option<Node>,
+}
+
+struct RoutableVisitor;
+
+impl<'de> Visitor<'de> for RoutableVisitor {
+    type Value = Result<Routable, ParseError>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (raw, probe) = read_fields(&mut map, true)?;
+        let Some(probe) = probe else { return Ok(build(raw).map(Routable::Envelope)) };
+        // What `build_message` checks, in its order, without building the document.
+        let checked = header(raw.id, raw.from, raw.pp, raw.to, raw.metadata).and_then(|h| {
+            if probe == Probe::Value {
+                opt(raw.media_type, |s| s.parse::<MediaType>("type"))?;
+            }
+            Ok(Routable::Message {
+                header: RoutingHeader { id: h.id, from: h.from, pp: h.pp, to: h.to },
+                content: probe == Probe::Value,
+            })
+        });
+        Ok(checked)
+    }
+}
+
+/// Like [`from_slice`], but a message's content is only read, not built (every value in it
+/// read as a `Value` would read it). Accepts and refuses exactly what [`from_slice`] does, with
+/// the same error for the same input.
+pub(super) fn from_slice_routable(bytes: &[u8]) -> Result<Routable, ParseError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result = de.deserialize_map(RoutableVisitor).map_err(|e| ParseError::from_json(&e))?;
+    de.end().map_err(|e| ParseError::from_json(&e))?;
+    result
 }
 
 fn build(raw: Raw<'_>) -> Result<Envelope, ParseError> {

@@ -16,7 +16,7 @@ use std::{
     collections::HashMap,
     sync::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
-        Arc, Mutex, RwLock,
+        Arc, Mutex, RwLock, Weak,
     },
 };
 
@@ -29,7 +29,8 @@ use crate::{
 };
 
 use crate::{
-    reason::codes, Command, CommandStatus, Envelope, Identity, Node, Notification, Reason,
+    envelope::RoutableMessage, reason::codes, Command, CommandStatus, Envelope, EnvelopeKind,
+    Identity, Node, Notification, Reason,
 };
 
 use super::metrics::Metrics;
@@ -66,6 +67,9 @@ pub(crate) struct Router {
     /// Largest envelope a recipient accepts (the transports' limit).
     max_envelope_size: usize,
     tables: RwLock<Tables>,
+    /// Changes (under the write lock) whenever a session registers or leaves, so a
+    /// [`RouteCache`] knows its targets are still the registry's.
+    generation: AtomicU64,
     serial: AtomicU64,
     /// The largest queue peak of sessions that have ended.
     peak_gone: AtomicUsize,
@@ -110,6 +114,7 @@ impl Router {
             policy,
             max_envelope_size,
             tables: RwLock::default(),
+            generation: AtomicU64::new(0),
             serial: AtomicU64::new(1),
             peak_gone: AtomicUsize::new(0),
             refused_full: AtomicU64::new(0),
@@ -187,6 +192,7 @@ impl Router {
                 }
             }
         }
+        self.generation.fetch_add(1, Ordering::Release);
         t.nodes.insert(node.clone(), entry.clone());
         let instances = t.identities.entry(node.to_identity()).or_default();
         if !instances.contains(&node) {
@@ -200,6 +206,7 @@ impl Router {
         self.peak_gone.fetch_max(entry.out.usage().peak_bytes, Ordering::Relaxed);
         let mut t = self.write();
         if t.nodes.get(&entry.node).is_some_and(|e| e.serial == entry.serial) {
+            self.generation.fetch_add(1, Ordering::Release);
             t.nodes.remove(&entry.node);
             let identity = entry.node.to_identity();
             if let Some(list) = t.identities.get_mut(&identity) {
@@ -415,6 +422,112 @@ impl Router {
             }
             _ => {
                 tracing::debug!(kind = %env.kind(), code = reason.code, "dropping an undeliverable envelope");
+                None
+            }
+        }
+    }
+}
+
+/// One session's routing state for [`Router::route_message`]: the destination of its last
+/// message with the sessions it reached (weakly held, so an ended session's queue is not kept
+/// open), valid while the registry's generation is unchanged, and its own node as the JSON
+/// string stamped into `from`.
+#[derive(Debug, Default)]
+pub(crate) struct RouteCache {
+    from_json: Vec<u8>,
+    last: Option<(Node, u64, Vec<Weak<Entry>>)>,
+}
+
+impl Router {
+    /// The sessions `to` reaches, and the registry generation they belong to.
+    fn weak_targets(&self, to: &Node) -> (u64, Vec<Weak<Entry>>) {
+        let t = self.read();
+        let generation = self.generation.load(Ordering::Acquire);
+        let weak = |n: &Node| t.nodes.get(n).map(Arc::downgrade);
+        let targets = if to.instance().is_some() {
+            weak(to).into_iter().collect()
+        } else {
+            t.identities
+                .get(&to.to_identity())
+                .map(|nodes| nodes.iter().filter_map(weak).collect())
+                .unwrap_or_default()
+        };
+        (generation, targets)
+    }
+
+    /// Routes a message received from the session of `origin` and read only as far as its
+    /// header: the common case (a sender that names itself or no one, a destination that is a
+    /// connected session, room in its queue) is forwarded from here with `from` stamped into
+    /// the received bytes, without parsing the content or looking up the registry again for
+    /// the same destination. Everything else (refusals, messages to the server, a destination
+    /// that is gone or full) takes [`route`](Self::route) with the message parsed in full, so
+    /// both paths answer alike. Returns an envelope to send back to the origin, if any.
+    pub(crate) async fn route_message(
+        &self,
+        origin: &Node,
+        message: RoutableMessage,
+        cache: &mut RouteCache,
+    ) -> Option<Envelope> {
+        let own =
+            |n: &Node| n == origin || (n.instance().is_none() && n.identity() == origin.identity());
+        let to = match &message.to {
+            Some(to)
+                if message.content
+                    && message.from.as_ref().is_none_or(own)
+                    && message.pp.as_ref().is_none_or(own)
+                    && !self.is_server(to) =>
+            {
+                to
+            }
+            _ => return self.route_in_full(origin, message).await,
+        };
+        if cache.from_json.is_empty() {
+            cache.from_json = serde_json::to_vec(&origin.to_string()).unwrap_or_default();
+        }
+        let Some(bytes) = splice::set_member(&message.bytes, "from", &cache.from_json) else {
+            return self.route_in_full(origin, message).await;
+        };
+        let bytes = Bytes::from(bytes);
+        if bytes.len() > self.max_envelope_size {
+            return self.route_in_full(origin, message).await;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let fresh = matches!(&cache.last, Some((n, g, _)) if *g == generation && n == to);
+        if !fresh {
+            let (generation, targets) = self.weak_targets(to);
+            cache.last = Some((to.clone(), generation, targets));
+        }
+        let targets = cache.last.as_ref().map_or(&[][..], |(_, _, t)| t.as_slice());
+        let mut delivered = false;
+        for target in targets.iter().filter_map(Weak::upgrade) {
+            let sent = if target.node == *origin {
+                // Its own session: wait for room (back-pressure on this connection only).
+                target.out.send(bytes.clone()).await.is_ok()
+            } else {
+                target.out.try_send(bytes.clone()).is_ok()
+            };
+            if sent {
+                if !delivered {
+                    self.metrics.received(EnvelopeKind::Message);
+                }
+                delivered = true;
+                self.metrics.delivered(EnvelopeKind::Message);
+            }
+        }
+        if delivered {
+            None
+        } else {
+            // Nothing was queued: the full path finds out why and answers the origin.
+            self.route_in_full(origin, message).await
+        }
+    }
+
+    async fn route_in_full(&self, origin: &Node, message: RoutableMessage) -> Option<Envelope> {
+        match message.into_envelope() {
+            Ok((envelope, raw)) => Box::pin(self.route(origin, envelope, Some(raw))).await,
+            Err(e) => {
+                // Not reached: the transport parsed the header with the same checks.
+                tracing::debug!(error = %e, "dropping a message that does not parse");
                 None
             }
         }

@@ -5,7 +5,11 @@ use std::{net::SocketAddr, sync::Arc};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{auth::AuthRequest, identity::check_claimed_node, AuthOutcome, Shared};
+use futures_util::FutureExt;
+
+use super::{
+    auth::AuthRequest, identity::check_claimed_node, router::RouteCache, AuthOutcome, Shared,
+};
 use crate::{
     channel::{
         new_id,
@@ -15,7 +19,7 @@ use crate::{
     },
     error::SessionError,
     reason::codes,
-    transport::{Transport, TransportReceiver},
+    transport::{Received, Transport, TransportReceiver},
     AuthenticationScheme, Command, Envelope, Error, Node, Reason, Session, SessionEncryption,
     SessionState, TransportError,
 };
@@ -363,9 +367,11 @@ async fn read_loop(
     let mut shutdown = shared.shutdown.clone();
     let mut ping =
         RemotePing::new(shared.config.remote_ping_interval, shared.config.remote_idle_timeout);
+    // Allocated with the first message routed, so an idle session holds only the pointer.
+    let mut cache: Option<Box<RouteCache>> = None;
     loop {
         let received = tokio::select! {
-            r = receiver.receive() => Some(r),
+            r = receiver.receive_routable() => Some(r),
             action = ping.next() => {
                 if action == PingAction::IdleTimeout {
                     return Some(Session::new(SessionState::Finished));
@@ -402,23 +408,91 @@ async fn read_loop(
             continue;
         };
         ping.received();
-        let raw = receiver.take_received_bytes();
-        let envelope = match received {
-            Ok(Some(e)) => e,
-            Ok(None) => return None,
-            Err(TransportError::Frame(f)) => {
-                return Some(Session::failed(Reason::new(codes::SESSION_ERROR, f.to_string())));
-            }
-            Err(e) => {
-                tracing::debug!(%node, error = %e, "connection lost");
-                return None;
-            }
-        };
-        match Box::pin(handle(shared, core, node, out, envelope, raw)).await {
-            Ok(()) => {}
-            Err(end) => return end,
+        let batch = receive_batch(shared, core, receiver.as_mut(), node, out, &mut cache, received);
+        // Boxed: an idle session's future holds only the `select!` above.
+        if let Err(end) = Box::pin(batch).await {
+            return end;
         }
     }
+}
+
+/// Envelopes handled one after the other without going back to the read loop's `select!`.
+const RECEIVE_BATCH: usize = 32;
+
+/// Handles `first`, then whatever else has already arrived, up to a batch, before the read loop
+/// looks at its timers and signals again (their futures cost more than routing a message);
+/// `Err(end)` ends the session.
+async fn receive_batch(
+    shared: &Shared,
+    core: &mut ChannelCore<()>,
+    receiver: &mut dyn TransportReceiver,
+    node: &Node,
+    out: &queue::Sender,
+    cache: &mut Option<Box<RouteCache>>,
+    first: Result<Option<Received>, TransportError>,
+) -> Result<(), Option<Session>> {
+    let mut received = first;
+    for _ in 1..RECEIVE_BATCH {
+        receive_one(shared, core, receiver, node, out, cache, received).await?;
+        match receiver.receive_routable().now_or_never() {
+            Some(next) => received = next,
+            None => return Ok(()),
+        }
+    }
+    receive_one(shared, core, receiver, node, out, cache, received).await
+}
+
+/// Handles one result of `receive_routable`; `Err(end)` ends the session.
+async fn receive_one(
+    shared: &Shared,
+    core: &mut ChannelCore<()>,
+    receiver: &mut dyn TransportReceiver,
+    node: &Node,
+    out: &queue::Sender,
+    cache: &mut Option<Box<RouteCache>>,
+    received: Result<Option<Received>, TransportError>,
+) -> Result<(), Option<Session>> {
+    let received = match received {
+        Ok(Some(r)) => r,
+        Ok(None) => return Err(None),
+        Err(TransportError::Frame(f)) => {
+            return Err(Some(Session::failed(Reason::new(codes::SESSION_ERROR, f.to_string()))));
+        }
+        Err(e) => {
+            tracing::debug!(%node, error = %e, "connection lost");
+            return Err(None);
+        }
+    };
+    let (envelope, raw) = match received {
+        // A message the channel core would only pass on: routed from its header.
+        Received::Message(message) if forwards_messages_as_received(core) => {
+            let cache = cache.get_or_insert_with(Box::default);
+            if let Some(back) = shared.router.route_message(node, message, cache).await {
+                if out.send(Bytes::from(back.to_vec())).await.is_err() {
+                    return Err(None);
+                }
+            }
+            return Ok(());
+        }
+        Received::Message(message) => match message.into_envelope() {
+            Ok((envelope, raw)) => (envelope, Some(raw)),
+            Err(e) => {
+                let reason = Reason::new(codes::SESSION_ERROR, describe(&e.into()));
+                return Err(Some(Session::failed(reason)));
+            }
+        },
+        Received::Envelope(envelope) => (envelope, receiver.take_received_bytes()),
+    };
+    handle(shared, core, node, out, envelope, raw).await
+}
+
+/// Whether the channel core passes a received message on unchanged (no receipt to send, no
+/// recipient to fill in), so the router may take it as received.
+fn forwards_messages_as_received(core: &ChannelCore<()>) -> bool {
+    let options = core.options();
+    !options.auto_notify_receipt
+        && !options.fill_envelope_recipients
+        && matches!(core.state(), SessionState::Established | SessionState::Finishing)
 }
 
 /// Processes one received envelope; `Err(end)` ends the session.

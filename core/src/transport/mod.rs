@@ -20,6 +20,7 @@ use bytes::Bytes;
 
 pub use self::stream::MaybeTlsStream;
 pub use crate::error::TransportError;
+pub use crate::envelope::{Received, RoutableMessage};
 use crate::{Envelope, SessionCompression, SessionEncryption, DEFAULT_MAX_ENVELOPE_SIZE};
 
 /// Result of transport operations.
@@ -153,6 +154,15 @@ pub trait TransportReceiver: Send {
     /// unknown fields reach the recipient unchanged.
     fn take_received_bytes(&mut self) -> Option<Bytes> {
         None
+    }
+
+    /// Receives the next envelope for forwarding: a message read only as far as routing needs
+    /// ([`Received::Message`], with its bytes as received), any other envelope in full. It
+    /// accepts and refuses exactly what [`receive`](Self::receive) does. The default receives
+    /// in full; the WebSocket and TCP transports skip building the content of messages, which
+    /// a server forwards without looking inside.
+    async fn receive_routable(&mut self) -> TransportResult<Option<Received>> {
+        Ok(self.receive().await?.map(Received::Envelope))
     }
 }
 

@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::{
 
 use super::SUBPROTOCOL;
 use crate::{
+    envelope::Received,
     transport::{stream::host_port, TransportResult},
     Envelope, FrameError, TransportError,
 };
@@ -135,6 +136,17 @@ pub(crate) fn envelope_from_payload(payload: &[u8]) -> TransportResult<Option<En
         return Ok(None);
     }
     Envelope::from_slice(payload)
+        .map(Some)
+        .map_err(|error| TransportError::Frame(FrameError::Invalid { offset: 0, error }))
+}
+
+/// [`envelope_from_payload`] for forwarding: a message read only as far as routing needs (see
+/// [`Received`]).
+pub(crate) fn routable_from_payload(payload: &Bytes) -> TransportResult<Option<Received>> {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    Received::from_bytes(payload.clone())
         .map(Some)
         .map_err(|error| TransportError::Frame(FrameError::Invalid { offset: 0, error }))
 }

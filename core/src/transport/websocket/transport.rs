@@ -25,10 +25,13 @@ use tokio_tungstenite::{
     WebSocketStream,
 };
 
-use super::framing::{envelope_from_payload, ws_error, EnvelopeMessages, FRAGMENT_SIZE};
+use super::framing::{
+    envelope_from_payload, routable_from_payload, ws_error, EnvelopeMessages, FRAGMENT_SIZE,
+};
 use crate::{
     transport::{
-        check_size, MaybeTlsStream, Transport, TransportReceiver, TransportResult, TransportSender,
+        check_size, MaybeTlsStream, Received, Transport, TransportReceiver, TransportResult,
+        TransportSender,
     },
     Envelope, SessionEncryption, TransportError,
 };
@@ -86,13 +89,16 @@ impl CloseReason {
     }
 }
 
-async fn receive_from<S>(
+/// The next envelope of `stream`, read from its payload by `parse` (`Ok(None)`: a payload
+/// that holds no envelope, skipped).
+async fn receive_from<S, T>(
     stream: &mut S,
     done: &mut bool,
     max: usize,
     mut last: Option<&mut Option<Bytes>>,
     close: &CloseReason,
-) -> TransportResult<Option<Envelope>>
+    parse: fn(&Bytes) -> TransportResult<Option<T>>,
+) -> TransportResult<Option<T>>
 where
     S: Stream<Item = Result<WsMessage, WsError>> + Unpin + Send,
 {
@@ -125,7 +131,7 @@ where
             // tungstenite answers pings itself; pongs and raw frames carry no envelope.
             Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
         };
-        let parsed = envelope_from_payload(&payload);
+        let parsed = parse(&payload);
         if parsed.is_err() {
             close.set(CloseCode::Invalid);
         }
@@ -221,8 +227,15 @@ impl Transport for WebSocketTransport {
     }
 
     async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
-        let received =
-            receive_from(&mut self.ws, &mut self.done, self.max, None, &self.close_reason).await;
+        let received = receive_from(
+            &mut self.ws,
+            &mut self.done,
+            self.max,
+            None,
+            &self.close_reason,
+            envelope_payload,
+        )
+        .await;
         if matches!(received, Ok(None)) && !self.closed {
             // Sends the reply to the peer's close frame now rather than at close().
             let _ = self.ws.flush().await;
@@ -354,6 +367,7 @@ impl TransportReceiver for WebSocketReceiver {
             self.max,
             Some(&mut self.last),
             &self.close_reason,
+            envelope_payload,
         )
         .await
     }
@@ -361,4 +375,26 @@ impl TransportReceiver for WebSocketReceiver {
     fn take_received_bytes(&mut self) -> Option<Bytes> {
         self.last.take()
     }
+
+    async fn receive_routable(&mut self) -> TransportResult<Option<Received>> {
+        self.last = None;
+        let received = receive_from(
+            &mut self.stream,
+            &mut self.done,
+            self.max,
+            Some(&mut self.last),
+            &self.close_reason,
+            routable_from_payload,
+        )
+        .await;
+        if matches!(received, Ok(Some(Received::Message(_)))) {
+            // A routable message carries its own bytes.
+            self.last = None;
+        }
+        received
+    }
+}
+
+fn envelope_payload(payload: &Bytes) -> TransportResult<Option<Envelope>> {
+    envelope_from_payload(payload)
 }

@@ -1,0 +1,152 @@
+//! Envelopes as a server receives them for forwarding: a message is read only as far as
+//! routing needs (its header), with its bytes as received; every other envelope in full.
+//!
+//! A server forwards most messages without looking inside them, so building their content
+//! (a `serde_json::Value` tree) would be wasted work. [`Received::from_bytes`] reads the whole
+//! JSON text as [`Envelope::from_slice`] does, accepting and refusing exactly the same input
+//! with the same error, but keeps only the header of a message.
+
+use bytes::Bytes;
+
+use super::parse::{self, Routable};
+use crate::{error::ParseError, node::Node, Envelope};
+
+/// One received envelope (see [`TransportReceiver::receive_routable`]).
+///
+/// [`TransportReceiver::receive_routable`]: crate::transport::TransportReceiver::receive_routable
+#[derive(Clone, Debug)]
+pub enum Received {
+    /// Parsed in full: a notification, command or session envelope (or any envelope, from a
+    /// transport that reads only whole envelopes); its bytes are available from
+    /// [`take_received_bytes`](crate::transport::TransportReceiver::take_received_bytes).
+    Envelope(Envelope),
+    /// A message read as far as routing needs, with its bytes.
+    Message(RoutableMessage),
+}
+
+impl Received {
+    /// Reads `bytes`, one JSON envelope: a message as a [`RoutableMessage`], anything else in
+    /// full. Fails exactly when [`Envelope::from_slice`] fails, with the same error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lime::envelope::Received;
+    ///
+    /// let json = r#"{"id":"1","to":"b@x/1","type":"text/plain","content":"hi"}"#;
+    /// let Received::Message(m) = Received::from_bytes(json.into())? else { unreachable!() };
+    /// assert_eq!(m.to().map(ToString::to_string).as_deref(), Some("b@x/1"));
+    /// assert_eq!(m.bytes(), json.as_bytes());
+    /// let ping = Received::from_bytes(r#"{"method":"get","uri":"/ping"}"#.into())?;
+    /// assert!(matches!(ping, Received::Envelope(_)));
+    /// assert!(Received::from_bytes(r#"{"content":"x","to":"@"}"#.into()).is_err());
+    /// # Ok::<(), lime::ParseError>(())
+    /// ```
+    pub fn from_bytes(bytes: Bytes) -> Result<Self, ParseError> {
+        Ok(match parse::from_slice_routable(&bytes)? {
+            Routable::Envelope(envelope) => Self::Envelope(envelope),
+            Routable::Message { header, content } => Self::Message(RoutableMessage {
+                id: header.id,
+                from: header.from,
+                pp: header.pp,
+                to: header.to,
+                content,
+                bytes,
+            }),
+        })
+    }
+}
+
+/// A message whose header was parsed and checked (`id`, `from`, `pp`, `to`, `metadata`,
+/// `type`) and whose content was read but not built, with its bytes as received.
+#[derive(Clone, Debug)]
+pub struct RoutableMessage {
+    pub(crate) id: Option<String>,
+    pub(crate) from: Option<Node>,
+    pub(crate) pp: Option<Node>,
+    pub(crate) to: Option<Node>,
+    /// `content` is not null.
+    pub(crate) content: bool,
+    pub(crate) bytes: Bytes,
+}
+
+impl RoutableMessage {
+    /// The message id.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// The sender.
+    pub fn from(&self) -> Option<&Node> {
+        self.from.as_ref()
+    }
+
+    /// The sender of record (`pp`).
+    pub fn pp(&self) -> Option<&Node> {
+        self.pp.as_ref()
+    }
+
+    /// The destination.
+    pub fn to(&self) -> Option<&Node> {
+        self.to.as_ref()
+    }
+
+    /// The message as received.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// The whole message, parsed in full, and its bytes.
+    pub fn into_envelope(self) -> Result<(Envelope, Bytes), ParseError> {
+        let envelope = Envelope::from_slice(&self.bytes)?;
+        Ok((envelope, self.bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(json: &str) -> Result<Received, ParseError> {
+        Received::from_bytes(Bytes::copy_from_slice(json.as_bytes()))
+    }
+
+    #[test]
+    fn accepts_and_refuses_what_the_full_parse_does() {
+        for json in [
+            r#"{"id":"1","from":"a@x/1","pp":"a@x","to":"b@x/2","type":"text/plain","content":"hi"}"#,
+            r#"{"content":{"n":18446744073709551616,"s":"\u00e9","a":[1,{"b":null}]},"type":"application/json"}"#,
+            r#"{"content":null,"type":"bad type"}"#,
+            r#"{"content":"x","metadata":{"k":1,"n":null}}"#,
+            r#"{"content":[1,2],"content":"twice"}"#,
+            r#"{"event":"received","id":"1"}"#,
+            r#"{"method":"get","uri":"/ping"}"#,
+            r#"{"state":"new"}"#,
+            // refused
+            r#"{"content":"x","type":"bad type"}"#,
+            r#"{"content":"x","to":"@"}"#,
+            r#"{"content":"x","from":3}"#,
+            r#"{"content":"x","metadata":{"k":[1]}}"#,
+            r#"{"content":{"a":1e400}}"#,
+            r#"{"content":["\ud800"]}"#,
+            r#"{"content":{"a":1,}}"#,
+            r#"{"content":"x"} {}"#,
+            r#"{"content":"x","id":"#,
+            r#"{"id":"1"}"#,
+            "[]",
+        ] {
+            let full = Envelope::from_slice(json.as_bytes());
+            match (read(json), full) {
+                (Ok(Received::Envelope(e)), Ok(f)) => assert_eq!(e, f, "{json}"),
+                (Ok(Received::Message(m)), Ok(Envelope::Message(f))) => {
+                    assert_eq!(m.id.as_deref(), f.id.as_deref(), "{json}");
+                    assert_eq!((&m.from, &m.pp, &m.to), (&f.from, &f.pp, &f.to), "{json}");
+                    assert_eq!(m.content, f.content.is_some(), "{json}");
+                    assert_eq!(m.bytes(), json.as_bytes());
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{json}"),
+                (ours, full) => panic!("{json}: {ours:?} vs {full:?}"),
+            }
+        }
+    }
+}
