@@ -1,9 +1,11 @@
 // A console client: connects to a LIME server, establishes a guest session, sends a message
 // to itself, pings the server and finishes.
 //
-//   cargo build -p lime-dart -p lime-cli
-//   ../target/debug/lime serve &                     # net.tcp://127.0.0.1:55321, ws://127.0.0.1:8080
-//   LIME_DART_LIBRARY=../target/debug/liblime_dart.so dart run example/main.dart ws://127.0.0.1:8080
+//   cargo build -p lime-cli
+//   ../target/debug/lime serve &          # net.tcp://127.0.0.1:55321, ws://127.0.0.1:8080
+//   dart run example/main.dart ws://127.0.0.1:8080
+//
+// `dart run` runs the package's build hook, which builds the native library with cargo.
 import 'package:lime/lime.dart';
 
 Future<void> main(List<String> args) async {
@@ -31,6 +33,8 @@ Future<void> main(List<String> args) async {
     print('session ${finished?.state?.name ?? 'not finished in time'}');
   } on LimeException catch (e) {
     print('failed: $e');
-    await transport.close();
+  } finally {
+    // Closes the connection if it is still open, ends the streams, releases the session.
+    await channel.dispose();
   }
 }

@@ -2,8 +2,13 @@
 ///
 /// API-compatible with pub `lime` 0.0.25 (same names), with its bugs fixed (see the
 /// package README). Call [initLime] once before anything else: envelopes, nodes and
-/// sessions are handled by the native library.
-library lime;
+/// sessions are handled by the native library, which the package's build hook builds.
+///
+/// In a Flutter app, [Notification] clashes with Flutter's `Notification`
+/// (`package:flutter/widgets.dart`): import one of them with a prefix or `hide` it, e.g.
+/// `import 'package:flutter/material.dart' hide Notification;` or
+/// `import 'package:lime/lime.dart' as lime;`.
+library;
 
 export 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart' show ExternalLibrary;
 
@@ -29,7 +34,8 @@ export 'src/protocol/enums.dart'
         SessionEncryption,
         SessionState;
 export 'src/protocol/envelope.dart' show Envelope, EnvelopeExtension;
-export 'src/protocol/exceptions.dart' show InsecureSocketException, LimeErrorKind, LimeException;
+export 'src/protocol/exceptions.dart'
+    show ErrorCategory, InsecureSocketException, LimeErrorKind, LimeException;
 export 'src/protocol/guid.dart' show guid;
 export 'src/protocol/identity.dart' show Identity, Node;
 export 'src/protocol/lime_uri.dart' show LimeUri;

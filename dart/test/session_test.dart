@@ -167,8 +167,17 @@ Future<void> fullSession(String uri) async {
   expect(await alice.onConnectionDone.stream.first.timeout(_timeout), isTrue);
   expect(alice.state, SessionState.finished);
   await expectLater(alice.sendMessage(Message(content: 'late')), throwsA(isA<LimeException>()));
+  // the connection ended: every stream of the channel ended, so `await for` loops finish
+  expect(await aliceMessages.moveNext().timeout(_timeout), isFalse);
+  expect(await aliceNotifications.moveNext().timeout(_timeout), isFalse);
+  expect(await aliceFinished.moveNext().timeout(_timeout), isFalse);
+  expect(await alice.onSessionFailed.stream.toList().timeout(_timeout), isEmpty);
+  expect(await aliceTransport.onConnectionDone!.stream.toList().timeout(_timeout), [true]);
 
   expect((await bob.sendFinishingSession().timeout(_timeout))?.state, SessionState.finished);
+  await bob.dispose();
+  await alice.dispose();
+  expect(alice.state, SessionState.finished, reason: 'the last state stays readable');
 }
 
 Future<void> refusedAuthentication(String uri) async {
@@ -182,6 +191,18 @@ Future<void> refusedAuthentication(String uri) async {
   );
   expect((await next(failures)).reason?.code, 13);
   expect(channel.state, SessionState.failed);
+  // the refusal ended the connection: the streams end
+  expect(await failures.moveNext().timeout(_timeout), isFalse);
+  expect(await channel.onConnectionDone.stream.toList().timeout(_timeout), [true]);
+  await channel.dispose();
+}
+
+/// A channel whose message hook fails, as application code may.
+class FailingChannel extends ClientChannel {
+  FailingChannel(super.transport);
+
+  @override
+  void onMessage(Message message) => throw StateError('hook failed on ${message.id}');
 }
 
 void main() {
@@ -202,6 +223,78 @@ void main() {
   test('a transport opens only its own schemes', () async {
     await expectLater(WebSocketTransport().open(server.tcp), throwsArgumentError);
     await expectLater(TcpTransport().open(server.ws), throwsArgumentError);
+  });
+
+  test('overlapping first calls share one take-over of the transport', () async {
+    final transport = WebSocketTransport();
+    await transport.open(server.ws);
+    final channel = ClientChannel(transport);
+    // Both reach the session, which refuses them (15): before the fix the second call found
+    // the connection already taken and failed with "closed".
+    final early = [
+      for (var i = 0; i < 3; i++)
+        channel.sendMessage(Message(content: 'too early $i')).then<Object?>((_) => null,
+            onError: (Object e) => e),
+    ];
+    for (final outcome in await Future.wait(early).timeout(_timeout)) {
+      expect(outcome,
+          isA<LimeException>()
+              .having((e) => e.reason.code, 'code', ReasonCodes.sessionInvalidActionForState));
+    }
+    await channel.dispose();
+  });
+
+  test('dispose closes the session, ends the streams and releases the native session', () async {
+    final transport = TcpTransport();
+    await transport.open(server.tcp);
+    final channel = ClientChannel(transport);
+    await channel.establishSession('erin@localhost', 'x', GuestAuthentication()).timeout(_timeout);
+    final messages = channel.onReceiveMessage.stream.toList();
+    final done = channel.onConnectionDone.stream.toList();
+    await channel.dispose().timeout(_timeout);
+    expect(await messages.timeout(_timeout), isEmpty);
+    expect(await done.timeout(_timeout), [true]);
+    expect(channel.sessionId, isNotNull, reason: 'the last values stay readable');
+    await expectLater(channel.sendMessage(Message(content: 'after dispose')), throwsStateError);
+    await channel.dispose(); // again: nothing
+    await transport.close(); // the channel owned the connection: nothing left to close
+  });
+
+  test('closing a transport without a channel releases it and ends its streams', () async {
+    final transport = WebSocketTransport();
+    await transport.open(server.ws);
+    expect(transport.subprotocol, 'lime');
+    final closed = transport.onClose.stream.toList();
+    final done = transport.onConnectionDone!.stream.toList();
+    await transport.close().timeout(_timeout);
+    expect(await closed.timeout(_timeout), [true]);
+    expect(await done.timeout(_timeout), isEmpty);
+    expect(transport.subprotocol, isNull);
+    await transport.close(); // again: nothing
+    await expectLater(transport.open(server.ws), throwsStateError);
+  });
+
+  test('an exception in a hook reaches onError, not the zone', () async {
+    final uncaught = <Object>[];
+    await runZonedGuarded(() async {
+      final transport = WebSocketTransport();
+      await transport.open(server.ws);
+      final channel = FailingChannel(transport);
+      await channel
+          .establishSession('frank@localhost', 'x', GuestAuthentication())
+          .timeout(_timeout);
+      final errors = StreamIterator(channel.onError.stream);
+      await channel.sendMessage(Message(id: 'm9', to: channel.localNode, content: 'to myself'));
+      final error = await next(errors);
+      expect(error, isA<StateError>().having((e) => e.message, 'message', 'hook failed on m9'));
+      // Transport.send returns nothing: its failure (content that is not JSON) goes there too
+      transport.send(Message(to: channel.localNode, content: Object()));
+      expect(await next(errors), isA<JsonUnsupportedObjectError>());
+      await channel.sendFinishingSession().timeout(_timeout);
+      expect(await errors.moveNext().timeout(_timeout), isFalse);
+      await channel.dispose();
+    }, (error, _) => uncaught.add(error));
+    expect(uncaught, isEmpty);
   });
 
   test('envelopes without a session fail cleanly', () async {

@@ -3,10 +3,13 @@
 #
 #   1. drift:   regenerates the flutter_rust_bridge glue and fails if dart/lib/src/rust/ or
 #               bindings/dart/src/frb_generated.rs differ from what is checked in;
-#   2. syntax:  parses every .dart file of the package with tree-sitter (npm @sengac packages);
+#   2. syntax:  parses every .dart file of the package (lib/, test/, example/, the build hook in
+#               hook/, tool/) with tree-sitter (npm @sengac packages);
 #   3. symbols: builds the native library and checks that every symbol the Dart side looks up
-#               by name (generated code and the flutter_rust_bridge runtime) is exported;
-#   4. tests:   `flutter test` / `dart test` when an SDK is on PATH, otherwise reported skipped.
+#               by name (generated code, the flutter_rust_bridge runtime and the asset loader's
+#               `@Native` lookup) is exported;
+#   4. tests:   `dart analyze` and `dart test` when a Dart SDK is on PATH, otherwise reported
+#               skipped.
 #
 #   bash dart/tool/check.sh            # from anywhere; ends with "check.sh: N passed, N failed, N skipped"
 #
@@ -83,7 +86,7 @@ if [ ! -d "$NPM_DIR/node_modules/@sengac/tree-sitter-dart" ]; then
     fi
 fi
 if [ -d "$NPM_DIR/node_modules/@sengac/tree-sitter-dart" ] && command -v node >/dev/null; then
-    mapfile -t dart_files < <(find dart -name '*.dart' -not -path '*/.dart_tool/*' -not -path '*/build/*' | sort)
+    mapfile -t dart_files < <(find dart -name '*.dart' -not -path '*/.dart_tool/*' -not -path 'dart/build/*' -not -path 'dart/example/build/*' | sort)
     if NODE_PATH="$NPM_DIR/node_modules" node "$DART_DIR/tool/check_dart_syntax.cjs" "${dart_files[@]}" \
         >"$snapshot/syntax.log" 2>&1; then
         tail -1 "$snapshot/syntax.log"
@@ -119,6 +122,9 @@ if cargo build -p lime-dart -p lime-cli --quiet; then
             frb_free_wire_sync_rust2dart_sse frb_get_rust_content_hash frb_init_frb_dart_api_dl \
             frb_pde_ffi_dispatcher_primary frb_pde_ffi_dispatcher_sync frb_rust_vec_u8_free \
             frb_rust_vec_u8_new frb_rust_vec_u8_resize store_dart_post_cobject >>"$snapshot/want"
+        # ...and by the loader of the build hook's asset (lib/src/native.dart, `@Native`).
+        grep -ohE "symbol: '[A-Za-z0-9_]+'" dart/lib/src/native.dart | grep -oE "'[A-Za-z0-9_]+'" |
+            tr -d "'" >>"$snapshot/want"
         sort -u "$snapshot/want" -o "$snapshot/want"
         nm "${nm_args[@]}" "$lib" | awk '{print $NF}' | sed 's/^_//' | sort -u >"$snapshot/have"
         missing="$(comm -23 "$snapshot/want" "$snapshot/have")"
@@ -146,18 +152,13 @@ if [ -z "${LIME_DART_LIBRARY:-}" ]; then
 fi
 export LIME_DART_LIBRARY
 export LIME_SERVER_BIN="${LIME_SERVER_BIN:-$TARGET/debug/lime}"
-if command -v flutter >/dev/null && flutter --version >/dev/null 2>&1; then
-    if (cd "$DART_DIR" && flutter pub get && flutter test); then
-        pass "tests: flutter test"
+# A pure Dart package: any Dart SDK (standalone or Flutter's) runs the tests. `dart test` also
+# runs the build hook (hook/build.dart), which builds the release library into .dart_tool/.
+if command -v dart >/dev/null && dart --version >/dev/null 2>&1; then
+    if (cd "$DART_DIR" && dart pub get && dart analyze && dart test); then
+        pass "tests: dart analyze, dart test"
     else
-        fail "tests: flutter test"
-    fi
-elif command -v dart >/dev/null && dart --version >/dev/null 2>&1; then
-    # A `dart` from a Flutter SDK resolves the flutter dependency; a standalone Dart SDK cannot.
-    if (cd "$DART_DIR" && dart pub get && dart test); then
-        pass "tests: dart test"
-    else
-        fail "tests: dart test"
+        fail "tests: dart analyze, dart test"
     fi
 else
     skip "tests: no Dart/Flutter SDK on PATH, the Dart tests were skipped (the Rust tests of lime-dart cover the same API)" \

@@ -20,6 +20,9 @@ parser.setLanguage(Dart);
 const EXTERNAL_FIELD =
   /^(\s*(?:static\s+|late\s+|final\s+)*)external(\s+[^;{}=()]*[A-Za-z_$][\w$]*\s*;\s*)$/gm;
 
+// Nor the unnamed library directive `library;` (Dart 2.19): give it a name for the parse.
+const UNNAMED_LIBRARY = /^(\s*)library\s*;/gm;
+
 function problems(node, out) {
   if (node.type === 'ERROR' || node.isMissing) {
     out.push(node);
@@ -31,7 +34,10 @@ function problems(node, out) {
 
 let failed = 0;
 for (const file of process.argv.slice(2)) {
-  const source = fs.readFileSync(file, 'utf8').replace(EXTERNAL_FIELD, (_, a, b) => a + ' '.repeat(8) + b);
+  const source = fs
+    .readFileSync(file, 'utf8')
+    .replace(EXTERNAL_FIELD, (_, a, b) => a + ' '.repeat(8) + b)
+    .replace(UNNAMED_LIBRARY, (_, a) => a + 'library _;');
   // The callback form has no input size limit.
   const tree = parser.parse((index) => source.slice(index, index + 8192));
   const found = problems(tree.rootNode, []);

@@ -34,8 +34,9 @@ STUB=""
 cleanup() { [ -n "$STUB" ] && rm -rf "$STUB"; }
 trap cleanup EXIT
 if ! { command -v flutter >/dev/null && flutter --version >/dev/null 2>&1; }; then
-    # No Flutter SDK (the package depends on flutter, so the codegen asks for `flutter --version`):
-    # stub both executables. Nothing else of the SDK is called (see flutter_rust_bridge.yaml).
+    # No SDK: stub both executables (the codegen asks for `dart --version`, or for
+    # `flutter --version` in a Flutter package). Nothing else of the SDK is called (see
+    # flutter_rust_bridge.yaml).
     STUB="$(mktemp -d)"
     for tool in dart flutter; do
         printf '#!/bin/sh\n# stub for flutter_rust_bridge_codegen: only `--version` is called\nexit 0\n' >"$STUB/$tool"
@@ -52,3 +53,13 @@ export CARGO_TARGET_DIR="${LIME_FRB_TARGET_DIR:-$REPO/target/frb-expand}"
 flutter_rust_bridge_codegen generate --config-file flutter_rust_bridge.yaml
 # The codegen writes a Cargo.lock next to a crate it treats as standalone; the workspace has one.
 rm -f "$REPO/bindings/dart/Cargo.lock"
+# flutter_rust_bridge's fallback lookup directory is derived from `rust_root` (the crate's own
+# target/release/, which a workspace build never fills): point it at the workspace's target/
+# directory, relative to the package root as the generated loader resolves it.
+sed -i.bak "s|ioDirectory: '../bindings/dart/target/release/'|ioDirectory: '../target/release/'|" \
+    lib/src/rust/frb_generated.dart
+rm -f lib/src/rust/frb_generated.dart.bak
+grep -q "ioDirectory: '../target/release/'" lib/src/rust/frb_generated.dart || {
+    echo "generate.sh: the generated ioDirectory changed form; update the sed above" >&2
+    exit 1
+}

@@ -42,7 +42,7 @@ flutter_rust_bridge::frb_generated_boilerplate!(
     default_rust_auto_opaque = RustAutoOpaqueMoi,
 );
 pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_VERSION: &str = "2.13.0";
-pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_CONTENT_HASH: i32 = 635812906;
+pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_CONTENT_HASH: i32 = 61055889;
 
 // Section: executor
 
@@ -374,7 +374,7 @@ fn wire__crate__api__client__LimeClient_events_impl(
             >>::sse_decode(&mut deserializer);
             deserializer.end();
             move |context| async move {
-                transform_result_sse::<_, LimeError>(
+                transform_result_sse::<_, ()>(
                     (move || async move {
                         let mut api_that_guard = None;
                         let decode_indices_ =
@@ -393,9 +393,10 @@ fn wire__crate__api__client__LimeClient_events_impl(
                             }
                         }
                         let api_that_guard = api_that_guard.unwrap();
-                        let output_ok =
+                        let output_ok = Ok::<_, ()>({
                             crate::api::client::LimeClient::events(&*api_that_guard, api_sink)
-                                .await?;
+                                .await;
+                        })?;
                         std::result::Result::Ok(output_ok)
                     })()
                     .await,
@@ -1841,7 +1842,7 @@ fn wire__crate__api__node__parse_node_impl(
         },
     )
 }
-fn wire__crate__api__envelope__reason_dto_default_impl(
+fn wire__crate__api__reason__reason_dto_default_impl(
     port_: flutter_rust_bridge::for_generated::MessagePort,
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
     rust_vec_len_: i32,
@@ -1866,7 +1867,7 @@ fn wire__crate__api__envelope__reason_dto_default_impl(
             deserializer.end();
             move |context| {
                 transform_result_sse::<_, ()>((move || {
-                    let output_ok = Ok::<_, ()>(crate::api::envelope::ReasonDto::default())?;
+                    let output_ok = Ok::<_, ()>(crate::api::reason::ReasonDto::default())?;
                     std::result::Result::Ok(output_ok)
                 })())
             }
@@ -2181,7 +2182,7 @@ impl SseDecode for crate::api::envelope::CommandDto {
         let mut var_status = <crate::api::enums::CommandStatusDto>::sse_decode(deserializer);
         let mut var_resource =
             <Option<crate::api::document::DocumentDto>>::sse_decode(deserializer);
-        let mut var_reason = <Option<crate::api::envelope::ReasonDto>>::sse_decode(deserializer);
+        let mut var_reason = <Option<crate::api::reason::ReasonDto>>::sse_decode(deserializer);
         return crate::api::envelope::CommandDto {
             id: var_id,
             from: var_from,
@@ -2269,6 +2270,22 @@ impl SseDecode for crate::api::envelope::EnvelopeKindDto {
     }
 }
 
+impl SseDecode for crate::api::error::ErrorCategory {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut inner = <i32>::sse_decode(deserializer);
+        return match inner {
+            0 => crate::api::error::ErrorCategory::Parse,
+            1 => crate::api::error::ErrorCategory::Transport,
+            2 => crate::api::error::ErrorCategory::Session,
+            3 => crate::api::error::ErrorCategory::Command,
+            4 => crate::api::error::ErrorCategory::Timeout,
+            5 => crate::api::error::ErrorCategory::Closed,
+            _ => unreachable!("Invalid variant for ErrorCategory: {}", inner),
+        };
+    }
+}
+
 impl SseDecode for i32 {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -2282,22 +2299,6 @@ impl SseDecode for crate::api::node::IdentityDto {
         let mut var_name = <Option<String>>::sse_decode(deserializer);
         let mut var_domain = <Option<String>>::sse_decode(deserializer);
         return crate::api::node::IdentityDto { name: var_name, domain: var_domain };
-    }
-}
-
-impl SseDecode for crate::api::error::LimeErrorKind {
-    // Codec=Sse (Serialization based), see doc to use other codecs
-    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
-        let mut inner = <i32>::sse_decode(deserializer);
-        return match inner {
-            0 => crate::api::error::LimeErrorKind::Parse,
-            1 => crate::api::error::LimeErrorKind::Transport,
-            2 => crate::api::error::LimeErrorKind::Session,
-            3 => crate::api::error::LimeErrorKind::Command,
-            4 => crate::api::error::LimeErrorKind::Timeout,
-            5 => crate::api::error::LimeErrorKind::Closed,
-            _ => unreachable!("Invalid variant for LimeErrorKind: {}", inner),
-        };
     }
 }
 
@@ -2438,7 +2439,7 @@ impl SseDecode for crate::api::envelope::NotificationDto {
         let mut var_to = <Option<String>>::sse_decode(deserializer);
         let mut var_metadata = <Option<Vec<(String, String)>>>::sse_decode(deserializer);
         let mut var_event = <crate::api::enums::NotificationEventDto>::sse_decode(deserializer);
-        let mut var_reason = <Option<crate::api::envelope::ReasonDto>>::sse_decode(deserializer);
+        let mut var_reason = <Option<crate::api::reason::ReasonDto>>::sse_decode(deserializer);
         return crate::api::envelope::NotificationDto {
             id: var_id,
             from: var_from,
@@ -2557,11 +2558,11 @@ impl SseDecode for Option<crate::api::envelope::NotificationDto> {
     }
 }
 
-impl SseDecode for Option<crate::api::envelope::ReasonDto> {
+impl SseDecode for Option<crate::api::reason::ReasonDto> {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
         if (<bool>::sse_decode(deserializer)) {
-            return Some(<crate::api::envelope::ReasonDto>::sse_decode(deserializer));
+            return Some(<crate::api::reason::ReasonDto>::sse_decode(deserializer));
         } else {
             return None;
         }
@@ -2658,12 +2659,12 @@ impl SseDecode for Option<Vec<crate::api::enums::SessionEncryptionDto>> {
     }
 }
 
-impl SseDecode for crate::api::envelope::ReasonDto {
+impl SseDecode for crate::api::reason::ReasonDto {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
         let mut var_code = <i32>::sse_decode(deserializer);
         let mut var_description = <Option<String>>::sse_decode(deserializer);
-        return crate::api::envelope::ReasonDto { code: var_code, description: var_description };
+        return crate::api::reason::ReasonDto { code: var_code, description: var_description };
     }
 }
 
@@ -2711,7 +2712,7 @@ impl SseDecode for crate::api::envelope::SessionDto {
             <Option<crate::api::enums::AuthenticationSchemeDto>>::sse_decode(deserializer);
         let mut var_authentication =
             <Option<crate::api::envelope::AuthenticationDto>>::sse_decode(deserializer);
-        let mut var_reason = <Option<crate::api::envelope::ReasonDto>>::sse_decode(deserializer);
+        let mut var_reason = <Option<crate::api::reason::ReasonDto>>::sse_decode(deserializer);
         return crate::api::envelope::SessionDto {
             id: var_id,
             from: var_from,
@@ -2895,9 +2896,7 @@ fn pde_ffi_dispatcher_primary_impl(
             wire__crate__api__envelope__message_dto_default_impl(port, ptr, rust_vec_len, data_len)
         }
         34 => wire__crate__api__node__node_dto_default_impl(port, ptr, rust_vec_len, data_len),
-        41 => {
-            wire__crate__api__envelope__reason_dto_default_impl(port, ptr, rust_vec_len, data_len)
-        }
+        41 => wire__crate__api__reason__reason_dto_default_impl(port, ptr, rust_vec_len, data_len),
         43 => wire__crate__api__transport__transport_options_dto_default_impl(
             port,
             ptr,
@@ -3301,6 +3300,31 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::envelope::EnvelopeKindDto>
     }
 }
 // Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for FrbWrapper<crate::api::error::ErrorCategory> {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        match self.0 {
+            crate::api::error::ErrorCategory::Parse => 0.into_dart(),
+            crate::api::error::ErrorCategory::Transport => 1.into_dart(),
+            crate::api::error::ErrorCategory::Session => 2.into_dart(),
+            crate::api::error::ErrorCategory::Command => 3.into_dart(),
+            crate::api::error::ErrorCategory::Timeout => 4.into_dart(),
+            crate::api::error::ErrorCategory::Closed => 5.into_dart(),
+            _ => unreachable!(),
+        }
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for FrbWrapper<crate::api::error::ErrorCategory>
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<FrbWrapper<crate::api::error::ErrorCategory>>
+    for crate::api::error::ErrorCategory
+{
+    fn into_into_dart(self) -> FrbWrapper<crate::api::error::ErrorCategory> {
+        self.into()
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
 impl flutter_rust_bridge::IntoDart for crate::api::node::IdentityDto {
     fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
         [self.name.into_into_dart().into_dart(), self.domain.into_into_dart().into_dart()]
@@ -3312,31 +3336,6 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::node::IdentityDto>
     for crate::api::node::IdentityDto
 {
     fn into_into_dart(self) -> crate::api::node::IdentityDto {
-        self
-    }
-}
-// Codec=Dco (DartCObject based), see doc to use other codecs
-impl flutter_rust_bridge::IntoDart for crate::api::error::LimeErrorKind {
-    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
-        match self {
-            Self::Parse => 0.into_dart(),
-            Self::Transport => 1.into_dart(),
-            Self::Session => 2.into_dart(),
-            Self::Command => 3.into_dart(),
-            Self::Timeout => 4.into_dart(),
-            Self::Closed => 5.into_dart(),
-            _ => unreachable!(),
-        }
-    }
-}
-impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
-    for crate::api::error::LimeErrorKind
-{
-}
-impl flutter_rust_bridge::IntoIntoDart<crate::api::error::LimeErrorKind>
-    for crate::api::error::LimeErrorKind
-{
-    fn into_into_dart(self) -> crate::api::error::LimeErrorKind {
         self
     }
 }
@@ -3480,20 +3479,17 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::enums::NotificationEventDto>
     }
 }
 // Codec=Dco (DartCObject based), see doc to use other codecs
-impl flutter_rust_bridge::IntoDart for crate::api::envelope::ReasonDto {
+impl flutter_rust_bridge::IntoDart for crate::api::reason::ReasonDto {
     fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
         [self.code.into_into_dart().into_dart(), self.description.into_into_dart().into_dart()]
             .into_dart()
     }
 }
-impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
-    for crate::api::envelope::ReasonDto
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive for crate::api::reason::ReasonDto {}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::reason::ReasonDto>
+    for crate::api::reason::ReasonDto
 {
-}
-impl flutter_rust_bridge::IntoIntoDart<crate::api::envelope::ReasonDto>
-    for crate::api::envelope::ReasonDto
-{
-    fn into_into_dart(self) -> crate::api::envelope::ReasonDto {
+    fn into_into_dart(self) -> crate::api::reason::ReasonDto {
         self
     }
 }
@@ -3815,7 +3811,7 @@ impl SseEncode for crate::api::envelope::CommandDto {
         <crate::api::enums::CommandMethodDto>::sse_encode(self.method, serializer);
         <crate::api::enums::CommandStatusDto>::sse_encode(self.status, serializer);
         <Option<crate::api::document::DocumentDto>>::sse_encode(self.resource, serializer);
-        <Option<crate::api::envelope::ReasonDto>>::sse_encode(self.reason, serializer);
+        <Option<crate::api::reason::ReasonDto>>::sse_encode(self.reason, serializer);
     }
 }
 
@@ -3894,6 +3890,26 @@ impl SseEncode for crate::api::envelope::EnvelopeKindDto {
     }
 }
 
+impl SseEncode for crate::api::error::ErrorCategory {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(
+            match self {
+                crate::api::error::ErrorCategory::Parse => 0,
+                crate::api::error::ErrorCategory::Transport => 1,
+                crate::api::error::ErrorCategory::Session => 2,
+                crate::api::error::ErrorCategory::Command => 3,
+                crate::api::error::ErrorCategory::Timeout => 4,
+                crate::api::error::ErrorCategory::Closed => 5,
+                _ => {
+                    unimplemented!("");
+                }
+            },
+            serializer,
+        );
+    }
+}
+
 impl SseEncode for i32 {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -3906,26 +3922,6 @@ impl SseEncode for crate::api::node::IdentityDto {
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
         <Option<String>>::sse_encode(self.name, serializer);
         <Option<String>>::sse_encode(self.domain, serializer);
-    }
-}
-
-impl SseEncode for crate::api::error::LimeErrorKind {
-    // Codec=Sse (Serialization based), see doc to use other codecs
-    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
-        <i32>::sse_encode(
-            match self {
-                crate::api::error::LimeErrorKind::Parse => 0,
-                crate::api::error::LimeErrorKind::Transport => 1,
-                crate::api::error::LimeErrorKind::Session => 2,
-                crate::api::error::LimeErrorKind::Command => 3,
-                crate::api::error::LimeErrorKind::Timeout => 4,
-                crate::api::error::LimeErrorKind::Closed => 5,
-                _ => {
-                    unimplemented!("");
-                }
-            },
-            serializer,
-        );
     }
 }
 
@@ -4030,7 +4026,7 @@ impl SseEncode for crate::api::envelope::NotificationDto {
         <Option<String>>::sse_encode(self.to, serializer);
         <Option<Vec<(String, String)>>>::sse_encode(self.metadata, serializer);
         <crate::api::enums::NotificationEventDto>::sse_encode(self.event, serializer);
-        <Option<crate::api::envelope::ReasonDto>>::sse_encode(self.reason, serializer);
+        <Option<crate::api::reason::ReasonDto>>::sse_encode(self.reason, serializer);
     }
 }
 
@@ -4136,12 +4132,12 @@ impl SseEncode for Option<crate::api::envelope::NotificationDto> {
     }
 }
 
-impl SseEncode for Option<crate::api::envelope::ReasonDto> {
+impl SseEncode for Option<crate::api::reason::ReasonDto> {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
         <bool>::sse_encode(self.is_some(), serializer);
         if let Some(value) = self {
-            <crate::api::envelope::ReasonDto>::sse_encode(value, serializer);
+            <crate::api::reason::ReasonDto>::sse_encode(value, serializer);
         }
     }
 }
@@ -4226,7 +4222,7 @@ impl SseEncode for Option<Vec<crate::api::enums::SessionEncryptionDto>> {
     }
 }
 
-impl SseEncode for crate::api::envelope::ReasonDto {
+impl SseEncode for crate::api::reason::ReasonDto {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
         <i32>::sse_encode(self.code, serializer);
@@ -4289,7 +4285,7 @@ impl SseEncode for crate::api::envelope::SessionDto {
             self.authentication,
             serializer,
         );
-        <Option<crate::api::envelope::ReasonDto>>::sse_encode(self.reason, serializer);
+        <Option<crate::api::reason::ReasonDto>>::sse_encode(self.reason, serializer);
     }
 }
 

@@ -20,7 +20,7 @@ use lime_dart::api::{
         SessionCompressionDto, SessionEncryptionDto, SessionStateDto,
     },
     envelope::{AuthenticationDto, CommandDto, MessageDto, NotificationDto},
-    error::{LimeError, LimeErrorKind},
+    error::{ErrorCategory, LimeError},
     transport::{default_transport_options, LimeTransport, TransportOptionsDto},
 };
 use tokio::sync::mpsc;
@@ -295,7 +295,7 @@ async fn full_session(uri: &str, tls: Option<&Certs>) {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err.kind(), LimeErrorKind::Session | LimeErrorKind::Closed), "{err}");
+    assert!(matches!(err.kind(), ErrorCategory::Session | ErrorCategory::Closed), "{err}");
 
     // bob finishes while his pump waits in `receive`: the pump steps aside, then delivers the
     // end of the session and stops
@@ -349,7 +349,7 @@ async fn failed_authentication_is_code_13() {
         ))
         .await
         .unwrap_err();
-        assert_eq!(err.kind(), LimeErrorKind::Session);
+        assert_eq!(err.kind(), ErrorCategory::Session);
         assert!(matches!(err, LimeError::Session { code: 13, .. }), "{err}");
         assert_eq!(err.reason().code, 13);
         assert_eq!(c.state(), SessionStateDto::Failed);
@@ -366,11 +366,16 @@ async fn state_rules_and_timeouts() {
     assert_eq!(c.state(), SessionStateDto::New);
     let early = MessageDto { content: Some(text("too early")), ..MessageDto::default() };
     let err = within(c.send_message(early)).await.unwrap_err();
-    assert_eq!((err.kind(), err.reason().code), (LimeErrorKind::Session, 15), "{err}");
+    assert_eq!((err.kind(), err.reason().code), (ErrorCategory::Session, 15), "{err}");
     let err = within(c.next_event()).await.unwrap_err();
-    assert_eq!(err.kind(), LimeErrorKind::Session, "{err}");
+    assert_eq!(err.kind(), ErrorCategory::Session, "{err}");
+    // what `events()` puts into the Dart stream as its error (instead of failing the call)
+    let err = within(c.pump(|_| -> bool { unreachable!("no event before the session") }))
+        .await
+        .unwrap_err();
+    assert_eq!((err.kind(), err.reason().code), (ErrorCategory::Session, 15), "{err}");
     let bad = MessageDto { to: Some("@".into()), ..MessageDto::default() };
-    assert_eq!(within(c.send_message(bad)).await.unwrap_err().kind(), LimeErrorKind::Parse);
+    assert_eq!(within(c.send_message(bad)).await.unwrap_err().kind(), ErrorCategory::Parse);
 
     within(c.establish_session("carol@localhost".into(), None, guest(), None, None)).await.unwrap();
     assert_eq!(c.info().local_node.as_deref(), Some("carol@localhost/default"));
@@ -382,7 +387,7 @@ async fn state_rules_and_timeouts() {
     };
     let (timed_out, ()) = tokio::join!(within(c.process_command(ask, 300)), silent);
     let err = timed_out.unwrap_err();
-    assert_eq!((err.kind(), err.reason().code), (LimeErrorKind::Timeout, 0), "{err}");
+    assert_eq!((err.kind(), err.reason().code), (ErrorCategory::Timeout, 0), "{err}");
 
     within(c.close()).await.unwrap();
     assert_eq!(c.state(), SessionStateDto::Failed);
@@ -410,7 +415,7 @@ async fn server_shutdown_ends_the_event_stream() {
     server.shutdown().await;
     // The same category as in every host: the connection is closed.
     let err = within(pending).await.unwrap().unwrap_err();
-    assert_eq!(err.kind(), LimeErrorKind::Closed, "{err}");
+    assert_eq!(err.kind(), ErrorCategory::Closed, "{err}");
     let end = recv(&mut events).await;
     assert_eq!(end.kind, ChannelEventKind::Failed);
     assert_eq!(end.session.unwrap().reason.unwrap().code, 11);
@@ -423,23 +428,23 @@ async fn connection_errors() {
     let err = LimeClient::connect("http://localhost:1".into(), default_client_options())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), LimeErrorKind::Transport);
+    assert_eq!(err.kind(), ErrorCategory::Transport);
     let err = LimeClient::connect("net.tcp://127.0.0.1:1".into(), default_client_options())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), LimeErrorKind::Transport);
+    assert_eq!(err.kind(), ErrorCategory::Transport);
     let half = TransportOptionsDto {
         client_certificate_pem: Some("x".into()),
         ..default_transport_options()
     };
     let err = LimeTransport::connect("ws://127.0.0.1:1".into(), half).await.unwrap_err();
-    assert_eq!(err.kind(), LimeErrorKind::Parse);
+    assert_eq!(err.kind(), ErrorCategory::Parse);
     let bad_pem = TransportOptionsDto {
         trusted_roots_pem: Some("not a certificate".into()),
         ..default_transport_options()
     };
     let err = LimeTransport::connect("ws://127.0.0.1:1".into(), bad_pem).await.unwrap_err();
-    assert_eq!(err.kind(), LimeErrorKind::Transport);
+    assert_eq!(err.kind(), ErrorCategory::Transport);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,7 +13,7 @@ use lime_dart::api::{
         command_to_json, message_to_json, notification_to_json, parse_envelope, session_to_json,
         EnvelopeDto, EnvelopeKindDto,
     },
-    error::LimeErrorKind,
+    error::ErrorCategory,
     node::{parse_identity, parse_node, NodeDto},
     uri::parse_lime_uri,
 };
@@ -107,7 +107,7 @@ fn invalid_envelopes_are_parse_errors() {
         let err = parse_envelope(case["input"].as_str().unwrap().into())
             .map(|dto| format!("{dto:?}"))
             .expect_err(name);
-        assert_eq!(err.kind(), LimeErrorKind::Parse, "{name}");
+        assert_eq!(err.kind(), ErrorCategory::Parse, "{name}");
         // Field errors name the field (`unknown_value` errors name the enumeration instead).
         if let (Some(field), "invalid_field") =
             (case["field"].as_str(), case["error"].as_str().unwrap())

@@ -172,6 +172,12 @@ impl From<ChannelEvent> for ChannelEventDto {
     }
 }
 
+/// What a failed [`LimeClient::pump`] puts into the Dart event stream: the error's one-line
+/// description (flutter_rust_bridge delivers stream errors to Dart as text).
+fn stream_error(result: Result<(), LimeError>) -> Result<(), String> {
+    result.map_err(|e| e.message())
+}
+
 /// A LIME client session: connect, establish, send and receive, finish.
 ///
 /// Dart: `await LimeClient.connect(uri: …, options: …)`, then `establishSession(…)` (or the
@@ -356,8 +362,17 @@ impl LimeClient {
 
     /// Streams every incoming event (messages, notifications, commands, then the end of the
     /// session) until the session ends. Call once, after the session is established.
-    pub async fn events(&self, sink: StreamSink<ChannelEventDto>) -> Result<(), LimeError> {
-        self.pump(move |event| sink.add(event).is_ok()).await
+    ///
+    /// Never fails as a call: a failure (such as calling it before the session is established)
+    /// is an error event of the stream, followed by its end. A failing call would complete a
+    /// future that the generated Dart code does not await, an uncaught error in the app's zone.
+    pub async fn events(&self, sink: StreamSink<ChannelEventDto>) {
+        let events = sink.clone();
+        let result = self.pump(move |event| events.add(event).is_ok()).await;
+        if let Err(message) = stream_error(result) {
+            // Fails only when Dart no longer listens: nobody to tell.
+            let _ = sink.add_error(message);
+        }
     }
 
     /// Hands every incoming event to `emit` until the session ends or `emit` returns false;
@@ -389,5 +404,18 @@ impl LimeClient {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_pump_becomes_a_stream_error_with_its_description() {
+        let failure = LimeError::Session { code: 15, description: "establish first".into() };
+        assert_eq!(stream_error(Err(failure.clone())), Err(failure.message()));
+        assert_eq!(stream_error(Err(LimeError::Closed)), Err("the channel is closed".into()));
+        assert_eq!(stream_error(Ok(())), Ok(()));
     }
 }

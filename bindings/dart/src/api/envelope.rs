@@ -1,5 +1,6 @@
 //! Envelopes as plain Dart classes: [`MessageDto`], [`NotificationDto`], [`CommandDto`],
-//! [`SessionDto`], plus [`ReasonDto`] and [`AuthenticationDto`], and the JSON functions
+//! [`SessionDto`], plus [`AuthenticationDto`] (the [`ReasonDto`] they carry is in
+//! [`super::reason`]), and the JSON functions
 //! ([`parse_envelope`], [`message_to_json`], …) that give the Dart package the exact C# wire
 //! format of lime-core.
 //!
@@ -18,16 +19,8 @@ use super::{
     },
     error::{invalid, LimeError},
     node::node_field,
+    reason::ReasonDto,
 };
-
-/// Why something failed: `{"code": int, "description"?: string}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ReasonDto {
-    /// LIME reason code (13: authentication failed, 42: destination not found, …).
-    pub code: i32,
-    /// Human-readable text.
-    pub description: Option<String>,
-}
 
 /// A message: content sent to a node.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -209,18 +202,6 @@ fn text(node: Option<&lime::Node>) -> Option<String> {
 
 fn metadata(m: Option<&Metadata>) -> Option<Vec<(String, String)>> {
     m.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-}
-
-impl From<&lime::Reason> for ReasonDto {
-    fn from(r: &lime::Reason) -> Self {
-        Self { code: r.code, description: r.description.clone() }
-    }
-}
-
-impl From<ReasonDto> for lime::Reason {
-    fn from(r: ReasonDto) -> Self {
-        Self { code: r.code, description: r.description }
-    }
 }
 
 impl From<&lime::Message> for MessageDto {
@@ -530,10 +511,7 @@ mod tests {
     #[test]
     fn invalid_input_is_a_parse_error_naming_the_field() {
         for bad in ["{", "[]", r#"{"id":"1"}"#, r#"{"event":"nonsense"}"#] {
-            assert_eq!(
-                parse_envelope(bad.into()).unwrap_err().kind(),
-                super::super::error::LimeErrorKind::Parse
-            );
+            assert_eq!(parse_envelope(bad.into()).unwrap_err().kind(), lime::ErrorCategory::Parse);
         }
         let m = MessageDto { to: Some("@".into()), ..MessageDto::default() };
         assert!(message_to_json(m).unwrap_err().message().contains("`to`"));

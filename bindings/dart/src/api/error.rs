@@ -2,7 +2,11 @@
 //!
 //! Every fallible function of the API returns `Result<_, LimeError>`; the generated Dart code
 //! throws the error, and the idiomatic layer in `dart/lib/src/` turns it into a
-//! `LimeException` carrying the LIME [`ReasonDto`].
+//! `LimeException` carrying the LIME [`ReasonDto`] and the core's [`ErrorCategory`].
+//!
+//! The categories are lime-core's own enum, not a copy: [`_ErrorCategory`] only tells
+//! flutter_rust_bridge its variants (`#[frb(mirror)]`), and the generated code converts the
+//! core type itself, so the list is defined once, in `core/src/error.rs`.
 //!
 //! The enum is opaque on the Dart side (`#[frb(opaque)]`): flutter_rust_bridge turns enums
 //! with fields into `freezed` classes, which need `build_runner` to generate code. An opaque
@@ -11,8 +15,9 @@
 
 use flutter_rust_bridge::frb;
 use lime::reason::codes;
+pub use lime::ErrorCategory;
 
-use super::envelope::ReasonDto;
+use super::reason::ReasonDto;
 
 /// Every failure the Dart bindings report.
 #[frb(opaque)]
@@ -52,34 +57,41 @@ pub enum LimeError {
     Closed,
 }
 
-/// The variants of [`LimeError`], for matching in Dart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LimeErrorKind {
-    /// [`LimeError::Parse`].
+/// The kinds of failure a host sees: lime-core's [`ErrorCategory`], the same list in every
+/// binding.
+///
+/// (In Rust this item only lists the core enum's variants for flutter_rust_bridge, which
+/// generates the Dart enum from it and converts the core enum directly, `#[frb(mirror)]`. Keep
+/// it in the core's order; the test `the_mirror_lists_the_core_categories` checks every
+/// category [`LimeError::kind`] returns.)
+#[frb(mirror(ErrorCategory))]
+#[allow(dead_code)]
+pub enum _ErrorCategory {
+    /// Text that is not valid LIME.
     Parse,
-    /// [`LimeError::Transport`].
+    /// The connection failed.
     Transport,
-    /// [`LimeError::Session`].
+    /// The session was refused or failed, or does not allow the operation.
     Session,
-    /// [`LimeError::Command`].
+    /// A command failed or could not be matched.
     Command,
-    /// [`LimeError::Timeout`].
+    /// Something did not complete in time.
     Timeout,
-    /// [`LimeError::Closed`].
+    /// The connection or session is over.
     Closed,
 }
 
 impl LimeError {
-    /// Which kind of error this is.
+    /// Which kind of error this is: the core's category of the failure.
     #[frb(sync, getter)]
-    pub fn kind(&self) -> LimeErrorKind {
+    pub fn kind(&self) -> ErrorCategory {
         match self {
-            Self::Parse { .. } => LimeErrorKind::Parse,
-            Self::Transport { .. } => LimeErrorKind::Transport,
-            Self::Session { .. } => LimeErrorKind::Session,
-            Self::Command { .. } => LimeErrorKind::Command,
-            Self::Timeout { .. } => LimeErrorKind::Timeout,
-            Self::Closed => LimeErrorKind::Closed,
+            Self::Parse { .. } => ErrorCategory::Parse,
+            Self::Transport { .. } => ErrorCategory::Transport,
+            Self::Session { .. } => ErrorCategory::Session,
+            Self::Command { .. } => ErrorCategory::Command,
+            Self::Timeout { .. } => ErrorCategory::Timeout,
+            Self::Closed => ErrorCategory::Closed,
         }
     }
 
@@ -179,7 +191,7 @@ mod tests {
         })
         .into();
         assert_eq!(e, LimeError::Session { code: 13, description: "nope".into() });
-        assert_eq!(e.kind(), LimeErrorKind::Session);
+        assert_eq!(e.kind(), ErrorCategory::Session);
         assert_eq!(e.reason(), ReasonDto { code: 13, description: Some("nope".into()) });
         assert_eq!(e.message(), "session error: nope (Code 13)");
     }
@@ -204,22 +216,54 @@ mod tests {
         .into();
         assert_eq!(e, LimeError::Command { code: 67, description: "gone".into() });
         let e: LimeError = lime::Error::from(CommandError::DuplicateId("c1".into())).into();
-        assert_eq!(e.kind(), LimeErrorKind::Command);
+        assert_eq!(e.kind(), ErrorCategory::Command);
+    }
+
+    /// The category Dart sees is the core's own: converting a core error keeps
+    /// `lime::Error::category`, for one error of each category.
+    #[test]
+    fn the_mirror_lists_the_core_categories() {
+        let errors = [
+            lime::Error::from("{".parse::<lime::Envelope>().unwrap_err()),
+            lime::Error::from(TransportError::Io("refused".into())),
+            lime::Error::from(SessionError::Failed { reason: Reason::new(13, "no") }),
+            lime::Error::from(CommandError::Failed { reason: Reason::new(67, "gone") }),
+            lime::Error::Timeout(Duration::from_secs(1)),
+            lime::Error::Closed,
+        ];
+        let mut seen = Vec::new();
+        for e in errors {
+            let category = e.category();
+            assert_eq!(LimeError::from(e).kind(), category);
+            seen.push(category);
+        }
+        // every variant of the mirror (`_ErrorCategory`), in its order
+        assert_eq!(
+            seen,
+            [
+                ErrorCategory::Parse,
+                ErrorCategory::Transport,
+                ErrorCategory::Session,
+                ErrorCategory::Command,
+                ErrorCategory::Timeout,
+                ErrorCategory::Closed,
+            ]
+        );
     }
 
     #[test]
     fn other_families() {
         let parse: LimeError = "{".parse::<lime::Envelope>().unwrap_err().into();
-        assert_eq!(parse.kind(), LimeErrorKind::Parse);
+        assert_eq!(parse.kind(), ErrorCategory::Parse);
         assert_eq!(parse.reason().code, codes::VALIDATION_ERROR);
         let io: LimeError = TransportError::Io("refused".into()).into();
-        assert_eq!(io.kind(), LimeErrorKind::Transport);
+        assert_eq!(io.kind(), ErrorCategory::Transport);
         assert_eq!(io.reason().code, codes::GENERAL_ERROR);
         let closed: LimeError = TransportError::Closed.into();
         assert_eq!(closed, LimeError::Closed);
         assert_eq!(LimeError::from(lime::Error::Closed), LimeError::Closed);
         let timeout: LimeError = lime::Error::Timeout(Duration::from_secs(1)).into();
-        assert_eq!(timeout.kind(), LimeErrorKind::Timeout);
+        assert_eq!(timeout.kind(), ErrorCategory::Timeout);
         assert_eq!(timeout.reason().code, TIMEOUT_ERROR);
         assert!(invalid("to", "bad").message().contains("`to`"));
     }

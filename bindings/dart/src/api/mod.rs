@@ -2,7 +2,7 @@
 //!
 //! Thin wrappers over lime-core, mirroring its module tree: translatable value types for
 //! envelopes ([`envelope`]), enums ([`enums`]), nodes ([`node`]), documents ([`document`]) and
-//! URIs ([`uri`]); the opaque [`transport::LimeTransport`] (a connection) and
+//! URIs ([`uri`]), failure reasons ([`reason`]); the opaque [`transport::LimeTransport`] (a connection) and
 //! [`client::LimeClient`] (a session over it); one error type ([`error::LimeError`]).
 //! The generated Dart lives in `dart/lib/src/rust/`; the idiomatic Dart API in `dart/lib/src/`
 //! is built on it.
@@ -13,5 +13,6 @@ pub mod enums;
 pub mod envelope;
 pub mod error;
 pub mod node;
+pub mod reason;
 pub mod transport;
 pub mod uri;

@@ -1,8 +1,10 @@
 import 'dart:async';
 
+import 'package:flutter_rust_bridge/flutter_rust_bridge.dart' show AnyhowException;
 import 'package:meta/meta.dart';
 
 import '../convert.dart';
+import '../in_flight.dart';
 import '../native.dart';
 import '../network/transport.dart';
 import '../protocol/command.dart';
@@ -12,6 +14,7 @@ import '../protocol/exceptions.dart';
 import '../protocol/identity.dart';
 import '../protocol/message.dart';
 import '../protocol/notification.dart';
+import '../protocol/reason.dart';
 import '../protocol/session.dart';
 import '../rust/api/client.dart' as rust;
 
@@ -21,7 +24,11 @@ const int commandTimeout = 6000;
 /// A session over a [Transport], run by the Rust core: state machine, ping replies,
 /// receipts and command correlation all happen there. This class holds the session
 /// information and calls the hooks ([onMessage], [onNotification], [onCommand], [onSession],
-/// [onCloseConnection]) for what arrives.
+/// [onCloseConnection]) for what arrives, and [onFailure] for failures no call returns
+/// (including an exception thrown by one of the hooks).
+///
+/// The session is a native handle: [dispose] closes it and releases the handle at once; a
+/// channel dropped without [dispose] releases it when it is garbage-collected.
 abstract class Channel implements AttachedChannel {
   /// A channel over [transport], which must be a [WebSocketTransport] or [TcpTransport].
   Channel({
@@ -50,20 +57,33 @@ abstract class Channel implements AttachedChannel {
   /// id that arrives.
   final bool autoNotifyReceipt;
 
+  /// Releases the native session of a channel that was dropped without [dispose].
+  static final Finalizer<rust.LimeClient> _release =
+      Finalizer<rust.LimeClient>((client) => client.dispose());
+
   final rust.ChannelOptionsDto _options;
   rust.LimeClient? _client;
+  final InFlight<rust.LimeClient> _attaching = InFlight<rust.LimeClient>();
   StreamSubscription<rust.ChannelEventDto>? _events;
+  rust.ChannelInfoDto? _lastInfo;
   bool _closed = false;
+  bool _disposed = false;
 
-  /// The native session, once the transport was taken over.
+  /// The native session, once the transport was taken over (null again after [dispose]).
   @protected
   rust.LimeClient? get client => _client;
 
-  /// The native session; takes the transport's connection over on first use.
+  /// The native session; takes the transport's connection over on first use. Overlapping
+  /// calls share that one take-over.
   @protected
-  Future<rust.LimeClient> ensureClient() async {
+  Future<rust.LimeClient> ensureClient() {
     final existing = _client;
-    if (existing != null) return existing;
+    if (existing != null) return Future<rust.LimeClient>.value(existing);
+    return _attaching.run(_attach);
+  }
+
+  Future<rust.LimeClient> _attach() async {
+    if (_disposed) throw StateError('The channel was disposed');
     final t = transport;
     if (t is! NativeTransport) {
       throw ArgumentError.value(
@@ -74,25 +94,34 @@ abstract class Channel implements AttachedChannel {
     final client =
         await nativeAsync(() => rust.LimeClient.attach(transport: connection, options: _options));
     _client = client;
+    _release.attach(this, client, detach: this);
     t.attach(this);
+    if (_disposed) {
+      // dispose() ran while the connection was being taken over.
+      await _releaseClient();
+      connectionEnded();
+      throw StateError('The channel was disposed');
+    }
     return client;
   }
 
+  rust.ChannelInfoDto? get _info => _client?.info ?? _lastInfo;
+
   /// The session state.
   SessionState? get state {
-    final c = _client;
-    if (c == null) return _closed ? SessionState.failed : SessionState.isNew;
-    return sessionStateOf(c.state);
+    final info = _info;
+    if (info == null) return _closed ? SessionState.failed : SessionState.isNew;
+    return sessionStateOf(info.state);
   }
 
   /// The session id assigned by the server.
-  String? get sessionId => _client?.info.sessionId;
+  String? get sessionId => _info?.sessionId;
 
   /// Our node, as the server registered it (once established).
-  Node? get localNode => nodeOf(_client?.info.localNode);
+  Node? get localNode => nodeOf(_info?.localNode);
 
   /// The server's node (once established).
-  Node? get remoteNode => nodeOf(_client?.info.remoteNode);
+  Node? get remoteNode => nodeOf(_info?.remoteNode);
 
   /// Opens the transport ([Transport.open]).
   Future<void> open(final String uri) => transport.open(uri);
@@ -159,6 +188,16 @@ abstract class Channel implements AttachedChannel {
   /// Called once when the connection ends.
   void onCloseConnection(bool closed) {}
 
+  /// Called with a failure that no call of this channel returns: the error that ended the
+  /// connection, the incoming event stream failing, an exception thrown by one of the hooks
+  /// above, and a [Transport.send] that failed. Such failures never become uncaught errors of
+  /// the zone.
+  void onFailure(Object error, StackTrace stackTrace) {}
+
+  /// Called once after [onCloseConnection], to end (close) the streams the channel feeds.
+  @protected
+  void endStreams() {}
+
   /// Starts delivering incoming envelopes to the hooks (once the session is established).
   @protected
   void startEvents() {
@@ -166,43 +205,95 @@ abstract class Channel implements AttachedChannel {
     if (c == null || _events != null) return;
     _events = c.events().listen(
           _dispatch,
-          onError: (Object _) {},
-          onDone: _connectionDone,
+          onError: (Object error, StackTrace stackTrace) => reportFailure(
+              error is AnyhowException ? LimeException.fromStreamError(error) : error, stackTrace),
+          onDone: connectionEnded,
           cancelOnError: false,
         );
   }
 
   void _dispatch(rust.ChannelEventDto event) {
-    final Envelope? envelope = switch (event.kind) {
-      rust.ChannelEventKind.message => Message.fromDto(event.message!),
-      rust.ChannelEventKind.notification => Notification.fromDto(event.notification!),
-      rust.ChannelEventKind.command => Command.fromDto(event.command!),
-      rust.ChannelEventKind.finished || rust.ChannelEventKind.failed => Session.fromDto(event.session!),
-      rust.ChannelEventKind.closed => null,
-    };
-    final listeners = transport.onEnvelope;
-    if (envelope != null && listeners != null && listeners.hasListener) {
-      listeners.add(envelope.toJson());
-    }
-    switch (envelope) {
-      case final Message m:
-        onMessage(m);
-      case final Notification n:
-        onNotification(n);
-      case final Command c:
-        onCommand(c);
-      case final Session s:
-        onSession(s);
-      default:
-        break;
+    try {
+      final Envelope? envelope = switch (event.kind) {
+        rust.ChannelEventKind.message => Message.fromDto(event.message!),
+        rust.ChannelEventKind.notification => Notification.fromDto(event.notification!),
+        rust.ChannelEventKind.command => Command.fromDto(event.command!),
+        rust.ChannelEventKind.finished ||
+        rust.ChannelEventKind.failed =>
+          Session.fromDto(event.session!),
+        rust.ChannelEventKind.closed => null,
+      };
+      final listeners = transport.onEnvelope;
+      if (envelope != null && listeners != null && listeners.hasListener) {
+        emit(listeners, envelope.toJson());
+      }
+      final error = event.error;
+      if (event.kind == rust.ChannelEventKind.closed && error != null) {
+        // The connection ended on an error rather than a session envelope.
+        reportFailure(
+            LimeException(CommandStatus.failure, ReasonCodes.generalError, description: error),
+            StackTrace.current);
+      }
+      switch (envelope) {
+        case final Message m:
+          onMessage(m);
+        case final Notification n:
+          onNotification(n);
+        case final Command c:
+          onCommand(c);
+        case final Session s:
+          onSession(s);
+        default:
+          break;
+      }
+    } catch (error, stackTrace) {
+      reportFailure(error, stackTrace);
     }
   }
 
-  void _connectionDone() {
+  /// The connection is over: reports it once ([Transport.onConnectionDone],
+  /// [onCloseConnection]), then ends every stream of the channel and of its transport.
+  @protected
+  void connectionEnded() {
     if (_closed) return;
     _closed = true;
-    transport.onConnectionDone?.add(true);
-    onCloseConnection(true);
+    emit(transport.onConnectionDone, true);
+    try {
+      onCloseConnection(true);
+    } catch (error, stackTrace) {
+      reportFailure(error, stackTrace);
+    }
+    endStreams();
+    transport.endStreams();
+  }
+
+  /// Closes the connection if it is still open (without a session envelope: end a session
+  /// cleanly with `ClientChannel.sendFinishingSession` first), ends every stream of the
+  /// channel and its transport, and releases the native session now rather than when the
+  /// channel is garbage-collected. [state], [sessionId] and the nodes keep their last values;
+  /// anything else fails afterwards. Calling it again does nothing.
+  Future<void> dispose() async {
+    if (_disposed) return;
+    _disposed = true;
+    await _releaseClient();
+    connectionEnded();
+  }
+
+  /// Closes the native session, keeps its last information and releases it.
+  Future<void> _releaseClient() async {
+    final c = _client;
+    if (c == null) return;
+    try {
+      await nativeAsync(() => c.close());
+    } catch (error, stackTrace) {
+      reportFailure(error, stackTrace);
+    }
+    _lastInfo = c.info;
+    await _events?.cancel();
+    _events = null;
+    _client = null;
+    _release.detach(this);
+    c.dispose();
   }
 
   /// [AttachedChannel]: sends for `Transport.send`.
@@ -216,6 +307,18 @@ abstract class Channel implements AttachedChannel {
   Future<void> closeConnection() async {
     final c = _client;
     if (c != null) await nativeAsync(() => c.close());
-    if (_events == null) _connectionDone();
+    if (_events == null) connectionEnded();
+  }
+
+  /// [AttachedChannel]: hands a failure to [onFailure]; a failure of [onFailure] itself has
+  /// nowhere else to go and is dropped.
+  @override
+  @internal
+  void reportFailure(Object error, StackTrace stackTrace) {
+    try {
+      onFailure(error, stackTrace);
+    } catch (_) {
+      // The application's failure hook failed: nothing left to tell.
+    }
   }
 }

@@ -28,6 +28,10 @@ import 'channel.dart';
 /// await channel.sendFinishingSession();
 /// ```
 ///
+/// Every stream (`onReceiveMessage`, …, `onConnectionDone`, `onError`) ends when the
+/// connection ends, so `await for` loops over them finish. [dispose] closes the connection
+/// and releases the native session at once.
+///
 /// Differences from 0.0.25 (bugs fixed): servers that negotiate are supported
 /// ([negotiateSession], TLS on TCP); a session the server establishes right after `new`, a
 /// `failed` session during the handshake (the future fails with a [LimeException] carrying
@@ -74,6 +78,11 @@ class ClientChannel extends Channel {
 
   /// `true` when the connection ends.
   var onConnectionDone = StreamController<bool>();
+
+  /// Failures that no call returns ([Channel.onFailure]): the incoming event stream failing
+  /// (a [LimeException]), an exception thrown by a hook of a subclass, a [Transport.send]
+  /// that failed.
+  final onError = StreamController<Object>();
 
   /// Runs the whole handshake as [identity] (`name@domain`) on [instance]: `new`,
   /// negotiation when the server asks for it (its first options, unless [compression] /
@@ -131,7 +140,7 @@ class ClientChannel extends Channel {
       final session = Session.fromDto(await nativeAsync(() => c.finish()));
       return session;
     } on LimeException catch (e) {
-      if (e.kind == LimeErrorKind.timeout) return null;
+      if (e.kind == ErrorCategory.timeout) return null;
       rethrow;
     }
   }
@@ -154,23 +163,30 @@ class ClientChannel extends Channel {
     try {
       session = Session.fromDto(await nativeAsync(() => step(c)));
     } on LimeException catch (e) {
-      if (e.kind == LimeErrorKind.session && state == SessionState.failed) {
+      final ended = state == SessionState.failed || state == SessionState.finished;
+      if (e.kind == ErrorCategory.session && state == SessionState.failed) {
         // The server refused: report it as the failed session it sent.
-        onSessionFailed.add(Session(id: sessionId ?? '', state: SessionState.failed)
-          ..reason = Reason(code: e.reason.code, description: e.reason.description));
+        emit(
+            onSessionFailed,
+            Session(id: sessionId ?? '', state: SessionState.failed)
+              ..reason = Reason(code: e.reason.code, description: e.reason.description));
       }
+      // No events were started: the connection ends here.
+      if (ended) connectionEnded();
       rethrow;
     }
     switch (session.state) {
       case SessionState.established:
         startEvents();
       case SessionState.failed:
-        onSessionFailed.add(session);
+        emit(onSessionFailed, session);
+        connectionEnded();
         final reason = session.reason;
         throw LimeException(CommandStatus.failure, reason?.code ?? ReasonCodes.sessionError,
             description: reason?.description ?? 'The session failed');
       case SessionState.finished:
-        onSessionFinished.add(session);
+        emit(onSessionFinished, session);
+        connectionEnded();
       default:
         break;
     }
@@ -179,19 +195,37 @@ class ClientChannel extends Channel {
 
   @override
   void onSession(Session session) {
-    if (session.state == SessionState.finished) onSessionFinished.add(session);
-    if (session.state == SessionState.failed) onSessionFailed.add(session);
+    if (session.state == SessionState.finished) emit(onSessionFinished, session);
+    if (session.state == SessionState.failed) emit(onSessionFailed, session);
   }
 
   @override
-  void onNotification(Notification notification) => onReceiveNotification.add(notification);
+  void onNotification(Notification notification) => emit(onReceiveNotification, notification);
 
   @override
-  void onCommand(Command command) => onReceiveCommand.add(command);
+  void onCommand(Command command) => emit(onReceiveCommand, command);
 
   @override
-  void onMessage(Message message) => onReceiveMessage.add(message);
+  void onMessage(Message message) => emit(onReceiveMessage, message);
 
   @override
-  void onCloseConnection(bool closed) => onConnectionDone.add(closed);
+  void onCloseConnection(bool closed) => emit(onConnectionDone, closed);
+
+  @override
+  void onFailure(Object error, StackTrace stackTrace) => emit(onError, error);
+
+  @override
+  void endStreams() {
+    for (final StreamController<Object?> controller in [
+      onReceiveNotification,
+      onReceiveCommand,
+      onReceiveMessage,
+      onSessionFinished,
+      onSessionFailed,
+      onConnectionDone,
+      onError,
+    ]) {
+      controller.close();
+    }
+  }
 }

@@ -11,7 +11,8 @@ import '../protocol/exceptions.dart';
 import '../rust/api/error.dart' as rust;
 import '../rust/api/transport.dart' as rust;
 
-/// Streams a transport offers to whoever listens (pub `lime` 0.0.25).
+/// Streams a transport offers to whoever listens (pub `lime` 0.0.25). They end (are closed)
+/// when the connection ends.
 class EnvelopeListener {
   /// Every envelope received, as its JSON map (filled by `ClientChannel` only while someone
   /// listens).
@@ -19,6 +20,12 @@ class EnvelopeListener {
 
   /// `true` when the connection ends.
   StreamController<bool>? onConnectionDone = StreamController<bool>();
+}
+
+/// Adds [value] to [controller] unless it is missing or closed (the connection ended).
+@internal
+void emit<T>(StreamController<T>? controller, T value) {
+  if (controller != null && !controller.isClosed) controller.add(value);
 }
 
 /// A connection to a LIME server.
@@ -49,6 +56,15 @@ abstract class Transport extends EnvelopeListener {
 
   /// `true` when [close] was called.
   StreamController<bool> onClose = StreamController<bool>();
+
+  /// Ends the streams of this transport ([onEnvelope], [onConnectionDone], [onClose]): the
+  /// connection is over. Called by the transport and by the channel running on it.
+  @internal
+  void endStreams() {
+    onEnvelope?.close();
+    onConnectionDone?.close();
+    onClose.close();
+  }
 }
 
 /// TLS and size settings of the transports of this package.
@@ -97,12 +113,23 @@ abstract interface class AttachedChannel {
 
   /// Closes the connection.
   Future<void> closeConnection();
+
+  /// Reports a failure that no caller receives (a [Transport.send] that failed).
+  void reportFailure(Object error, StackTrace stackTrace);
 }
 
 /// A transport run by the Rust core; base of [WebSocketTransport] and [TcpTransport].
+///
+/// The open connection is a native handle. [close] releases it; a transport dropped without
+/// [close] releases it when it is garbage-collected. Once a `ClientChannel` takes the
+/// connection over, the channel owns it (see `Channel.dispose`).
 abstract class NativeTransport extends Transport {
   /// A transport with [options].
   NativeTransport({TransportOptions? options}) : options = options ?? const TransportOptions();
+
+  /// Releases the native handle of a transport that was dropped without [close].
+  static final Finalizer<rust.LimeTransport> _release =
+      Finalizer<rust.LimeTransport>((connection) => connection.dispose());
 
   /// TLS and size settings.
   final TransportOptions options;
@@ -113,14 +140,27 @@ abstract class NativeTransport extends Transport {
 
   rust.LimeTransport? _connection;
   AttachedChannel? _channel;
+  bool _opened = false;
 
   /// The open connection, for the channel that takes it over.
   @internal
   rust.LimeTransport? get connection => _connection;
 
-  /// Called by the channel that took the connection over.
+  /// Called by the channel that took the connection over: the native handle, now empty, is
+  /// released at once.
   @internal
-  void attach(AttachedChannel channel) => _channel = channel;
+  void attach(AttachedChannel channel) {
+    _channel = channel;
+    _releaseConnection();
+  }
+
+  void _releaseConnection() {
+    final connection = _connection;
+    if (connection == null) return;
+    _connection = null;
+    _release.detach(this);
+    connection.dispose();
+  }
 
   /// The WebSocket subprotocol agreed with the server (`lime`), while no channel has taken
   /// the connection over.
@@ -135,15 +175,18 @@ abstract class NativeTransport extends Transport {
     if (useMtls && options.clientCertificatePem == null) {
       throw ArgumentError('useMtls needs TransportOptions.clientCertificatePem and clientKeyPem');
     }
-    if (_connection != null) throw StateError('The transport is already open');
+    if (_opened) throw StateError('The transport was opened already (a transport opens once)');
+    _opened = true;
     try {
       final connection = await rust.LimeTransport.connect(uri: uri, options: options.toDto());
       _connection = connection;
+      _release.attach(this, connection, detach: this);
       encryption = encryptionOf(connection.encryption);
       compression = SessionCompression.none;
     } on rust.LimeError catch (e) {
+      _opened = false;
       final failure = LimeException.fromNative(e);
-      if (failure.kind == rust.LimeErrorKind.transport &&
+      if (failure.kind == rust.ErrorCategory.transport &&
           (failure.reason.description ?? '').contains('TLS')) {
         throw InsecureSocketException('This connection is not secure: ${failure.reason.description}');
       }
@@ -151,25 +194,36 @@ abstract class NativeTransport extends Transport {
     }
   }
 
+  /// Closes the connection and releases its native handle: [onClose] receives `true`, then
+  /// every stream of the transport ends. With a channel on the connection, closes the
+  /// channel's connection (its streams end too). Calling it again does nothing.
   @override
   Future<void> close() async {
+    emit(onClose, true);
     final channel = _channel;
     if (channel != null) {
       await channel.closeConnection();
     } else {
-      await nativeAsync(() => _connection?.close() ?? Future<void>.value());
+      final connection = _connection;
+      if (connection != null) {
+        try {
+          await nativeAsync(() => connection.close());
+        } finally {
+          _releaseConnection();
+        }
+      }
     }
-    onClose.add(true);
+    endStreams();
   }
 
   /// Sends [envelope] through the session (messages, notifications and commands, once it is
-  /// established). Errors are reported by `ClientChannel.sendMessage` and friends, which
-  /// return a `Future`; this 0.0.25 method cannot.
+  /// established). This 0.0.25 method returns nothing: a failure goes to the channel's
+  /// `onError` stream (`ClientChannel.sendMessage` and friends return it instead).
   @override
   void send(Envelope envelope) {
     final channel = _channel;
     if (channel == null) throw Exception('The connection is not open');
-    unawaited(channel.sendEnvelope(envelope).catchError((Object _) {}));
+    unawaited(channel.sendEnvelope(envelope).catchError(channel.reportFailure));
   }
 }
 

@@ -1,9 +1,16 @@
+import 'package:flutter_rust_bridge/flutter_rust_bridge.dart' show AnyhowException;
+
 import '../rust/api/error.dart' as rust;
 import 'enums.dart';
 import 'reason.dart';
 
-/// What kind of failure a [LimeException] reports (the generated `LimeErrorKind`).
-export '../rust/api/error.dart' show LimeErrorKind;
+/// What kind of failure a [LimeException] reports: lime-core's `ErrorCategory` (`parse`,
+/// `transport`, `session`, `command`, `timeout`, `closed`), the same list every binding of the
+/// core reports.
+export '../rust/api/error.dart' show ErrorCategory;
+
+/// The name this package used for [ErrorCategory] before it was the core's enum.
+typedef LimeErrorKind = rust.ErrorCategory;
 
 /// A LIME failure: a session or command refused by the server, a timeout, a closed channel,
 /// a connection error or invalid LIME text. Carries the LIME [reason].
@@ -26,6 +33,11 @@ class LimeException extends Error {
     return LimeException._native(kind, Reason(code: reason.code, description: reason.description));
   }
 
+  /// Converts an error of a native stream, which arrives as its description only: reason 1
+  /// (general error), no [kind].
+  factory LimeException.fromStreamError(AnyhowException error) =>
+      LimeException(CommandStatus.failure, ReasonCodes.generalError, description: error.message);
+
   /// Always [CommandStatus.failure] for native failures.
   final CommandStatus status;
 
@@ -34,8 +46,8 @@ class LimeException extends Error {
   /// ([ReasonCodes.timeoutError]) for timeouts.
   final Reason reason;
 
-  /// The kind of native failure, or null for exceptions built by application code.
-  final rust.LimeErrorKind? kind;
+  /// The category of a native failure, or null for exceptions built by application code.
+  final rust.ErrorCategory? kind;
 
   @override
   String toString() => reason.toString();

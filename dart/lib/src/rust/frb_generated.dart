@@ -9,6 +9,7 @@ import 'api/enums.dart';
 import 'api/envelope.dart';
 import 'api/error.dart';
 import 'api/node.dart';
+import 'api/reason.dart';
 import 'api/transport.dart';
 import 'api/uri.dart';
 import 'dart:async';
@@ -75,11 +76,11 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
                   String get codegenVersion => '2.13.0';
 
                   @override
-                  int get rustContentHash => 635812906;
+                  int get rustContentHash => 61055889;
 
                   static const kDefaultExternalLibraryLoaderConfig = ExternalLibraryLoaderConfig(
                     stem: 'lime_dart',
-                    ioDirectory: '../bindings/dart/target/release/',
+                    ioDirectory: '../target/release/',
                     webPrefix: 'pkg/',
                     wasmBindgenName: 'wasm_bindgen',
                   );
@@ -119,7 +120,7 @@ Future<SessionDto> crateApiClientLimeClientStartNewSession({required LimeClient 
 
 SessionStateDto crateApiClientLimeClientState({required LimeClient that });
 
-LimeErrorKind crateApiErrorLimeErrorKind({required LimeError that });
+ErrorCategory crateApiErrorLimeErrorKind({required LimeError that });
 
 String crateApiErrorLimeErrorMessage({required LimeError that });
 
@@ -167,7 +168,7 @@ MediaTypeDto crateApiDocumentParseMediaType({required String text });
 
 NodeDto crateApiNodeParseNode({required String text });
 
-Future<ReasonDto> crateApiEnvelopeReasonDtoDefault();
+Future<ReasonDto> crateApiReasonReasonDtoDefault();
 
 String crateApiEnvelopeSessionToJson({required SessionDto session });
 
@@ -351,7 +352,7 @@ sse_encode_StreamSink_channel_event_dto_Sse(sink, serializer);
             codec: 
         SseCodec(
           decodeSuccessData: sse_decode_unit,
-          decodeErrorData: sse_decode_Auto_Owned_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerLimeError,
+          decodeErrorData: null,
         )
         ,
             constMeta: kCrateApiClientLimeClientEventsConstMeta,
@@ -625,7 +626,7 @@ sse_encode_box_autoadd_notification_dto(notification, serializer);
         );
         
 
-@override LimeErrorKind crateApiErrorLimeErrorKind({required LimeError that })  { return handler.executeSync(SyncTask(
+@override ErrorCategory crateApiErrorLimeErrorKind({required LimeError that })  { return handler.executeSync(SyncTask(
             callFfi: () {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerLimeError(that, serializer);
@@ -634,7 +635,7 @@ sse_encode_box_autoadd_notification_dto(notification, serializer);
             },
             codec: 
         SseCodec(
-          decodeSuccessData: sse_decode_lime_error_kind,
+          decodeSuccessData: sse_decode_error_category,
           decodeErrorData: null,
         )
         ,
@@ -1226,7 +1227,7 @@ sse_encode_box_autoadd_transport_options_dto(options, serializer);
         );
         
 
-@override Future<ReasonDto> crateApiEnvelopeReasonDtoDefault()  { return handler.executeNormal(NormalTask(
+@override Future<ReasonDto> crateApiReasonReasonDtoDefault()  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
@@ -1239,13 +1240,13 @@ sse_encode_box_autoadd_transport_options_dto(options, serializer);
           decodeErrorData: null,
         )
         ,
-            constMeta: kCrateApiEnvelopeReasonDtoDefaultConstMeta,
+            constMeta: kCrateApiReasonReasonDtoDefaultConstMeta,
             argValues: [],
             apiImpl: this,
         )); }
 
 
-        TaskConstMeta get kCrateApiEnvelopeReasonDtoDefaultConstMeta => const TaskConstMeta(
+        TaskConstMeta get kCrateApiReasonReasonDtoDefaultConstMeta => const TaskConstMeta(
             debugName: "reason_dto_default",
             argNames: [],
         );
@@ -1487,6 +1488,9 @@ session: dco_decode_opt_box_autoadd_session_dto(arr[4]),); }
 @protected EnvelopeKindDto dco_decode_envelope_kind_dto(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return EnvelopeKindDto.values[raw as int]; }
 
+@protected ErrorCategory dco_decode_error_category(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return ErrorCategory.values[raw as int]; }
+
 @protected int dco_decode_i_32(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw as int; }
 
@@ -1495,9 +1499,6 @@ final arr = raw as List<dynamic>;
                 if (arr.length != 2) throw Exception('unexpected arr length: expect 2 but see ${arr.length}');
                 return IdentityDto(name: dco_decode_opt_String(arr[0]),
 domain: dco_decode_opt_String(arr[1]),); }
-
-@protected LimeErrorKind dco_decode_lime_error_kind(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
-return LimeErrorKind.values[raw as int]; }
 
 @protected LimeUriDto dco_decode_lime_uri_dto(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
@@ -1845,6 +1846,10 @@ return EnvelopeDto(kind: var_kind, message: var_message, notification: var_notif
 var inner = sse_decode_i_32(deserializer);
         return EnvelopeKindDto.values[inner]; }
 
+@protected ErrorCategory sse_decode_error_category(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var inner = sse_decode_i_32(deserializer);
+        return ErrorCategory.values[inner]; }
+
 @protected int sse_decode_i_32(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return deserializer.buffer.getInt32(); }
 
@@ -1852,10 +1857,6 @@ return deserializer.buffer.getInt32(); }
 var var_name = sse_decode_opt_String(deserializer);
 var var_domain = sse_decode_opt_String(deserializer);
 return IdentityDto(name: var_name, domain: var_domain); }
-
-@protected LimeErrorKind sse_decode_lime_error_kind(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
-var inner = sse_decode_i_32(deserializer);
-        return LimeErrorKind.values[inner]; }
 
 @protected LimeUriDto sse_decode_lime_uri_dto(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_text = sse_decode_String(deserializer);
@@ -2316,6 +2317,9 @@ sse_encode_opt_box_autoadd_session_dto(self.session, serializer);
 @protected void sse_encode_envelope_kind_dto(EnvelopeKindDto self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.index, serializer); }
 
+@protected void sse_encode_error_category(ErrorCategory self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.index, serializer); }
+
 @protected void sse_encode_i_32(int self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 serializer.buffer.putInt32(self); }
 
@@ -2323,9 +2327,6 @@ serializer.buffer.putInt32(self); }
 sse_encode_opt_String(self.name, serializer);
 sse_encode_opt_String(self.domain, serializer);
  }
-
-@protected void sse_encode_lime_error_kind(LimeErrorKind self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
-sse_encode_i_32(self.index, serializer); }
 
 @protected void sse_encode_lime_uri_dto(LimeUriDto self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_String(self.text, serializer);
@@ -2617,6 +2618,10 @@ serializer.buffer.putBigUint64(self); }
 
 /// Streams every incoming event (messages, notifications, commands, then the end of the
 /// session) until the session ends. Call once, after the session is established.
+///
+/// Never fails as a call: a failure (such as calling it before the session is established)
+/// is an error event of the stream, followed by its end. A failing call would complete a
+/// future that the generated Dart code does not await, an uncaught error in the app's zone.
  Stream<ChannelEventDto>  events()=>RustLib.instance.api.crateApiClientLimeClientEvents(that: this, );
 
 
@@ -2684,8 +2689,8 @@ serializer.buffer.putBigUint64(self); }
                     rustArcDecrementStrongCountPtr: RustLib.instance.api.rust_arc_decrement_strong_count_LimeErrorPtr,
                 );
 
-                /// Which kind of error this is.
- LimeErrorKind get kind=>RustLib.instance.api.crateApiErrorLimeErrorKind(that: this, );
+                /// Which kind of error this is: the core's category of the failure.
+ ErrorCategory get kind=>RustLib.instance.api.crateApiErrorLimeErrorKind(that: this, );
 
 
 /// A one-line description for logs and `toString()`.

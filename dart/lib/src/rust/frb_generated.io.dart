@@ -9,6 +9,7 @@ import 'api/enums.dart';
 import 'api/envelope.dart';
 import 'api/error.dart';
 import 'api/node.dart';
+import 'api/reason.dart';
 import 'api/transport.dart';
 import 'api/uri.dart';
 import 'dart:async';
@@ -118,11 +119,11 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_LimeTransportPtr =
 
 @protected EnvelopeKindDto dco_decode_envelope_kind_dto(dynamic raw);
 
+@protected ErrorCategory dco_decode_error_category(dynamic raw);
+
 @protected int dco_decode_i_32(dynamic raw);
 
 @protected IdentityDto dco_decode_identity_dto(dynamic raw);
-
-@protected LimeErrorKind dco_decode_lime_error_kind(dynamic raw);
 
 @protected LimeUriDto dco_decode_lime_uri_dto(dynamic raw);
 
@@ -284,11 +285,11 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_LimeTransportPtr =
 
 @protected EnvelopeKindDto sse_decode_envelope_kind_dto(SseDeserializer deserializer);
 
+@protected ErrorCategory sse_decode_error_category(SseDeserializer deserializer);
+
 @protected int sse_decode_i_32(SseDeserializer deserializer);
 
 @protected IdentityDto sse_decode_identity_dto(SseDeserializer deserializer);
-
-@protected LimeErrorKind sse_decode_lime_error_kind(SseDeserializer deserializer);
 
 @protected LimeUriDto sse_decode_lime_uri_dto(SseDeserializer deserializer);
 
@@ -450,11 +451,11 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_LimeTransportPtr =
 
 @protected void sse_encode_envelope_kind_dto(EnvelopeKindDto self, SseSerializer serializer);
 
+@protected void sse_encode_error_category(ErrorCategory self, SseSerializer serializer);
+
 @protected void sse_encode_i_32(int self, SseSerializer serializer);
 
 @protected void sse_encode_identity_dto(IdentityDto self, SseSerializer serializer);
-
-@protected void sse_encode_lime_error_kind(LimeErrorKind self, SseSerializer serializer);
 
 @protected void sse_encode_lime_uri_dto(LimeUriDto self, SseSerializer serializer);
 

@@ -9,10 +9,11 @@ import 'enums.dart';
 import 'envelope.dart';
 import 'error.dart';
 import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
+import 'reason.dart';
 import 'transport.dart';
 
 
-            // These functions are ignored because they are not marked as `pub`: `check_started`, `client_options`, `identity`, `millis`, `of`, `send`
+            // These functions are ignored because they are not marked as `pub`: `check_started`, `client_options`, `identity`, `millis`, `of`, `send`, `stream_error`
 // These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `clone`, `clone`, `clone`, `clone`, `clone`, `eq`, `eq`, `eq`, `eq`, `eq`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `from`
 // These functions are ignored (category: IgnoreBecauseExplicitAttribute): `pump`
 
@@ -55,6 +56,10 @@ static Future<LimeClient>  connect({required String uri , required ClientOptions
 
 /// Streams every incoming event (messages, notifications, commands, then the end of the
 /// session) until the session ends. Call once, after the session is established.
+///
+/// Never fails as a call: a failure (such as calling it before the session is established)
+/// is an error event of the stream, followed by its end. A failing call would complete a
+/// future that the generated Dart code does not await, an uncaught error in the app's zone.
  Stream<ChannelEventDto>  events();
 
 

@@ -8,10 +8,11 @@ import 'document.dart';
 import 'enums.dart';
 import 'error.dart';
 import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
+import 'reason.dart';
 
 
             // These functions are ignored because they are not marked as `pub`: `metadata_back`, `metadata`, `text`
-// These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `from`, `from`, `from`, `from`, `from`, `from`, `from`, `from`, `from`, `try_from`, `try_from`, `try_from`, `try_from`, `try_from`
+// These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `from`, `from`, `from`, `from`, `from`, `from`, `from`, `try_from`, `try_from`, `try_from`, `try_from`, `try_from`
 
 
             /// Parses one envelope from its JSON text, exactly as lime-core reads the wire: the kind is
@@ -226,35 +227,6 @@ final ReasonDto? reason;
             other is NotificationDto &&
                 runtimeType == other.runtimeType
                 && id == other.id&& from == other.from&& pp == other.pp&& to == other.to&& metadata == other.metadata&& event == other.event&& reason == other.reason;
-
-            }
-
-/// Why something failed: `{"code": int, "description"?: string}`.
-class ReasonDto  {
-                /// LIME reason code (13: authentication failed, 42: destination not found, …).
-final int code;
-/// Human-readable text.
-final String? description;
-
-                const ReasonDto({required this.code ,this.description ,});
-
-                static Future<ReasonDto>  default_()=>RustLib.instance.api.crateApiEnvelopeReasonDtoDefault();
-
-
-
-
-
-        @override
-        int get hashCode => code.hashCode^description.hashCode;
-
-
-
-        @override
-        bool operator ==(Object other) =>
-            identical(this, other) ||
-            other is ReasonDto &&
-                runtimeType == other.runtimeType
-                && code == other.code&& description == other.description;
 
             }
 

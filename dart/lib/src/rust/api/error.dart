@@ -4,12 +4,12 @@
 // ignore_for_file: invalid_use_of_internal_member, unused_import, unnecessary_import
 
 import '../frb_generated.dart';
-import 'envelope.dart';
 import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
+import 'reason.dart';
 
 
             // These functions are ignored because they are not marked as `pub`: `invalid`
-// These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `assert_fields_are_eq`, `clone`, `clone`, `eq`, `eq`, `fmt`, `fmt`, `fmt`, `from`, `from`, `from`
+// These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `clone`, `eq`, `fmt`, `fmt`, `from`, `from`, `from`
 
 
             
@@ -17,8 +17,8 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
             
                 // Rust type: RustOpaqueMoi<flutter_rust_bridge::for_generated::RustAutoOpaqueInner<LimeError>>
                 abstract class LimeError implements RustOpaqueInterface {
-                    /// Which kind of error this is.
- LimeErrorKind get kind;
+                    /// Which kind of error this is: the core's category of the failure.
+ ErrorCategory get kind;
 
 
 /// A one-line description for logs and `toString()`.
@@ -37,19 +37,25 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
                 }
                 
 
-/// The variants of [`LimeError`], for matching in Dart.
-enum LimeErrorKind {
-                    /// [`LimeError::Parse`].
+/// The kinds of failure a host sees: lime-core's [`ErrorCategory`], the same list in every
+/// binding.
+///
+/// (In Rust this item only lists the core enum's variants for flutter_rust_bridge, which
+/// generates the Dart enum from it and converts the core enum directly, `#[frb(mirror)]`. Keep
+/// it in the core's order; the test `the_mirror_lists_the_core_categories` checks every
+/// category [`LimeError::kind`] returns.)
+enum ErrorCategory {
+                    /// Text that is not valid LIME.
 parse,
-/// [`LimeError::Transport`].
+/// The connection failed.
 transport,
-/// [`LimeError::Session`].
+/// The session was refused or failed, or does not allow the operation.
 session,
-/// [`LimeError::Command`].
+/// A command failed or could not be matched.
 command,
-/// [`LimeError::Timeout`].
+/// Something did not complete in time.
 timeout,
-/// [`LimeError::Closed`].
+/// The connection or session is over.
 closed,
                     ;
                     
