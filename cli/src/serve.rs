@@ -4,6 +4,10 @@ use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use lime::{
     server::{
+        cluster::{
+            nats::{NatsBroker, NatsOptions},
+            ClusterConfig,
+        },
         AuthConfig, DuplicatePolicy, Server, ServerConfig, ServerHandle, ThrottleConfig, UserFile,
     },
     transport::{tls::ServerTlsConfig, TransportOptions},
@@ -93,6 +97,42 @@ pub(crate) struct Args {
     /// twice it); 0 leaves the system default.
     #[arg(long, default_value_t = 60.0)]
     pub(crate) tcp_keepalive: f64,
+    /// Join a cluster through NATS (JetStream on, 2.10 or later): a seed URL such as
+    /// nats://127.0.0.1:4222 (repeatable). Servers with the same NATS and --cluster-name form
+    /// one routing domain.
+    #[arg(long)]
+    pub(crate) cluster: Vec<String>,
+    /// Names the cluster (the NATS key-value bucket and subject prefix).
+    #[arg(long, default_value = "lime")]
+    pub(crate) cluster_name: String,
+    /// Seconds a dead server's nodes stay registered after its last lease refresh (refreshed
+    /// every third of it).
+    #[arg(long, default_value_t = 10.0)]
+    pub(crate) cluster_lease: f64,
+    /// NATS credentials file (.creds: JWT and nkey seed).
+    #[arg(long)]
+    pub(crate) cluster_creds: Option<PathBuf>,
+    /// NATS user (with --cluster-password).
+    #[arg(long, requires = "cluster_password")]
+    pub(crate) cluster_user: Option<String>,
+    /// NATS password.
+    #[arg(long, requires = "cluster_user")]
+    pub(crate) cluster_password: Option<String>,
+    /// NATS authentication token.
+    #[arg(long)]
+    pub(crate) cluster_token: Option<String>,
+    /// Root certificates (PEM) to verify the NATS servers with.
+    #[arg(long)]
+    pub(crate) cluster_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for NATS mutual TLS.
+    #[arg(long, requires = "cluster_key")]
+    pub(crate) cluster_cert: Option<PathBuf>,
+    /// Key of --cluster-cert (PEM).
+    #[arg(long, requires = "cluster_cert")]
+    pub(crate) cluster_key: Option<PathBuf>,
+    /// Require TLS on the NATS connection.
+    #[arg(long)]
+    pub(crate) cluster_tls: bool,
     /// Serve Prometheus metrics on http://ADDR/metrics and a health check on /healthz
     /// (`host:port`; port 0 picks a free one, printed at start).
     #[arg(long)]
@@ -129,6 +169,17 @@ impl Default for Args {
             ping_interval: 60.0,
             idle_timeout: 180.0,
             tcp_keepalive: 60.0,
+            cluster: Vec::new(),
+            cluster_name: "lime".into(),
+            cluster_lease: 10.0,
+            cluster_creds: None,
+            cluster_user: None,
+            cluster_password: None,
+            cluster_token: None,
+            cluster_ca: None,
+            cluster_cert: None,
+            cluster_key: None,
+            cluster_tls: false,
             metrics: None,
             log_level: "info".into(),
         }
@@ -265,9 +316,36 @@ pub(crate) fn config(args: &Args) -> Result<ServerConfig, String> {
     })
 }
 
+/// The NATS connection options of the `--cluster*` flags (`None` without `--cluster`).
+fn nats_options(args: &Args) -> Result<Option<(NatsOptions, Duration)>, String> {
+    if args.cluster.is_empty() {
+        return Ok(None);
+    }
+    let lease = match seconds("cluster-lease", args.cluster_lease)? {
+        Some(lease) if lease >= Duration::from_secs(1) => lease,
+        _ => return Err("--cluster-lease must be at least 1 second".into()),
+    };
+    let options = NatsOptions {
+        credentials_file: args.cluster_creds.clone(),
+        user_password: args.cluster_user.clone().zip(args.cluster_password.clone()),
+        token: args.cluster_token.clone(),
+        tls_ca: args.cluster_ca.clone(),
+        tls_client: args.cluster_cert.clone().zip(args.cluster_key.clone()),
+        require_tls: args.cluster_tls,
+        name: args.cluster_name.clone(),
+        ..NatsOptions::new(args.cluster.clone())
+    };
+    Ok(Some((options, lease)))
+}
+
 /// Binds and starts a server for `args`, printing where it listens.
 pub(crate) async fn start(args: &Args) -> Result<ServerHandle, String> {
-    let config = config(args)?;
+    let mut config = config(args)?;
+    if let Some((options, lease)) = nats_options(args)? {
+        let broker = NatsBroker::connect(options).await.map_err(|e| e.to_string())?;
+        config.cluster = Some(ClusterConfig { lease, ..ClusterConfig::new(Arc::new(broker)) });
+        println!("lime serve: cluster {:?} via {}", args.cluster_name, args.cluster.join(", "));
+    }
     if config.tcp.is_empty() && config.ws.is_empty() {
         return Err("nothing to listen on: both --tcp and --ws are off".into());
     }

@@ -34,13 +34,24 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(program: &str, args: &[&str]) -> Self {
-        let mut child = Command::new(program)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-        let stdout = child.stdout.take().unwrap();
+        Self::spawn_reading(program, args, false)
+    }
+
+    /// Like [`Proc::spawn`], reading standard error instead of standard output when `stderr`.
+    pub fn spawn_reading(program: &str, args: &[&str], stderr: bool) -> Self {
+        let mut command = Command::new(program);
+        command.args(args);
+        if stderr {
+            command.stdout(Stdio::null()).stderr(Stdio::piped());
+        } else {
+            command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        }
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        let stdout: Box<dyn std::io::Read + Send> = if stderr {
+            Box::new(child.stderr.take().unwrap())
+        } else {
+            Box::new(child.stdout.take().unwrap())
+        };
         let (tx, lines) = mpsc::channel();
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -51,6 +62,27 @@ impl Proc {
             }
         });
         Self { child, lines }
+    }
+
+    /// The next line containing `needle`.
+    pub fn wait_for_text(&self, needle: &str) -> String {
+        let mut seen = Vec::new();
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(T)
+                .unwrap_or_else(|_| panic!("no line with {needle:?}; saw {seen:#?}"));
+            if line.contains(needle) {
+                return line;
+            }
+            seen.push(line);
+        }
+    }
+
+    /// Kills the process at once (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The text after `prefix` on the next stdout line starting with it.

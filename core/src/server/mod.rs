@@ -52,6 +52,7 @@
 //! ```
 
 pub mod auth;
+pub mod cluster;
 pub mod identity;
 pub mod metrics;
 mod router;
@@ -144,6 +145,9 @@ pub struct ServerConfig {
     /// unacknowledged that long also drops the connection: `TCP_USER_TIMEOUT`). Default 60 s;
     /// `None` leaves the system defaults (keepalive off).
     pub tcp_keepalive: Option<Duration>,
+    /// Join a cluster: servers sharing a broker form one routing domain (see [`cluster`]).
+    /// `None` (the default): one process, in-memory registry, no broker.
+    pub cluster: Option<cluster::ClusterConfig>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -162,6 +166,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("remote_ping_interval", &self.remote_ping_interval)
             .field("remote_idle_timeout", &self.remote_idle_timeout)
             .field("tcp_keepalive", &self.tcp_keepalive)
+            .field("cluster", &self.cluster)
             .finish_non_exhaustive()
     }
 }
@@ -190,6 +195,7 @@ impl Default for ServerConfig {
             allow_cleartext_passwords: false,
             auth_throttle: ThrottleConfig::default(),
             tcp_keepalive: Some(DEFAULT_TCP_KEEPALIVE),
+            cluster: None,
         }
     }
 }
@@ -274,8 +280,10 @@ impl Server {
             ws.push(l);
         }
         let (shutdown_tx, shutdown) = watch::channel(false);
+        let cluster = config.cluster.as_ref().map(|c| Arc::new(cluster::Cluster::new(c)));
         let router =
-            Router::new(config.node.clone(), config.duplicates, config.transport.max_envelope_size);
+            Router::new(config.node.clone(), config.duplicates, config.transport.max_envelope_size)
+                .with_cluster(cluster);
         let throttle = AuthThrottle::new(config.auth_throttle);
         Ok(Self {
             shared: Arc::new(Shared { config, router, shutdown, throttle }),
@@ -290,6 +298,9 @@ impl Server {
         let (guard, done) = mpsc::channel::<()>(1);
         let tcp_addrs = self.tcp.iter().filter_map(|l| l.local_addr().ok()).collect();
         let ws_addrs = self.ws.iter().filter_map(|l| l.local_addr().ok()).collect();
+        if let Some(cluster) = &self.shared.router.cluster {
+            cluster.start(&self.shared);
+        }
         let mut accept_loops = Vec::new();
         for l in self.tcp {
             accept_loops.push(tokio::spawn(accept_tcp(self.shared.clone(), l, guard.clone())));
@@ -384,6 +395,10 @@ impl ServerHandle {
         }
         self.guard = None;
         while self.done.recv().await.is_some() {}
+        // Leaves the cluster: this server's nodes are released at once, not after the lease.
+        if let Some(cluster) = &self.shared.router.cluster {
+            cluster.stop().await;
+        }
     }
 }
 
@@ -402,7 +417,8 @@ impl std::fmt::Debug for ServerMonitor {
 impl ServerMonitor {
     /// See [`ServerHandle::metrics`].
     pub fn metrics(&self) -> ServerMetrics {
-        self.shared.router.metrics.snapshot(self.shared.router.len(), false)
+        let router = &self.shared.router;
+        router.metrics.snapshot(router.len(), router.cluster.is_some())
     }
 
     /// See [`ServerHandle::stats`].
@@ -411,9 +427,10 @@ impl ServerMonitor {
     }
 
     /// Whether the server serves: its listeners are up (they are from [`Server::start`] until
-    /// shutdown begins).
+    /// shutdown begins) and, in a cluster, its broker link is up.
     pub fn is_ready(&self) -> bool {
-        !*self.shared.shutdown.borrow()
+        let linked = self.shared.router.cluster.as_ref().is_none_or(|c| c.is_linked());
+        !*self.shared.shutdown.borrow() && linked
     }
 }
 

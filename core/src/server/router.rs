@@ -33,7 +33,7 @@ use crate::{
     Identity, Node, Notification, Reason,
 };
 
-use super::metrics::Metrics;
+use super::{cluster::Cluster, metrics::Metrics};
 
 /// What happens when a node that is already connected establishes another session.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -78,6 +78,8 @@ pub(crate) struct Router {
     slow_consumers: AtomicU64,
     /// Operator counters (atomic adds on the routing path).
     pub(crate) metrics: Metrics,
+    /// The other servers of a cluster, if any (see `server::cluster`).
+    pub(crate) cluster: Option<Arc<Cluster>>,
 }
 
 /// A snapshot of the server's routing counters ([`ServerHandle::stats`]).
@@ -121,7 +123,45 @@ impl Router {
             refused_too_large: AtomicU64::new(0),
             slow_consumers: AtomicU64::new(0),
             metrics: Metrics::default(),
+            cluster: None,
         }
+    }
+
+    /// Joins the router to a cluster: destinations on other servers are reached through it.
+    pub(crate) fn with_cluster(mut self, cluster: Option<Arc<Cluster>>) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// Registers a registered session's node cluster-wide (nothing without a cluster); `Err`
+    /// when another server holds the node and the policy is `reject`.
+    pub(crate) async fn claim(&self, entry: &Entry) -> Result<(), Duplicate> {
+        match &self.cluster {
+            Some(cluster) => {
+                cluster.claim(&entry.node, entry.serial, self.policy).await.map_err(|()| Duplicate)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Ends the local session of `node` because another server took the node (reason 11);
+    /// `false` when there is none.
+    pub(crate) fn kick(&self, node: &Node) -> bool {
+        let t = self.read();
+        let Some(entry) = t.nodes.get(node) else { return false };
+        let kick = entry.kick.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        kick.is_some_and(|kick| {
+            kick.send(Reason::new(
+                codes::SESSION_ERROR,
+                "The session was replaced by a new session of the same node",
+            ))
+            .is_ok()
+        })
+    }
+
+    /// Every local session's node and serial.
+    pub(crate) fn local_nodes(&self) -> Vec<(Node, u64)> {
+        self.read().nodes.values().map(|e| (e.node.clone(), e.serial)).collect()
     }
 
     /// The routing counters and queue usage now.
@@ -203,6 +243,9 @@ impl Router {
 
     /// Removes `entry` (only if it is still the registered session of its node).
     pub(crate) fn unregister(&self, entry: &Entry) {
+        if let Some(cluster) = &self.cluster {
+            cluster.release(&entry.node, entry.serial);
+        }
         self.peak_gone.fetch_max(entry.out.usage().peak_bytes, Ordering::Relaxed);
         let mut t = self.write();
         if t.nodes.get(&entry.node).is_some_and(|e| e.serial == entry.serial) {
@@ -218,7 +261,7 @@ impl Router {
         }
     }
 
-    fn targets(&self, to: &Node) -> Vec<Arc<Entry>> {
+    pub(crate) fn targets(&self, to: &Node) -> Vec<Arc<Entry>> {
         let t = self.read();
         if to.instance().is_some() {
             t.nodes.get(to).cloned().into_iter().collect()
@@ -297,7 +340,8 @@ impl Router {
             return self.to_server(origin, &env);
         }
         let targets = self.targets(&to);
-        if targets.is_empty() {
+        let remote = self.cluster.as_ref().map(|c| c.servers_for(&to)).unwrap_or_default();
+        if targets.is_empty() && remote.is_empty() {
             return self.not_found(origin, &env);
         }
         // The received bytes with `from` stamped (always: the parsed `from` may have been
@@ -321,6 +365,13 @@ impl Router {
         }
         let mut delivered = false;
         let mut full = false;
+        if let Some(cluster) = &self.cluster {
+            for server in remote {
+                let queued = cluster.forward(self, server, &to, env.kind(), bytes.clone());
+                delivered |= queued;
+                full |= !queued;
+            }
+        }
         for target in targets {
             if target.node == *origin {
                 // Its own session: wait for room (back-pressure on this connection only).
@@ -403,7 +454,12 @@ impl Router {
     /// The failure to send back to `origin` for `env`: a `failed` notification for messages
     /// with an id, a `failure` response for command requests, nothing otherwise (never answer
     /// notifications or responses, which could loop).
-    fn failure(&self, origin: &Node, env: &Envelope, reason: Reason) -> Option<Envelope> {
+    pub(crate) fn failure(
+        &self,
+        origin: &Node,
+        env: &Envelope,
+        reason: Reason,
+    ) -> Option<Envelope> {
         self.metrics.routing_failure(reason.code);
         // Always the origin: its `pp`/`from` may be the very thing being refused.
         let back_to = origin.clone();
@@ -473,6 +529,7 @@ impl Router {
         let to = match &message.to {
             Some(to)
                 if message.content
+                    && (self.cluster.is_none() || to.instance().is_some())
                     && message.from.as_ref().is_none_or(own)
                     && message.pp.as_ref().is_none_or(own)
                     && !self.is_server(to) =>

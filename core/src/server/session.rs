@@ -301,7 +301,18 @@ async fn established(
 ) {
     let (out_tx, out_rx) =
         queue::bounded(shared.config.queue_capacity, shared.config.queue_max_bytes);
-    let Ok((entry, kick)) = shared.router.register(node.clone(), out_tx.clone()) else {
+    let registered = match shared.router.register(node.clone(), out_tx.clone()) {
+        // With a cluster, the node must also be free (or taken over) on the other servers.
+        Ok((entry, kick)) => match shared.router.claim(&entry).await {
+            Ok(()) => Some((entry, kick)),
+            Err(_) => {
+                shared.router.unregister(&entry);
+                None
+            }
+        },
+        Err(_) => None,
+    };
+    let Some((entry, kick)) = registered else {
         shared.router.metrics.handshake_failed(codes::SESSION_REGISTRATION_ERROR);
         let reason = Reason::new(
             codes::SESSION_REGISTRATION_ERROR,

@@ -1,0 +1,313 @@
+//! `lime serve --cluster`: a real `nats-server` (v2.15.3, installed with `go install` into the
+//! target directory when missing) on a loopback port and three `lime serve` processes joined
+//! through it, with Rust clients on different servers. Scenarios: messages, commands and
+//! receipts across servers; identity fan-out; an unknown destination (failed 42); the duplicate
+//! policy across servers (`reject` and `replace`); kill -9 of a server (its nodes vanish within
+//! the lease); NATS restarted (routing resumes; local routing meanwhile); graceful shutdown.
+//!
+//! Without `go` or network the install fails: under `CI=true` that fails the test with the
+//! cause, elsewhere the tests are skipped with the cause printed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command as Process,
+    time::{Duration, Instant},
+};
+
+use lime::{Client, Command, CommandStatus, Message, Notification, NotificationEvent};
+use support::{client, next_failed, next_text, serve, within, Proc, BIN, T};
+
+const NATS_VERSION: &str = "v2.15.3";
+/// The lease the test servers use (seconds): a dead server's nodes go within about 1.25× it.
+const LEASE: f64 = 2.0;
+
+/// Where the pinned nats-server is installed: `<target>/tools/nats-server-<version>/`.
+fn nats_binary() -> Result<PathBuf, String> {
+    let target = Path::new(BIN).ancestors().nth(2).expect("the target directory");
+    let dir = target.join("tools").join(format!("nats-server-{NATS_VERSION}"));
+    let bin = dir.join("nats-server");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    let go = ["go", "/usr/local/go/bin/go"]
+        .into_iter()
+        .find(|go| Process::new(go).arg("version").output().is_ok_and(|o| o.status.success()))
+        .ok_or("no Go toolchain (go) to install nats-server with")?;
+    let module = format!("github.com/nats-io/nats-server/v2@{NATS_VERSION}");
+    eprintln!("installing nats-server {NATS_VERSION} into {} (go install)", dir.display());
+    let out = Process::new(go)
+        .args(["install", &module])
+        .env("GOBIN", &dir)
+        .output()
+        .map_err(|e| format!("cannot run {go}: {e}"))?;
+    if !out.status.success() || !bin.exists() {
+        return Err(format!(
+            "go install {module} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(bin)
+}
+
+/// The nats-server binary, or `None` (test skipped) when it cannot be installed outside CI.
+fn nats_or_skip() -> Option<PathBuf> {
+    match nats_binary() {
+        Ok(bin) => Some(bin),
+        Err(cause) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("cannot install nats-server {NATS_VERSION} (CI=true): {cause}")
+        }
+        Err(cause) => {
+            eprintln!("SKIPPED: cannot install nats-server {NATS_VERSION}: {cause}");
+            None
+        }
+    }
+}
+
+/// A nats-server with JetStream on a loopback port, its store in a temporary directory kept
+/// across restarts.
+struct Nats {
+    bin: PathBuf,
+    port: u16,
+    store: PathBuf,
+    proc: Option<Proc>,
+}
+
+impl Nats {
+    fn start(bin: PathBuf) -> Self {
+        let store = std::env::temp_dir().join(format!(
+            "lime-cluster-test-{}-{}",
+            std::process::id(),
+            uuid_like()
+        ));
+        let mut nats = Self { bin, port: 0, store, proc: None };
+        nats.run("-1");
+        nats
+    }
+
+    /// Starts the server on `port` ("-1": a free one, read back from its log).
+    fn run(&mut self, port: &str) {
+        let store = self.store.to_string_lossy().into_owned();
+        let bin = self.bin.to_string_lossy().into_owned();
+        let p =
+            Proc::spawn_reading(&bin, &["-a", "127.0.0.1", "-p", port, "-js", "-sd", &store], true);
+        let line = p.wait_for_text("Listening for client connections on");
+        self.port = line.rsplit(':').next().and_then(|p| p.trim().parse().ok()).expect("a port");
+        p.wait_for_text("Server is ready");
+        self.proc = Some(p);
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.stop();
+        let port = self.port.to_string();
+        self.run(&port);
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+fn uuid_like() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+/// `lime serve --cluster` on free ports: the process and its TCP address.
+fn member(nats: &Nats, extra: &[&str]) -> (Proc, String) {
+    let url = nats.url();
+    let lease = LEASE.to_string();
+    let mut args = vec!["--cluster", &url, "--cluster-lease", &lease];
+    args.extend_from_slice(extra);
+    let (p, addr) = serve(&args);
+    (p, addr)
+}
+
+fn node(s: &str) -> lime::Node {
+    s.parse().unwrap()
+}
+
+/// Pings `to` from `from` until it answers (the other servers learn of a new session within
+/// milliseconds through the registry watch), bounded by `T`.
+async fn reach(from: &Client, to: &str) {
+    let deadline = Instant::now() + T;
+    loop {
+        let ping = Command::ping_request().with_to(node(to));
+        let answer = from.process_command(ping, Duration::from_secs(2)).await;
+        if matches!(&answer, Ok(c) if c.status == CommandStatus::Success) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{to} never became reachable: {answer:?}");
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Sends messages with ids to `to` until one fails with `code`; returns how long that took.
+async fn until_failed(
+    from: &Client,
+    events: &mut lime::client::Subscription,
+    to: &str,
+    code: i32,
+) -> Duration {
+    let start = Instant::now();
+    for i in 0.. {
+        let id = format!("probe-{i}");
+        within(from.send_message(Message::text("?").with_id(&id).with_to(node(to)))).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_millis(500), next_failed(events, &id)).await;
+        if got == Ok(code) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < T, "{to} never failed with {code}");
+    }
+    unreachable!()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_commands_receipts_fan_out_and_duplicates_across_servers() {
+    let Some(bin) = nats_or_skip() else { return };
+    let nats = Nats::start(bin);
+    let (_a, a) = member(&nats, &[]);
+    let (_b, b) = member(&nats, &[]);
+    let (_c, c) = member(&nats, &[]);
+
+    let (alice, _) = client(&a, "alice", "home").await.unwrap();
+    let (bob, _) = client(&b, "bob", "home").await.unwrap();
+    let (carol_c, _) = client(&c, "carol", "x").await.unwrap();
+    let (carol_a, _) = client(&a, "carol", "y").await.unwrap();
+    let mut alice_events = alice.subscribe().await;
+    let mut bob_events = bob.subscribe().await;
+    let mut carol_c_events = carol_c.subscribe().await;
+    let mut carol_a_events = carol_a.subscribe().await;
+    reach(&alice, "bob@localhost/home").await;
+    reach(&bob, "carol@localhost/x").await;
+    reach(&bob, "carol@localhost/y").await;
+
+    // A message from A to B, and its receipt back from B to A.
+    let m = Message::text("hello across").with_id("m1").with_to(node("bob@localhost/home"));
+    within(alice.send_message(m)).await.unwrap();
+    let got = loop {
+        match within(bob_events.next()).await.unwrap() {
+            lime::channel::ChannelEvent::Message(m) => break m,
+            _ => continue,
+        }
+    };
+    assert_eq!(got.from.as_ref().map(ToString::to_string).as_deref(), Some("alice@localhost/home"));
+    let receipt = Notification::new(NotificationEvent::Received)
+        .with_id("m1")
+        .with_to(got.from.clone().unwrap());
+    within(bob.send_notification(receipt)).await.unwrap();
+    loop {
+        match within(alice_events.next()).await.unwrap() {
+            lime::channel::ChannelEvent::Notification(n) if n.id.as_deref() == Some("m1") => {
+                assert_eq!(n.event, NotificationEvent::Received);
+                assert_eq!(n.from.unwrap().to_string(), "bob@localhost/home");
+                break;
+            }
+            _ => {}
+        }
+    }
+
+    // A command from B to a node on C and its response.
+    let ping = Command::ping_request().with_to(node("carol@localhost/x"));
+    let response = within(bob.process_command(ping, T)).await.unwrap();
+    assert_eq!(response.status, CommandStatus::Success);
+    assert_eq!(response.from.unwrap().to_string(), "carol@localhost/x");
+
+    // Identity fan-out: carol's instances on C and on A both get it.
+    let fan = Message::text("to every carol").with_to(node("carol@localhost"));
+    within(bob.send_message(fan)).await.unwrap();
+    assert_eq!(next_text(&mut carol_c_events).await, "to every carol");
+    assert_eq!(next_text(&mut carol_a_events).await, "to every carol");
+
+    // Unknown destination: failed 42, cluster-wide.
+    let lost = Message::text("?").with_id("lost").with_to(node("nobody@localhost/x"));
+    within(alice.send_message(lost)).await.unwrap();
+    assert_eq!(next_failed(&mut alice_events, "lost").await, 42);
+
+    // Duplicate policy `reject` across servers: bob@localhost/home is on B; C refuses it.
+    let dup = client(&c, "bob", "home").await;
+    assert!(dup.is_err(), "a second bob@localhost/home was accepted on another server");
+    // bob still reachable
+    reach(&alice, "bob@localhost/home").await;
+    drop((alice, bob, carol_a, carol_c));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_across_servers_fails_the_old_session() {
+    let Some(bin) = nats_or_skip() else { return };
+    let nats = Nats::start(bin);
+    let (_a, a) = member(&nats, &["--duplicates", "replace"]);
+    let (_b, b) = member(&nats, &["--duplicates", "replace"]);
+    let (old, _) = client(&a, "dave", "phone").await.unwrap();
+    let mut old_events = old.subscribe().await;
+    let (probe, _) = client(&b, "probe", "1").await.unwrap();
+    reach(&probe, "dave@localhost/phone").await;
+    let (new, _) = client(&b, "dave", "phone").await.unwrap();
+    loop {
+        match within(old_events.next()).await {
+            Some(lime::channel::ChannelEvent::Failed(s)) => {
+                assert_eq!(s.reason.unwrap().code, 11);
+                break;
+            }
+            Some(_) => {}
+            None => panic!("the replaced session ended without `failed`"),
+        }
+    }
+    // The new session is the one reached, from either server.
+    let (from_a, _) = client(&a, "erin", "1").await.unwrap();
+    reach(&from_a, "dave@localhost/phone").await;
+    drop((new, probe, from_a));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_nats_restart_and_graceful_shutdown() {
+    let Some(bin) = nats_or_skip() else { return };
+    let mut nats = Nats::start(bin);
+    let (_a, a) = member(&nats, &[]);
+    let (mut b_proc, b) = member(&nats, &[]);
+    let (mut c_proc, c) = member(&nats, &[]);
+    let (alice, _) = client(&a, "alice", "home").await.unwrap();
+    let (alice2, _) = client(&a, "alice", "work").await.unwrap();
+    let (_bob, _) = client(&b, "bob", "home").await.unwrap();
+    let (_dave, _) = client(&c, "dave", "home").await.unwrap();
+    let mut alice_events = alice.subscribe().await;
+    reach(&alice, "bob@localhost/home").await;
+    reach(&alice, "dave@localhost/home").await;
+
+    // kill -9 of C: dave vanishes within the lease bound, bob stays reachable.
+    c_proc.kill();
+    let took = until_failed(&alice, &mut alice_events, "dave@localhost/home", 42).await;
+    let bound = Duration::from_secs_f64(LEASE * 1.25 + LEASE / 3.0 + 1.0);
+    eprintln!("a killed server's node vanished after {took:?} (lease {LEASE} s, bound {bound:?})");
+    assert!(took <= bound, "{took:?} > {bound:?}");
+    reach(&alice, "bob@localhost/home").await;
+
+    // NATS down: A still routes between its own sessions; back up: routing across resumes.
+    nats.stop();
+    reach(&alice, "alice@localhost/work").await;
+    nats.restart();
+    reach(&alice, "bob@localhost/home").await;
+
+    // Graceful shutdown of B: bob is gone at once (well within the lease).
+    let status = b_proc.terminate();
+    assert!(status.success(), "{status:?}");
+    let took = until_failed(&alice, &mut alice_events, "bob@localhost/home", 42).await;
+    eprintln!("a stopped server's node vanished after {took:?}");
+    assert!(took < Duration::from_secs_f64(LEASE), "{took:?}");
+    drop((alice, alice2));
+}

@@ -1,0 +1,257 @@
+//! The NATS [`Broker`]: a JetStream key-value bucket is the registry (revisions give the
+//! compare-and-set), and each server has a subject `<prefix>.srv.<id>` for the envelopes sent to
+//! it. Needs a NATS server with JetStream (`nats-server -js`), 2.10 or later.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), lime::server::cluster::BrokerError> {
+//! use std::sync::Arc;
+//! use lime::server::{cluster::{nats::{NatsBroker, NatsOptions}, ClusterConfig}, ServerConfig};
+//!
+//! let broker = NatsBroker::connect(NatsOptions::new(vec!["nats://127.0.0.1:4222".into()])).await?;
+//! let config = ServerConfig {
+//!     tcp: vec!["127.0.0.1:55321".into()],
+//!     cluster: Some(ClusterConfig::new(Arc::new(broker))),
+//!     ..ServerConfig::default()
+//! };
+//! # let _ = config; Ok(()) }
+//! ```
+
+use std::{path::PathBuf, time::Duration};
+
+use async_nats::{
+    jetstream::{
+        self,
+        kv::{self, CreateErrorKind, Operation, UpdateErrorKind},
+    },
+    HeaderMap,
+};
+use bytes::Bytes;
+use futures_util::{stream::BoxStream, StreamExt};
+
+use super::{Broker, BrokerError, Forward, RegistryEvent};
+use crate::EnvelopeKind;
+
+/// How to reach NATS and where the cluster's data lives.
+#[derive(Clone, Debug, Default)]
+pub struct NatsOptions {
+    /// Seed URLs (`nats://host:port`, `tls://host:port`).
+    pub urls: Vec<String>,
+    /// A `.creds` file (JWT + nkey seed).
+    pub credentials_file: Option<PathBuf>,
+    /// User and password.
+    pub user_password: Option<(String, String)>,
+    /// An authentication token.
+    pub token: Option<String>,
+    /// Extra root certificates (PEM) to verify the NATS servers with.
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate and key (PEM) for mutual TLS.
+    pub tls_client: Option<(PathBuf, PathBuf)>,
+    /// Require TLS on the connection.
+    pub require_tls: bool,
+    /// Names the key-value bucket (`<name>`) and the subjects (`<name>.srv.<id>`); servers
+    /// with the same name form one cluster. Default `lime`.
+    pub name: String,
+}
+
+impl NatsOptions {
+    /// Options for `urls` with no credentials.
+    pub fn new(urls: Vec<String>) -> Self {
+        Self { urls, name: "lime".into(), ..Self::default() }
+    }
+}
+
+/// A [`Broker`] on NATS (async-nats, JetStream key-value).
+#[derive(Debug, Clone)]
+pub struct NatsBroker {
+    client: async_nats::Client,
+    kv: kv::Store,
+    prefix: String,
+}
+
+fn err(context: &str, e: impl std::fmt::Display) -> BrokerError {
+    BrokerError(format!("{context}: {e}"))
+}
+
+const KIND: &str = "Lime-Kind";
+const TO: &str = "Lime-To";
+const ORIGIN: &str = "Lime-Origin";
+const SENT: &str = "Lime-Sent";
+
+impl NatsBroker {
+    /// Connects (retrying in the background if NATS is not up yet is not done: the first
+    /// connection must succeed) and opens or creates the registry bucket.
+    pub async fn connect(options: NatsOptions) -> Result<Self, BrokerError> {
+        if options.urls.is_empty() {
+            return Err(BrokerError("no NATS URL given".into()));
+        }
+        let name = if options.name.is_empty() { "lime".to_owned() } else { options.name.clone() };
+        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            return Err(BrokerError(format!(
+                "cluster name {name:?}: only letters, digits, '_' and '-' are allowed"
+            )));
+        }
+        let mut connect = async_nats::ConnectOptions::new()
+            .name("lime serve")
+            .max_reconnects(None)
+            .connection_timeout(Duration::from_secs(5))
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis(100 * u64::try_from(attempts.min(10)).unwrap_or(10))
+            });
+        if let Some(path) = &options.credentials_file {
+            connect = connect
+                .credentials_file(path)
+                .await
+                .map_err(|e| err(&format!("cannot read {}", path.display()), e))?;
+        }
+        if let Some((user, password)) = &options.user_password {
+            connect = connect.user_and_password(user.clone(), password.clone());
+        }
+        if let Some(token) = &options.token {
+            connect = connect.token(token.clone());
+        }
+        if let Some(ca) = &options.tls_ca {
+            connect = connect.add_root_certificates(ca.clone());
+        }
+        if let Some((cert, key)) = &options.tls_client {
+            connect = connect.add_client_certificate(cert.clone(), key.clone());
+        }
+        if options.require_tls {
+            connect = connect.require_tls(true);
+        }
+        let client =
+            async_nats::connect_with_options(options.urls.clone(), connect).await.map_err(|e| {
+                err(&format!("cannot connect to NATS at {}", options.urls.join(", ")), e)
+            })?;
+        let js = jetstream::new(client.clone());
+        let kv = match js.get_key_value(&name).await {
+            Ok(kv) => kv,
+            Err(_) => js
+                .create_key_value(kv::Config {
+                    bucket: name.clone(),
+                    description: "lime serve: the cluster's node registry".into(),
+                    history: 1,
+                    ..kv::Config::default()
+                })
+                .await
+                .map_err(|e| {
+                    err(&format!("cannot create the key-value bucket {name:?} (JetStream on?)"), e)
+                })?,
+        };
+        Ok(Self { client, kv, prefix: name })
+    }
+
+    fn subject(&self, server: &str) -> String {
+        format!("{}.srv.{server}", self.prefix)
+    }
+}
+
+fn kind_name(kind: EnvelopeKind) -> &'static str {
+    kind.as_str()
+}
+
+fn kind_of(name: &str) -> EnvelopeKind {
+    match name {
+        "notification" => EnvelopeKind::Notification,
+        "command" => EnvelopeKind::Command,
+        "session" => EnvelopeKind::Session,
+        _ => EnvelopeKind::Message,
+    }
+}
+
+#[async_trait::async_trait]
+impl Broker for NatsBroker {
+    async fn create(&self, key: &str, value: Bytes) -> Result<Option<u64>, BrokerError> {
+        match self.kv.create(key, value).await {
+            Ok(revision) => Ok(Some(revision)),
+            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(err("registry create", e)),
+        }
+    }
+
+    async fn entry(&self, key: &str) -> Result<Option<(Bytes, u64)>, BrokerError> {
+        match self.kv.entry(key).await.map_err(|e| err("registry read", e))? {
+            Some(e) if e.operation == Operation::Put => Ok(Some((e.value, e.revision))),
+            _ => Ok(None),
+        }
+    }
+
+    async fn update(
+        &self,
+        key: &str,
+        value: Bytes,
+        revision: u64,
+    ) -> Result<Option<u64>, BrokerError> {
+        match self.kv.update(key, value, revision).await {
+            Ok(revision) => Ok(Some(revision)),
+            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => Ok(None),
+            Err(e) => Err(err("registry update", e)),
+        }
+    }
+
+    async fn put(&self, key: &str, value: Bytes) -> Result<u64, BrokerError> {
+        self.kv.put(key, value).await.map_err(|e| err("registry put", e))
+    }
+
+    async fn delete(&self, key: &str, revision: Option<u64>) -> Result<bool, BrokerError> {
+        match self.kv.delete_expect_revision(key, revision).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.to_string().contains("wrong last sequence") => Ok(false),
+            Err(e) => Err(err("registry delete", e)),
+        }
+    }
+
+    async fn watch(
+        &self,
+    ) -> Result<BoxStream<'static, Result<RegistryEvent, BrokerError>>, BrokerError> {
+        let watch = self.kv.watch_with_history(">").await.map_err(|e| err("registry watch", e))?;
+        Ok(watch
+            .map(|entry| {
+                let entry = entry.map_err(|e| err("registry watch", e))?;
+                Ok(match entry.operation {
+                    Operation::Put => RegistryEvent::Put {
+                        key: entry.key,
+                        value: entry.value,
+                        revision: entry.revision,
+                    },
+                    Operation::Delete | Operation::Purge => {
+                        RegistryEvent::Delete { key: entry.key }
+                    }
+                })
+            })
+            .boxed())
+    }
+
+    async fn publish(&self, server: &str, message: Forward) -> Result<(), BrokerError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(TO, message.to.as_str());
+        headers.insert(ORIGIN, message.origin_server.as_str());
+        headers.insert(KIND, kind_name(message.kind));
+        headers.insert(SENT, message.sent_micros.to_string().as_str());
+        self.client
+            .publish_with_headers(self.subject(server), headers, message.payload)
+            .await
+            .map_err(|e| err("publish", e))
+    }
+
+    async fn subscribe(&self, server: &str) -> Result<BoxStream<'static, Forward>, BrokerError> {
+        let subscriber =
+            self.client.subscribe(self.subject(server)).await.map_err(|e| err("subscribe", e))?;
+        Ok(subscriber
+            .filter_map(|m| async move {
+                let headers = m.headers?;
+                let get = |name: &str| headers.get(name).map(|v| v.as_str().to_owned());
+                Some(Forward {
+                    to: get(TO)?,
+                    origin_server: get(ORIGIN)?,
+                    kind: kind_of(&get(KIND).unwrap_or_default()),
+                    sent_micros: get(SENT).and_then(|s| s.parse().ok()).unwrap_or(0),
+                    payload: m.payload,
+                })
+            })
+            .boxed())
+    }
+
+    fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+}
