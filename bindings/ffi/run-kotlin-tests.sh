@@ -62,11 +62,14 @@ generate() {
   rm -rf "$OUT/kotlin" "$OUT/swift"
   "$BIN/uniffi-bindgen" generate --no-format --language kotlin --out-dir "$OUT/kotlin" "$LIB"
   "$BIN/uniffi-bindgen" generate --no-format --language swift --out-dir "$OUT/swift" "$LIB"
-  # Swift cannot be compiled here (no toolchain): check that every file is there.
-  for f in Lime.swift LimeFFI.h LimeFFI.modulemap; do
+  # Swift cannot be compiled here (no toolchain): check that every file is there (lime-ffi's
+  # module, and LimeCore with the core types of lime-core's `uniffi` feature).
+  for f in Lime.swift LimeFFI.h LimeFFI.modulemap LimeCore.swift LimeCoreFFI.h LimeCoreFFI.modulemap; do
     [[ -s $OUT/swift/$f ]] || { echo "missing generated $OUT/swift/$f" >&2; return 1; }
   done
-  [[ -s $OUT/kotlin/org/limeprotocol/lime_ffi.kt ]] || { echo "no Kotlin generated" >&2; return 1; }
+  for f in lime_ffi.kt core/lime.kt; do
+    [[ -s $OUT/kotlin/org/limeprotocol/$f ]] || { echo "no Kotlin $f generated" >&2; return 1; }
+  done
 }
 
 install_tools() {
@@ -90,7 +93,8 @@ classpath() {
 
 compile() {
   "$KOTLIN/bin/kotlinc" -nowarn -cp "$(classpath)" \
-    "$OUT/kotlin/org/limeprotocol/lime_ffi.kt" bindings/ffi/tests/bindings/Main.kt \
+    "$OUT/kotlin/org/limeprotocol/lime_ffi.kt" "$OUT/kotlin/org/limeprotocol/core/lime.kt" \
+    bindings/ffi/tests/bindings/Main.kt \
     bindings/ffi/tests/bindings/Vectors.kt \
     -d "$OUT/kotlin-tests.jar"
 }
@@ -98,7 +102,7 @@ compile() {
 TCP_URI=
 WS_URI=
 start_server() {
-  printf 'alice@localhost plain wonderland\n' >"$WORK/users"
+  printf 'alice@localhost plain wonderland\ndora@localhost plain pässwörd\n' >"$WORK/users"
   # The server prints one `listening on` line per listener on stdout; read them as they come.
   exec {SERVER_OUT}< <(exec "$TARGET/debug/lime" serve --tcp 127.0.0.1:0 --ws 127.0.0.1:0 \
     --auth guest,plain --users "$WORK/users" --log-level warn)

@@ -297,6 +297,20 @@ void main() {
     expect(uncaught, isEmpty);
   });
 
+  test('a plain authentication without a password is refused before anything is sent',
+      () async {
+    final transport = WebSocketTransport();
+    await transport.open(server.ws);
+    final channel = ClientChannel(transport);
+    await expectLater(
+      channel.establishSession('alice@localhost', 'home', PlainAuthentication()),
+      throwsA(isA<LimeException>()
+          .having((e) => e.kind, 'kind', ErrorCategory.invalidArgument)
+          .having((e) => e.reason.description, 'description', contains('password'))),
+    );
+    await channel.dispose();
+  });
+
   test('envelopes without a session fail cleanly', () async {
     final transport = WebSocketTransport();
     await transport.open(server.ws);

@@ -203,7 +203,8 @@ setup_kotlin() { # our Kotlin bindings: compiled against the jar `make test-kotl
   jna=$(dpkg -L libjna-java 2>/dev/null | grep -m1 '/jna\.jar$') || true
   if [[ -z $jna ]]; then KOTLIN_STATUS="unavailable: no libjna-java (make test-kotlin installs it)"; return; fi
   local cp=$uniffi/kotlin-tests.jar:$jna:$kt/lib/kotlinx-coroutines-core-jvm.jar
-  sum=$(cat "$HERE/peers/KotlinPeer.kt" "$uniffi/kotlin/org/limeprotocol/lime_ffi.kt" | sha256sum | cut -c1-16)
+  sum=$(cat "$HERE/peers/KotlinPeer.kt" "$uniffi/kotlin/org/limeprotocol/lime_ffi.kt" \
+    "$uniffi/kotlin/org/limeprotocol/core/lime.kt" | sha256sum | cut -c1-16)
   if [[ ! -s $dir/peer.jar || ! -f $dir/.built || $(<"$dir/.built") != "$sum" ]]; then
     say "kotlin peer: compiling peers/KotlinPeer.kt"
     rm -rf "$dir" && mkdir -p "$dir"

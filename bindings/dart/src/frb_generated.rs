@@ -139,8 +139,8 @@ fn wire__crate__api__client__LimeClient_authenticate_session_impl(
                 flutter_rust_bridge::for_generated::RustAutoOpaqueInner<LimeClient>,
             >>::sse_decode(&mut deserializer);
             let api_identity = <String>::sse_decode(&mut deserializer);
-            let api_authentication =
-                <crate::api::envelope::AuthenticationDto>::sse_decode(&mut deserializer);
+            let api_credentials =
+                <crate::api::credentials::CredentialsDto>::sse_decode(&mut deserializer);
             let api_instance = <Option<String>>::sse_decode(&mut deserializer);
             deserializer.end();
             move |context| async move {
@@ -166,7 +166,7 @@ fn wire__crate__api__client__LimeClient_authenticate_session_impl(
                         let output_ok = crate::api::client::LimeClient::authenticate_session(
                             &*api_that_guard,
                             api_identity,
-                            api_authentication,
+                            api_credentials,
                             api_instance,
                         )
                         .await?;
@@ -299,8 +299,8 @@ fn wire__crate__api__client__LimeClient_establish_session_impl(
             >>::sse_decode(&mut deserializer);
             let api_identity = <String>::sse_decode(&mut deserializer);
             let api_instance = <Option<String>>::sse_decode(&mut deserializer);
-            let api_authentication =
-                <crate::api::envelope::AuthenticationDto>::sse_decode(&mut deserializer);
+            let api_credentials =
+                <crate::api::credentials::CredentialsDto>::sse_decode(&mut deserializer);
             let api_compression =
                 <Option<crate::api::enums::SessionCompressionDto>>::sse_decode(&mut deserializer);
             let api_encryption =
@@ -330,7 +330,7 @@ fn wire__crate__api__client__LimeClient_establish_session_impl(
                             &*api_that_guard,
                             api_identity,
                             api_instance,
-                            api_authentication,
+                            api_credentials,
                             api_compression,
                             api_encryption,
                         )
@@ -2228,12 +2228,26 @@ impl SseDecode for crate::api::enums::CommandStatusDto {
     }
 }
 
+impl SseDecode for crate::api::credentials::CredentialsDto {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_scheme = <crate::api::enums::AuthenticationSchemeDto>::sse_decode(deserializer);
+        let mut var_secret = <Option<String>>::sse_decode(deserializer);
+        let mut var_issuer = <Option<String>>::sse_decode(deserializer);
+        return crate::api::credentials::CredentialsDto {
+            scheme: var_scheme,
+            secret: var_secret,
+            issuer: var_issuer,
+        };
+    }
+}
+
 impl SseDecode for crate::api::document::DocumentDto {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
         let mut var_mediaType = <String>::sse_decode(deserializer);
-        let mut var_json = <String>::sse_decode(deserializer);
-        return crate::api::document::DocumentDto { media_type: var_mediaType, json: var_json };
+        let mut var_text = <String>::sse_decode(deserializer);
+        return crate::api::document::DocumentDto { media_type: var_mediaType, text: var_text };
     }
 }
 
@@ -2281,6 +2295,7 @@ impl SseDecode for crate::api::error::ErrorCategory {
             3 => crate::api::error::ErrorCategory::Command,
             4 => crate::api::error::ErrorCategory::Timeout,
             5 => crate::api::error::ErrorCategory::Closed,
+            6 => crate::api::error::ErrorCategory::InvalidArgument,
             _ => unreachable!("Invalid variant for ErrorCategory: {}", inner),
         };
     }
@@ -3235,9 +3250,31 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::enums::CommandStatusDto>
     }
 }
 // Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::credentials::CredentialsDto {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.scheme.into_into_dart().into_dart(),
+            self.secret.into_into_dart().into_dart(),
+            self.issuer.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::credentials::CredentialsDto
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::credentials::CredentialsDto>
+    for crate::api::credentials::CredentialsDto
+{
+    fn into_into_dart(self) -> crate::api::credentials::CredentialsDto {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
 impl flutter_rust_bridge::IntoDart for crate::api::document::DocumentDto {
     fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
-        [self.media_type.into_into_dart().into_dart(), self.json.into_into_dart().into_dart()]
+        [self.media_type.into_into_dart().into_dart(), self.text.into_into_dart().into_dart()]
             .into_dart()
     }
 }
@@ -3309,6 +3346,7 @@ impl flutter_rust_bridge::IntoDart for FrbWrapper<crate::api::error::ErrorCatego
             crate::api::error::ErrorCategory::Command => 3.into_dart(),
             crate::api::error::ErrorCategory::Timeout => 4.into_dart(),
             crate::api::error::ErrorCategory::Closed => 5.into_dart(),
+            crate::api::error::ErrorCategory::InvalidArgument => 6.into_dart(),
             _ => unreachable!(),
         }
     }
@@ -3853,11 +3891,20 @@ impl SseEncode for crate::api::enums::CommandStatusDto {
     }
 }
 
+impl SseEncode for crate::api::credentials::CredentialsDto {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <crate::api::enums::AuthenticationSchemeDto>::sse_encode(self.scheme, serializer);
+        <Option<String>>::sse_encode(self.secret, serializer);
+        <Option<String>>::sse_encode(self.issuer, serializer);
+    }
+}
+
 impl SseEncode for crate::api::document::DocumentDto {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
         <String>::sse_encode(self.media_type, serializer);
-        <String>::sse_encode(self.json, serializer);
+        <String>::sse_encode(self.text, serializer);
     }
 }
 
@@ -3901,6 +3948,7 @@ impl SseEncode for crate::api::error::ErrorCategory {
                 crate::api::error::ErrorCategory::Command => 3,
                 crate::api::error::ErrorCategory::Timeout => 4,
                 crate::api::error::ErrorCategory::Closed => 5,
+                crate::api::error::ErrorCategory::InvalidArgument => 6,
                 _ => {
                     unimplemented!("");
                 }

@@ -14,12 +14,13 @@ use lime_dart::api::{
         default_channel_options, default_client_options, ChannelEventDto, ChannelEventKind,
         ChannelOptionsDto, ClientOptionsDto, LimeClient,
     },
+    credentials::CredentialsDto,
     document::DocumentDto,
     enums::{
         AuthenticationSchemeDto, CommandMethodDto, CommandStatusDto, NotificationEventDto,
         SessionCompressionDto, SessionEncryptionDto, SessionStateDto,
     },
-    envelope::{AuthenticationDto, CommandDto, MessageDto, NotificationDto},
+    envelope::{CommandDto, MessageDto, NotificationDto},
     error::{ErrorCategory, LimeError},
     transport::{default_transport_options, LimeTransport, TransportOptionsDto},
 };
@@ -70,29 +71,22 @@ fn wss_uri(h: &ServerHandle) -> String {
     format!("wss://localhost:{}", h.ws_addrs()[0].port())
 }
 
-fn guest() -> AuthenticationDto {
-    AuthenticationDto {
-        scheme: AuthenticationSchemeDto::Guest,
-        password: None,
-        key: None,
-        token: None,
+fn guest() -> CredentialsDto {
+    CredentialsDto { scheme: AuthenticationSchemeDto::Guest, secret: None, issuer: None }
+}
+
+/// A password in clear text, as every binding passes it (the core encodes it).
+fn plain(password: &str) -> CredentialsDto {
+    CredentialsDto {
+        scheme: AuthenticationSchemeDto::Plain,
+        secret: Some(password.into()),
         issuer: None,
     }
 }
 
-/// `password` as the Dart `PlainAuthentication.setToBase64Password` encodes it.
-fn plain(password_base64: &str) -> AuthenticationDto {
-    AuthenticationDto {
-        scheme: AuthenticationSchemeDto::Plain,
-        password: Some(password_base64.into()),
-        ..guest()
-    }
-}
-
-const WONDERLAND_BASE64: &str = "d29uZGVybGFuZA==";
-
+/// A `text/plain` document: its text as is (lime-core's rule for non-JSON media types).
 fn text(s: &str) -> DocumentDto {
-    DocumentDto { media_type: "text/plain".into(), json: serde_json::Value::from(s).to_string() }
+    DocumentDto { media_type: "text/plain".into(), text: s.into() }
 }
 
 fn request(method: CommandMethodDto, uri: &str, to: Option<&str>) -> CommandDto {
@@ -153,7 +147,7 @@ async fn full_session(uri: &str, tls: Option<&Certs>) {
     let established = within(alice.establish_session(
         "alice@localhost".into(),
         Some("home".into()),
-        plain(WONDERLAND_BASE64),
+        plain("wonderland"),
         None,
         encryption,
     ))
@@ -231,7 +225,7 @@ async fn full_session(uri: &str, tls: Option<&Certs>) {
         to: Some("alice@localhost".into()),
         content: Some(DocumentDto {
             media_type: "application/vnd.lime.chatstate+json".into(),
-            json: r#"{"state":"composing"}"#.into(),
+            text: r#"{"state":"composing"}"#.into(),
         }),
         ..MessageDto::default()
     };
@@ -343,7 +337,7 @@ async fn failed_authentication_is_code_13() {
         let err = within(c.establish_session(
             "alice@localhost".into(),
             Some("home".into()),
-            plain("d3Jvbmc="),
+            plain("wrong"),
             None,
             None,
         ))
@@ -375,7 +369,10 @@ async fn state_rules_and_timeouts() {
         .unwrap_err();
     assert_eq!((err.kind(), err.reason().code), (ErrorCategory::Session, 15), "{err}");
     let bad = MessageDto { to: Some("@".into()), ..MessageDto::default() };
-    assert_eq!(within(c.send_message(bad)).await.unwrap_err().kind(), ErrorCategory::Parse);
+    assert_eq!(
+        within(c.send_message(bad)).await.unwrap_err().kind(),
+        ErrorCategory::InvalidArgument
+    );
 
     within(c.establish_session("carol@localhost".into(), None, guest(), None, None)).await.unwrap();
     assert_eq!(c.info().local_node.as_deref(), Some("carol@localhost/default"));
@@ -438,7 +435,7 @@ async fn connection_errors() {
         ..default_transport_options()
     };
     let err = LimeTransport::connect("ws://127.0.0.1:1".into(), half).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorCategory::Parse);
+    assert_eq!(err.kind(), ErrorCategory::InvalidArgument);
     let bad_pem = TransportOptionsDto {
         trusted_roots_pem: Some("not a certificate".into()),
         ..default_transport_options()

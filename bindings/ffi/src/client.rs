@@ -20,14 +20,14 @@ use crate::{
 /// How to connect and how the channel behaves.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct ConnectOptions {
-    /// Extra trusted root certificates (PEM) for TLS (`tls` negotiated on TCP, `wss://`), on
-    /// top of the Mozilla roots: for a server with a private CA. The name every host uses.
+    /// Extra trusted root certificates (PEM) for TLS (`tls` negotiated on TCP, `wss://`): for
+    /// a server with a private CA.
     #[uniffi(default)]
     pub trusted_roots_pem: Option<String>,
-    /// The former name of `trusted_roots_pem` (still honoured: both are trusted when both are
-    /// set).
-    #[uniffi(default)]
-    pub root_ca_pem: Option<String>,
+    /// Trust the Mozilla root certificates too (default on); off, only `trusted_roots_pem`
+    /// is trusted.
+    #[uniffi(default = true)]
+    pub use_default_roots: bool,
     /// Encryption to choose when the server negotiates: `"tls"` or `"none"` (default: the
     /// server's first option).
     #[uniffi(default)]
@@ -67,7 +67,7 @@ impl Default for ConnectOptions {
     fn default() -> Self {
         Self {
             trusted_roots_pem: None,
-            root_ca_pem: None,
+            use_default_roots: true,
             encryption: None,
             auto_notify_receipt: false,
             auto_reply_pings: true,
@@ -97,12 +97,11 @@ impl ConnectOptions {
             None => DEFAULT_MAX_ENVELOPE_SIZE,
         };
         let mut tls = ClientTlsConfig::builder();
-        for (field, pem) in
-            [("trusted_roots_pem", &self.trusted_roots_pem), ("root_ca_pem", &self.root_ca_pem)]
-        {
-            if let Some(pem) = pem {
-                tls = tls.add_roots_pem(pem.as_bytes()).map_err(|e| invalid(field, e))?;
-            }
+        if !self.use_default_roots {
+            tls = tls.without_default_roots();
+        }
+        if let Some(pem) = &self.trusted_roots_pem {
+            tls = tls.add_roots_pem(pem.as_bytes()).map_err(|e| invalid("trusted_roots_pem", e))?;
         }
         match (&self.client_certificate_pem, &self.client_key_pem) {
             (Some(cert), Some(key)) => {
@@ -246,7 +245,7 @@ impl LimeClient {
 
     /// The session state (a plain read: it never waits).
     pub fn state(&self) -> SessionState {
-        self.inner.state().into()
+        self.inner.state()
     }
 
     /// Delivers incoming envelopes to `listener` until the session ends, from a background
@@ -298,9 +297,21 @@ mod tests {
             matches!(&err, LimeError::InvalidArgument { msg } if msg.contains("client_certificate_pem")),
             "{err}"
         );
-        let bad =
-            ConnectOptions { root_ca_pem: Some("not pem".into()), ..ConnectOptions::default() };
+        let bad = ConnectOptions {
+            trusted_roots_pem: Some("not pem".into()),
+            ..ConnectOptions::default()
+        };
         let err = bad.to_core().unwrap_err();
-        assert!(matches!(&err, LimeError::InvalidArgument { msg } if msg.contains("root_ca_pem")));
+        assert!(
+            matches!(&err, LimeError::InvalidArgument { msg } if msg.contains("trusted_roots_pem"))
+        );
+        // Only a private CA.
+        let ca = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let private = ConnectOptions {
+            use_default_roots: false,
+            trusted_roots_pem: Some(ca.cert.pem()),
+            ..ConnectOptions::default()
+        };
+        assert!(private.to_core().is_ok());
     }
 }

@@ -1,5 +1,7 @@
 //! [`LimeError`]: the one error type of the bindings (Kotlin `LimeException.*`, Swift
-//! `LimeError.*`), converted from [`lime::Error`].
+//! `LimeError.*`), converted from [`lime::Error`] through [`lime::convert::host_error`].
+
+use lime::convert::{host_error, ConvertError, HostError};
 
 /// Every failure the bindings report.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, uniffi::Error)]
@@ -47,26 +49,41 @@ pub enum LimeError {
     },
 }
 
-impl From<lime::Error> for LimeError {
-    fn from(e: lime::Error) -> Self {
-        let reason = e.reason();
-        let description = reason.description.unwrap_or_else(|| e.to_string());
-        match e.category() {
-            lime::ErrorCategory::Parse => Self::Parse { msg: e.to_string() },
-            lime::ErrorCategory::Transport => Self::Transport { msg: e.to_string() },
-            lime::ErrorCategory::Command => Self::Command { code: reason.code, description },
+impl From<HostError> for LimeError {
+    /// One exception per [`lime::ErrorCategory`], as every host names them
+    /// ([`lime::convert::host_error`] decides the category).
+    fn from(e: HostError) -> Self {
+        let code = e.reason.code;
+        let description = e.reason.description.unwrap_or_else(|| e.message.clone());
+        match e.category {
+            lime::ErrorCategory::Parse => Self::Parse { msg: e.message },
+            lime::ErrorCategory::Transport => Self::Transport { msg: e.message },
+            lime::ErrorCategory::Command => Self::Command { code, description },
             lime::ErrorCategory::Timeout => Self::Timeout,
             lime::ErrorCategory::Closed => Self::Closed,
+            lime::ErrorCategory::InvalidArgument => Self::InvalidArgument { msg: e.message },
             // `Session` and categories the core may add later: a session-level failure with
             // the reason the core would tell a peer.
-            _ => Self::Session { code: reason.code, description },
+            _ => Self::Session { code, description },
         }
+    }
+}
+
+impl From<lime::Error> for LimeError {
+    fn from(e: lime::Error) -> Self {
+        host_error(&e).into()
+    }
+}
+
+impl From<ConvertError> for LimeError {
+    fn from(e: ConvertError) -> Self {
+        HostError::from(e).into()
     }
 }
 
 /// An invalid argument from the application, naming the field.
 pub(crate) fn invalid(field: &str, why: impl std::fmt::Display) -> LimeError {
-    LimeError::InvalidArgument { msg: format!("invalid `{field}`: {why}") }
+    ConvertError::new(field, why).into()
 }
 
 impl From<lime::TransportError> for LimeError {

@@ -1,30 +1,30 @@
-//! The data that crosses the FFI: envelopes as records, LIME's closed sets as enums, and the
-//! conversions to and from the core types.
+//! The data that crosses the FFI: envelopes as records, and their conversions to and from the
+//! core types.
 //!
 //! Records are copied by value and hold only strings, numbers and maps, so they look native in
-//! Kotlin (`data class`) and Swift (`struct`). Nodes, URIs and media types travel as their
-//! wire text and are parsed when a record goes back into the core; a document travels as its
-//! media type plus text: the compact JSON of the value for JSON media types
-//! (`application/json`, `…+json`), the raw text otherwise. Converting a received envelope
+//! Kotlin (`data class`) and Swift (`struct`). LIME's closed sets ([`SessionState`],
+//! [`NotificationEvent`], [`CommandMethod`], [`CommandStatus`]), [`Reason`] and the credentials
+//! ([`Authentication`], `lime::convert::Credentials`) are the core's own types, exported
+//! through its `uniffi` feature (Kotlin package `org.limeprotocol.core`, Swift module
+//! `LimeCore`). Every conversion follows the host rules of [`lime::convert`]: nodes, URIs and
+//! media types travel as their wire text; a document as its media type plus text (JSON text
+//! for JSON media types, the raw string otherwise); metadata as a map, sorted by key when
+//! sent (uniffi maps carry no order); secrets in clear text. Converting a received envelope
 //! never fails; converting an application's record fails with [`LimeError::InvalidArgument`]
 //! naming the field.
 
 use std::collections::HashMap;
 
-use lime::{Document, LimeUri, MediaType, Metadata, Node};
-use serde_json::Value;
+pub use lime::{
+    convert::Credentials as Authentication, CommandMethod, CommandStatus, NotificationEvent,
+    Reason, SessionState,
+};
+use lime::{
+    convert::{self, ConvertError},
+    LimeUri, Metadata, Node,
+};
 
-use crate::error::{invalid, LimeError};
-
-/// Why a session, command or message failed: a LIME reason code and its description.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
-pub struct Reason {
-    /// One of the LIME reason codes (13: authentication failed, 42: destination not found…).
-    pub code: i32,
-    /// Human-readable text.
-    #[uniffi(default)]
-    pub description: Option<String>,
-}
+use crate::error::LimeError;
 
 /// A message: content sent from one node to another.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
@@ -126,165 +126,9 @@ pub struct SessionInfo {
     pub reason: Option<Reason>,
 }
 
-/// Credentials for [`LimeClient::establish`](crate::LimeClient::establish). Secrets are given
-/// in clear text; the core encodes them (base64) as LIME sends them.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum Authentication {
-    /// No credentials.
-    Guest,
-    /// A password.
-    Plain {
-        /// The password.
-        password: String,
-    },
-    /// An access key.
-    Key {
-        /// The key.
-        key: String,
-    },
-    /// A token issued by an external authority.
-    External {
-        /// The token.
-        token: String,
-        /// Who issued it (e.g. `account.example.com`).
-        issuer: String,
-    },
-}
-
-/// Declares an FFI enum mirroring a closed LIME set, with conversions both ways. The core
-/// enums are `#[non_exhaustive]`: a value added there maps to `$fallback` until it is added
-/// here, which the `every_variant_round_trips` test catches.
-macro_rules! mirror_enum {
-    (
-        $(#[$meta:meta])* $name:ident, fallback $fallback:ident {
-            $($(#[$vmeta:meta])* $variant:ident),+ $(,)?
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)+
-        }
-
-        impl From<lime::$name> for $name {
-            fn from(value: lime::$name) -> Self {
-                match value {
-                    $(lime::$name::$variant => Self::$variant,)+
-                    _ => Self::$fallback,
-                }
-            }
-        }
-
-        impl From<$name> for lime::$name {
-            fn from(value: $name) -> Self {
-                match value {
-                    $($name::$variant => Self::$variant,)+
-                }
-            }
-        }
-    };
-}
-
-mirror_enum! {
-    /// The state of a session.
-    SessionState, fallback Failed {
-        /// Not started yet.
-        New,
-        /// Transport options are being negotiated.
-        Negotiating,
-        /// Credentials are being checked.
-        Authenticating,
-        /// Envelopes may flow.
-        Established,
-        /// We asked to end the session.
-        Finishing,
-        /// The session ended normally.
-        Finished,
-        /// The session ended with an error.
-        Failed,
-    }
-}
-
-mirror_enum! {
-    /// What happened to a message.
-    NotificationEvent, fallback Failed {
-        /// The message could not be handled (see the reason).
-        Failed,
-        /// The server accepted the message.
-        Accepted,
-        /// Obsolete: the message was validated.
-        Validated,
-        /// Obsolete: the message was authorized.
-        Authorized,
-        /// The message was dispatched to its destination.
-        Dispatched,
-        /// The destination received the message.
-        Received,
-        /// The destination consumed (read) the message.
-        Consumed,
-        /// The message was deleted.
-        Deleted,
-    }
-}
-
-mirror_enum! {
-    /// What a command does with its resource.
-    CommandMethod, fallback Get {
-        /// Read the resource.
-        Get,
-        /// Create or replace the resource.
-        Set,
-        /// Delete the resource.
-        Delete,
-        /// Subscribe to changes of the resource.
-        Subscribe,
-        /// Cancel a subscription.
-        Unsubscribe,
-        /// One-way notification of a change.
-        Observe,
-        /// Merge into the resource.
-        Merge,
-    }
-}
-
-mirror_enum! {
-    /// Whether a command is a request or a response.
-    CommandStatus, fallback Failure {
-        /// A request.
-        Pending,
-        /// The command succeeded.
-        Success,
-        /// The command failed (see its reason).
-        Failure,
-    }
-}
-
-impl From<lime::Reason> for Reason {
-    fn from(r: lime::Reason) -> Self {
-        Self { code: r.code, description: r.description }
-    }
-}
-
-impl From<Reason> for lime::Reason {
-    fn from(r: Reason) -> Self {
-        Self { code: r.code, description: r.description }
-    }
-}
-
-impl From<Authentication> for lime::Authentication {
-    fn from(a: Authentication) -> Self {
-        match a {
-            Authentication::Guest => Self::Guest,
-            Authentication::Plain { password } => Self::plain(&password),
-            Authentication::Key { key } => Self::key(&key),
-            Authentication::External { token, issuer } => Self::external(&token, issuer),
-        }
-    }
-}
-
 impl From<lime::Message> for Message {
     fn from(m: lime::Message) -> Self {
-        let (media_type, content) = m.content.map(document_text).unwrap_or_default();
+        let (media_type, content) = m.content.map(convert::into_document_text).unwrap_or_default();
         Self {
             id: m.id,
             from: text(m.from),
@@ -307,7 +151,7 @@ impl TryFrom<Message> for lime::Message {
             to: node("to", m.to)?,
             pp: node("pp", m.pp)?,
             metadata: metadata(m.metadata),
-            content: Some(document("content", &m.media_type, m.content)?),
+            content: Some(convert::document_from_text("content", &m.media_type, m.content)?),
         })
     }
 }
@@ -320,8 +164,8 @@ impl From<lime::Notification> for Notification {
             to: text(n.to),
             pp: text(n.pp),
             metadata: metadata_map(n.metadata),
-            event: n.event.into(),
-            reason: n.reason.map(Into::into),
+            event: n.event,
+            reason: n.reason,
         }
     }
 }
@@ -330,20 +174,20 @@ impl TryFrom<Notification> for lime::Notification {
     type Error = LimeError;
 
     fn try_from(n: Notification) -> Result<Self, LimeError> {
-        let mut out = Self::new(n.event.into());
+        let mut out = Self::new(n.event);
         out.id = n.id;
         out.from = node("from", n.from)?;
         out.to = node("to", n.to)?;
         out.pp = node("pp", n.pp)?;
         out.metadata = metadata(n.metadata);
-        out.reason = n.reason.map(Into::into);
+        out.reason = n.reason;
         Ok(out)
     }
 }
 
 impl From<lime::Command> for Command {
     fn from(c: lime::Command) -> Self {
-        let (media_type, resource) = c.resource.map(document_text).unzip();
+        let (media_type, resource) = c.resource.map(convert::into_document_text).unzip();
         Self {
             id: c.id,
             from: text(c.from),
@@ -351,11 +195,11 @@ impl From<lime::Command> for Command {
             pp: text(c.pp),
             metadata: metadata_map(c.metadata),
             uri: c.uri.map(|u| u.as_str().to_owned()),
-            method: c.method.into(),
-            status: c.status.into(),
+            method: c.method,
+            status: c.status,
             media_type,
             resource,
-            reason: c.reason.map(Into::into),
+            reason: c.reason,
         }
     }
 }
@@ -366,15 +210,19 @@ impl TryFrom<Command> for lime::Command {
     fn try_from(c: Command) -> Result<Self, LimeError> {
         let resource = match (c.media_type, c.resource) {
             (Some(media_type), Some(resource)) => {
-                Some(document("resource", &media_type, resource)?)
+                Some(convert::document_from_text("resource", &media_type, resource)?)
             }
             (None, None) => None,
             _ => {
-                return Err(invalid("resource", "`media_type` and `resource` go together"));
+                return Err(ConvertError::new(
+                    "resource",
+                    "`media_type` and `resource` go together",
+                )
+                .into());
             }
         };
         let uri = match c.uri {
-            Some(uri) => Some(uri.parse::<LimeUri>().map_err(|e| invalid("uri", e))?),
+            Some(uri) => Some(uri.parse::<LimeUri>().map_err(|e| ConvertError::new("uri", e))?),
             None => None,
         };
         Ok(Self {
@@ -384,10 +232,10 @@ impl TryFrom<Command> for lime::Command {
             pp: node("pp", c.pp)?,
             metadata: metadata(c.metadata),
             uri,
-            method: c.method.into(),
-            status: c.status.into(),
+            method: c.method,
+            status: c.status,
             resource,
-            reason: c.reason.map(Into::into),
+            reason: c.reason,
         })
     }
 }
@@ -407,62 +255,35 @@ impl SessionInfo {
         remote_node: Option<Node>,
     ) -> Self {
         Self {
-            state: session.state.into(),
+            state: session.state,
             session_id: session.id.clone().or(session_id),
             local_node: text(local_node.or_else(|| session.to.clone())),
             remote_node: text(remote_node.or_else(|| session.from.clone())),
-            reason: session.reason.clone().map(Into::into),
+            reason: session.reason.clone(),
         }
     }
 }
 
 fn text(node: Option<Node>) -> Option<String> {
-    node.map(|n| n.to_string())
+    convert::node_text(node.as_ref())
 }
 
-fn node(field: &str, text: Option<String>) -> Result<Option<Node>, LimeError> {
-    text.map(|t| t.parse::<Node>().map_err(|e| invalid(field, e))).transpose()
+fn node(field: &str, text: Option<String>) -> Result<Option<Node>, ConvertError> {
+    convert::node_from_text(field, text.as_deref())
 }
 
 fn metadata_map(metadata: Option<Metadata>) -> HashMap<String, String> {
-    metadata.map(|m| m.into_iter().collect()).unwrap_or_default()
+    convert::metadata_or_empty(metadata).into_iter().collect()
 }
 
 fn metadata(map: HashMap<String, String>) -> Option<Metadata> {
-    if map.is_empty() {
-        return None;
-    }
-    // HashMap order is arbitrary; sort so the same record always serializes the same way.
-    let mut entries: Vec<_> = map.into_iter().collect();
-    entries.sort_unstable();
-    Some(entries.into_iter().collect())
-}
-
-/// `(media type, text)` of a document: compact JSON for JSON media types, the string itself
-/// otherwise.
-fn document_text(doc: Document) -> (String, String) {
-    let media_type = doc.media_type().as_str().to_owned();
-    let is_json = doc.media_type().is_json();
-    let content = match doc.into_value() {
-        Value::String(s) if !is_json => s,
-        other => other.to_string(),
-    };
-    (media_type, content)
-}
-
-fn document(field: &str, media_type: &str, content: String) -> Result<Document, LimeError> {
-    let media_type: MediaType = media_type.parse().map_err(|e| invalid("media_type", e))?;
-    let value = if media_type.is_json() {
-        serde_json::from_str(&content).map_err(|e| invalid(field, format!("not JSON: {e}")))?
-    } else {
-        Value::String(content)
-    };
-    Ok(Document::new(media_type, value))
+    convert::metadata_from_unordered(map)
 }
 
 #[cfg(test)]
 mod tests {
     use lime::Envelope;
+    use serde_json::Value;
 
     use super::*;
 
@@ -574,10 +395,16 @@ mod tests {
     }
 
     #[test]
-    fn authentication_encodes_secrets() {
-        let plain = lime::Authentication::from(Authentication::Plain { password: "pw".into() });
-        assert_eq!(plain, lime::Authentication::plain("pw"));
-        assert_eq!(plain.decoded_secret().unwrap().unwrap(), "pw");
+    fn secrets_are_given_in_clear_text_and_sent_in_base64() {
+        let plain =
+            lime::Authentication::from(Authentication::Plain { password: "pässword".into() });
+        assert_eq!(plain, lime::Authentication::Plain { password: Some("cMOkc3N3b3Jk".into()) });
+        let session =
+            lime::Session::new(lime::SessionState::Authenticating).with_authentication(plain);
+        assert_eq!(
+            wire(session),
+            r#"{"state":"authenticating","scheme":"plain","authentication":{"password":"cMOkc3N3b3Jk"}}"#
+        );
         let ext = lime::Authentication::from(Authentication::External {
             token: "t".into(),
             issuer: "i".into(),
@@ -585,25 +412,13 @@ mod tests {
         assert_eq!(ext, lime::Authentication::external("t", "i"));
         assert_eq!(lime::Authentication::from(Authentication::Guest), lime::Authentication::Guest);
         assert_eq!(
+            lime::Authentication::from(Authentication::Transport),
+            lime::Authentication::Transport
+        );
+        assert_eq!(
             lime::Authentication::from(Authentication::Key { key: "k".into() }),
             lime::Authentication::key("k")
         );
-    }
-
-    #[test]
-    fn every_variant_round_trips() {
-        for s in lime::SessionState::ALL {
-            assert_eq!(lime::SessionState::from(SessionState::from(*s)), *s);
-        }
-        for e in lime::NotificationEvent::ALL {
-            assert_eq!(lime::NotificationEvent::from(NotificationEvent::from(*e)), *e);
-        }
-        for m in lime::CommandMethod::ALL {
-            assert_eq!(lime::CommandMethod::from(CommandMethod::from(*m)), *m);
-        }
-        for s in lime::CommandStatus::ALL {
-            assert_eq!(lime::CommandStatus::from(CommandStatus::from(*s)), *s);
-        }
     }
 
     #[test]

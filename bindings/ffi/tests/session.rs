@@ -405,3 +405,92 @@ async fn dropping_the_client_closes_the_connection_and_ends_its_listener() {
     .await;
     server.shutdown().await;
 }
+
+/// The rules every host shares (`lime::convert`), end to end through a server: non-JSON
+/// content is the raw text (JSON-looking text included), metadata arrives as sent, and
+/// passwords are given in clear text (the core sends base64; a host that encodes it itself
+/// is refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_metadata_and_passwords_follow_the_host_rules() {
+    let mut users = UserFile::default();
+    users.insert("dora@localhost".parse().unwrap(), AuthenticationScheme::Plain, "pässwörd 1");
+    let config = ServerConfig {
+        tcp: vec!["127.0.0.1:0".into()],
+        authenticator: Arc::new(AuthConfig {
+            guest: true,
+            users: Some(users),
+            ..AuthConfig::default()
+        }),
+        ..ServerConfig::default()
+    };
+    let server = Server::bind(config).await.unwrap().start();
+    let tcp = format!("net.tcp://127.0.0.1:{}", server.tcp_addrs()[0].port());
+
+    let dora = within(LimeClient::connect(tcp.clone(), ConnectOptions::default())).await.unwrap();
+    let clear = Authentication::Plain { password: "pässwörd 1".into() };
+    within(dora.establish("dora@localhost".into(), "a".into(), clear)).await.unwrap();
+    let eve = within(LimeClient::connect(tcp.clone(), ConnectOptions::default())).await.unwrap();
+    within(eve.establish("eve@localhost".into(), "b".into(), Authentication::Guest)).await.unwrap();
+    let (listener, mut eve_events) = recorder();
+    let _eve_task = eve.subscribe(listener);
+
+    let raw = r#"{"looks":"like JSON"} and "quotes" \ too"#;
+    let metadata: HashMap<String, String> =
+        [("z", "1"), ("a", "é"), ("#scope", "x")].map(|(k, v)| (k.into(), v.into())).into();
+    let message = Message {
+        metadata: metadata.clone(),
+        media_type: "text/plain".into(),
+        content: raw.into(),
+        ..text("eve@localhost/b", "d1", "")
+    };
+    within(dora.send_message(message)).await.unwrap();
+    let Event::Message(m) = next(&mut eve_events).await else { panic!("expected a message") };
+    assert_eq!((m.media_type.as_str(), m.content.as_str()), ("text/plain", raw));
+    assert_eq!(m.metadata, metadata);
+    // JSON media types stay JSON text, whatever the suffix.
+    let json = Message {
+        media_type: "application/vnd.x.y+json".into(),
+        content: r#"{"a":[1,"two"]}"#.into(),
+        ..text("eve@localhost/b", "d2", "")
+    };
+    within(dora.send_message(json)).await.unwrap();
+    let Event::Message(m) = next(&mut eve_events).await else { panic!("expected a message") };
+    assert_eq!(m.content, r#"{"a":[1,"two"]}"#);
+    let bad = Message { media_type: "application/json".into(), ..text("eve@localhost/b", "", "x") };
+    let err = within(dora.send_message(bad)).await.unwrap_err();
+    assert!(matches!(&err, LimeError::InvalidArgument { msg } if msg.contains("`content`")));
+
+    // The password already in base64 is a different password.
+    let encoded = Authentication::Plain { password: "cMOkc3N3w7ZyZCAx".into() };
+    let again = within(LimeClient::connect(tcp, ConnectOptions::default())).await.unwrap();
+    let err = within(again.establish("dora@localhost".into(), "c".into(), encoded)).await;
+    assert!(matches!(err, Err(LimeError::Session { code: 13, .. })), "{err:?}");
+    server.shutdown().await;
+}
+
+/// A peer that closes the connection is `LimeError::Closed`, as in every host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_closed_by_the_peer_is_closed() {
+    use tokio::io::AsyncReadExt;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("net.tcp://{}", listener.local_addr().unwrap());
+    // Reads the client's `new` session envelope, then closes cleanly (nothing left unread,
+    // so the close is a FIN, not a reset).
+    let peer = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 1024];
+        let mut seen = Vec::new();
+        while !seen.contains(&b'}') {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the client sent nothing");
+            seen.extend_from_slice(&buf[..n]);
+        }
+    });
+    let client = within(LimeClient::connect(uri, ConnectOptions::default())).await.unwrap();
+    let err = within(client.establish("x@localhost".into(), "a".into(), Authentication::Guest))
+        .await
+        .unwrap_err();
+    assert_eq!(err, LimeError::Closed);
+    within(peer).await.unwrap();
+}

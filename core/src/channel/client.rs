@@ -34,6 +34,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use tokio::{
     sync::{mpsc, oneshot, watch},
     task::JoinHandle,
@@ -47,7 +48,7 @@ use super::{
 };
 use crate::{
     error::{SessionError, TransportError},
-    transport::{Transport, TransportReceiver},
+    transport::{Transport, TransportReceiver, TransportResult},
     Authentication, AuthenticationScheme, Command, Envelope, Error, Identity, Message, Node,
     Notification, Session, SessionCompression, SessionEncryption, SessionState,
     DEFAULT_MAX_ENVELOPE_SIZE,
@@ -536,6 +537,7 @@ async fn read_loop(
 ) {
     let mut ping =
         RemotePing::new(shared.options.remote_ping_interval, shared.options.remote_idle_timeout);
+    let mut pending = Vec::new();
     let end = loop {
         let received = tokio::select! {
             r = receiver.receive() => r,
@@ -560,48 +562,38 @@ async fn read_loop(
             }
         };
         ping.received();
-        let envelope = match received {
-            Ok(Some(e)) => e,
-            Ok(None) => break ChannelEvent::Closed { error: None },
-            Err(e) => break ChannelEvent::Closed { error: Some(e.to_string()) },
+        // This envelope and whatever else has already arrived (up to a batch) are handled
+        // before the application hears of them, so it is woken once per batch rather than
+        // once per envelope.
+        let mut received = received;
+        let mut handled = 1;
+        let end = loop {
+            match handle_received(&shared, &out, received).await {
+                Ok(Some(event)) => pending.push(event),
+                Ok(None) => {}
+                Err(end) => break Some(end),
+            }
+            if handled == RECEIVE_BATCH {
+                break None;
+            }
+            match receiver.receive().now_or_never() {
+                Some(next) => received = next,
+                None => break None,
+            }
+            handled += 1;
         };
-        let inbound = match shared.core().receive(envelope) {
-            Ok(i) => i,
-            Err(e) => break ChannelEvent::Closed { error: Some(e.to_string()) },
-        };
-        if let Some(reply) = inbound.reply {
-            if out.send(Bytes::from(reply.to_vec())).await.is_err() {
-                break ChannelEvent::Closed { error: Some("the writer stopped".into()) };
+        for event in pending.drain(..) {
+            if events.send(event).await.is_err() {
+                // The application dropped the channel.
+                return;
             }
         }
-        if let Some((response, waiter)) = inbound.response {
-            // The waiter may have timed out and gone: nothing to do then.
-            let _ = waiter.send(response);
-        }
-        if let Some(session) = inbound.session {
-            match session.state {
-                SessionState::Finished => {
-                    let _ = ended.send(Some(session.clone()));
-                    break ChannelEvent::Finished(session);
-                }
-                SessionState::Failed => {
-                    let _ = ended.send(Some(session.clone()));
-                    break ChannelEvent::Failed(session);
-                }
-                _ => {
-                    tracing::debug!(state = %session.state, "ignoring session envelope after establishment")
-                }
+        if let Some(end) = end {
+            // After the events that came before it.
+            if let ChannelEvent::Finished(session) | ChannelEvent::Failed(session) = &end {
+                let _ = ended.send(Some(session.clone()));
             }
-        }
-        let event = match inbound.deliver {
-            Some(Envelope::Message(m)) => ChannelEvent::Message(m),
-            Some(Envelope::Notification(n)) => ChannelEvent::Notification(n),
-            Some(Envelope::Command(c)) => ChannelEvent::Command(c),
-            Some(Envelope::Session(_)) | None => continue,
-        };
-        if events.send(event).await.is_err() {
-            // The application dropped the channel.
-            return;
+            break end;
         }
     };
     {
@@ -614,4 +606,50 @@ async fn read_loop(
     }
     drop(out);
     let _ = events.send(end).await;
+}
+
+/// Envelopes the read loop handles one after the other, without waiting, before passing their
+/// events on.
+const RECEIVE_BATCH: usize = 32;
+
+/// Handles one received envelope: `Ok(Some(event))` for the application, `Err(end)` when the
+/// channel ends with it.
+async fn handle_received(
+    shared: &Shared,
+    out: &queue::Sender,
+    received: TransportResult<Option<Envelope>>,
+) -> Result<Option<ChannelEvent>, ChannelEvent> {
+    let envelope = match received {
+        Ok(Some(e)) => e,
+        Ok(None) => return Err(ChannelEvent::Closed { error: None }),
+        Err(e) => return Err(ChannelEvent::Closed { error: Some(e.to_string()) }),
+    };
+    let inbound = match shared.core().receive(envelope) {
+        Ok(i) => i,
+        Err(e) => return Err(ChannelEvent::Closed { error: Some(e.to_string()) }),
+    };
+    if let Some(reply) = inbound.reply {
+        if out.send(Bytes::from(reply.to_vec())).await.is_err() {
+            return Err(ChannelEvent::Closed { error: Some("the writer stopped".into()) });
+        }
+    }
+    if let Some((response, waiter)) = inbound.response {
+        // The waiter may have timed out and gone: nothing to do then.
+        let _ = waiter.send(response);
+    }
+    if let Some(session) = inbound.session {
+        match session.state {
+            SessionState::Finished => return Err(ChannelEvent::Finished(session)),
+            SessionState::Failed => return Err(ChannelEvent::Failed(session)),
+            _ => {
+                tracing::debug!(state = %session.state, "ignoring session envelope after establishment")
+            }
+        }
+    }
+    Ok(match inbound.deliver {
+        Some(Envelope::Message(m)) => Some(ChannelEvent::Message(m)),
+        Some(Envelope::Notification(n)) => Some(ChannelEvent::Notification(n)),
+        Some(Envelope::Command(c)) => Some(ChannelEvent::Command(c)),
+        Some(Envelope::Session(_)) | None => None,
+    })
 }

@@ -8,9 +8,11 @@ import 'protocol/enums.dart';
 import 'protocol/identity.dart';
 import 'protocol/reason.dart';
 import 'protocol/security.dart';
+import 'rust/api/credentials.dart' as rust;
 import 'rust/api/document.dart' as rust;
 import 'rust/api/enums.dart' as rust;
 import 'rust/api/envelope.dart' as rust;
+import 'rust/api/error.dart' as rust;
 
 Never _unsendable(Object value) =>
     throw ArgumentError.value(value, 'value', 'cannot be sent: not a LIME value');
@@ -161,9 +163,25 @@ Map<String, dynamic>? metadataOf(List<(String, String)>? metadata) =>
 Map<String, String>? sessionMetadataOf(List<(String, String)>? metadata) =>
     metadata == null ? null : <String, String>{for (final (key, value) in metadata) key: value};
 
+/// Whether lime-core reads documents of [mediaType] as JSON (`application/json`, `…+json`):
+/// the core's rule, asked of the core; null when [mediaType] is not a media type.
+bool? _isJsonMediaType(String mediaType) {
+  try {
+    return rust.parseMediaType(text: mediaType).isJson;
+  } on rust.LimeError catch (e) {
+    e.dispose();
+    return null;
+  }
+}
+
 /// The document of a message's `content` (or a command's `resource`) and its `type`: a
 /// [Document] carries its media type; otherwise [type] is used, or `text/plain` for a string
 /// and `application/json` for anything else.
+///
+/// Its text follows lime-core's rule (`lime::convert`, the same in every binding): the JSON
+/// text of the value for a JSON media type, the string itself for any other. A value that is
+/// not a string under a non-JSON media type goes as its JSON text, which the core keeps as
+/// the string (as it reads such content from the wire).
 rust.DocumentDto? documentDto(dynamic content, String? type) {
   if (content == null) return null;
   final Object? value = content is Document ? content.toWireValue() : content;
@@ -173,13 +191,19 @@ rust.DocumentDto? documentDto(dynamic content, String? type) {
           : value is String
               ? 'text/plain'
               : 'application/json');
-  return rust.DocumentDto(mediaType: mediaType, json: jsonEncode(value));
+  final isJson = _isJsonMediaType(mediaType) ?? true; // the core reports a bad media type
+  final text = !isJson && value is String ? value : jsonEncode(value);
+  return rust.DocumentDto(mediaType: mediaType, text: text);
 }
 
-/// The decoded value of a document: a `Map` (or other JSON value) for JSON media types, a
-/// `String` for the others.
-dynamic contentOf(rust.DocumentDto? document) =>
-    document == null ? null : jsonDecode(document.json);
+/// The value of a document: the decoded JSON (a `Map`, a `List`, …) for JSON media types, the
+/// `String` for the others (lime-core's rule).
+dynamic contentOf(rust.DocumentDto? document) {
+  if (document == null) return null;
+  return _isJsonMediaType(document.mediaType) == false
+      ? document.text
+      : jsonDecode(document.text);
+}
 
 rust.AuthenticationDto? authenticationDto(Authentication? authentication) =>
     switch (authentication) {
@@ -195,6 +219,29 @@ rust.AuthenticationDto? authenticationDto(Authentication? authentication) =>
         ),
       final Authentication a => rust.AuthenticationDto(scheme: schemeDto(a.scheme)),
     };
+
+/// The credentials an application establishes a session with, for the core: secrets in clear
+/// text, the one rule of every binding (lime-core encodes them for the wire). The
+/// [Authentication] classes keep their secrets in base64, as pub `lime` 0.0.25 does
+/// (`setToBase64Password`), so they are decoded here. [authenticationDto] is the other form,
+/// the wire's, for session envelopes read or written as JSON.
+rust.CredentialsDto credentialsDto(Authentication authentication) => switch (authentication) {
+      final PlainAuthentication a =>
+        rust.CredentialsDto(scheme: rust.AuthenticationSchemeDto.plain, secret: _clear(a.password)),
+      final KeyAuthentication a =>
+        rust.CredentialsDto(scheme: rust.AuthenticationSchemeDto.key, secret: _clear(a.key)),
+      final ExternalAuthentication a => rust.CredentialsDto(
+          scheme: rust.AuthenticationSchemeDto.external_,
+          secret: _clear(a.token),
+          issuer: a.issuer,
+        ),
+      final Authentication a => rust.CredentialsDto(scheme: schemeDto(a.scheme)),
+    };
+
+/// The clear text of a base64 secret (`''` stays `''`); a [FormatException] when it is not
+/// base64 of UTF-8 text.
+String? _clear(String? base64Secret) =>
+    base64Secret == null || base64Secret.isEmpty ? base64Secret : base64Secret.fromBase64();
 
 Authentication? authenticationOf(rust.AuthenticationDto? a) => switch (a?.scheme) {
       null => null,

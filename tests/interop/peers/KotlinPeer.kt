@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit
 import kotlin.system.exitProcess
 import kotlinx.coroutines.runBlocking
 import org.limeprotocol.*
+import org.limeprotocol.core.*
 
 const val WAIT_MS = 10_000L
 const val TEXT_TAIL = ": ünïcødé ✓ <&> \"q\""
@@ -97,7 +98,7 @@ class Scenario(private val a: Map<String, String>) {
     private val usesTls = a["encryption"] == "tls" || uri.startsWith("wss:")
 
     private fun options(main: Boolean, trustCa: Boolean = true) = ConnectOptions(
-        rootCaPem = if (trustCa) ca else null,
+        trustedRootsPem = if (trustCa) ca else null,
         encryption = a["encryption"],
         autoNotifyReceipt = main,
         deliverAnsweredPings = main, // to know when the partner's ping has been answered

@@ -16,8 +16,9 @@ use lime::{
 };
 
 use super::{
+    credentials::CredentialsDto,
     enums::{SessionCompressionDto, SessionEncryptionDto, SessionStateDto},
-    envelope::{AuthenticationDto, CommandDto, MessageDto, NotificationDto, SessionDto},
+    envelope::{CommandDto, MessageDto, NotificationDto, SessionDto},
     error::{invalid, LimeError},
     transport::{open, size, LimeTransport, TransportOptionsDto},
 };
@@ -264,36 +265,37 @@ impl LimeClient {
         Ok(SessionDto::from(&session))
     }
 
-    /// Sends credentials as `identity` (`name@domain`) on `instance` and returns the
-    /// server's reply: `established`, `failed`, or another `authenticating` round.
+    /// Sends `credentials` (secrets in clear text; the core encodes them) as `identity`
+    /// (`name@domain`) on `instance` and returns the server's reply: `established`, `failed`,
+    /// or another `authenticating` round.
     pub async fn authenticate_session(
         &self,
         identity: String,
-        authentication: AuthenticationDto,
+        credentials: CredentialsDto,
         instance: Option<String>,
     ) -> Result<SessionDto, LimeError> {
         let identity = self::identity(&identity)?;
-        let session = self
-            .inner
-            .authenticate_session(&identity, authentication.into(), instance.as_deref())
-            .await?;
+        let authentication = credentials.try_into()?;
+        let session =
+            self.inner.authenticate_session(&identity, authentication, instance.as_deref()).await?;
         Ok(SessionDto::from(&session))
     }
 
     /// Runs the whole handshake: start, negotiation when the server asks (the given options,
-    /// else its first ones), authentication with the same credentials in every round.
+    /// else its first ones), authentication with the same `credentials` (secrets in clear
+    /// text) in every round.
     /// Returns the `established` session; a refusal is [`LimeError::Session`] with the
     /// server's reason (13: authentication failed).
     pub async fn establish_session(
         &self,
         identity: String,
         instance: Option<String>,
-        authentication: AuthenticationDto,
+        credentials: CredentialsDto,
         compression: Option<SessionCompressionDto>,
         encryption: Option<SessionEncryptionDto>,
     ) -> Result<SessionDto, LimeError> {
         let mut options =
-            EstablishOptions::new(self::identity(&identity)?, "", authentication.into());
+            EstablishOptions::new(self::identity(&identity)?, "", credentials.try_into()?);
         options.instance = instance;
         options.compression = compression.map(Into::into);
         options.encryption = encryption.map(Into::into);

@@ -1,20 +1,23 @@
-//! Documents and media types: [`DocumentDto`] (media type + JSON text) and [`MediaTypeDto`].
+//! Documents and media types: [`DocumentDto`] (media type + text) and [`MediaTypeDto`].
 //!
-//! A document crosses the bridge as its media type and the JSON text of its value, so no
-//! JSON model has to be mirrored: Dart decodes the text with `jsonDecode` (a `Map` for JSON
-//! media types, a `String` for the others) and encodes it back with `jsonEncode`.
+//! A document crosses the bridge as its media type and its text by lime-core's rule
+//! (`lime::convert`, the same in every binding): the JSON text of the value for a JSON media
+//! type (Dart decodes it with `jsonDecode`), the string itself for any other (no JSON
+//! quoting). So no JSON model has to be mirrored.
 
 use flutter_rust_bridge::frb;
+use lime::convert;
 
-use super::error::{invalid, LimeError};
+use super::error::LimeError;
 
 /// The `content` of a message or the `resource` of a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DocumentDto {
     /// The media type (`type` on the wire), e.g. `text/plain`.
     pub media_type: String,
-    /// The value as JSON text: an object for JSON media types, a string for the others.
-    pub json: String,
+    /// The content as text: the JSON text of the value for a JSON media type
+    /// (`application/json`, `…+json`), the string itself otherwise.
+    pub text: String,
 }
 
 /// A parsed media type.
@@ -48,18 +51,15 @@ pub fn parse_media_type(text: String) -> Result<MediaTypeDto, LimeError> {
 
 impl From<&lime::Document> for DocumentDto {
     fn from(doc: &lime::Document) -> Self {
-        Self { media_type: doc.media_type().to_string(), json: doc.value().to_string() }
+        Self { media_type: doc.media_type().as_str().to_owned(), text: convert::document_text(doc) }
     }
 }
 
 impl DocumentDto {
-    /// Converts back to a core document; `field` (`content` or `resource`) names the failure.
-    pub(crate) fn to_core(&self, field: &str) -> Result<lime::Document, LimeError> {
-        let media_type: lime::MediaType =
-            self.media_type.parse().map_err(|e| invalid("type", e))?;
-        let value: serde_json::Value = serde_json::from_str(&self.json)
-            .map_err(|e| invalid(field, format!("not JSON text: {e}")))?;
-        Ok(lime::Document::new(media_type, value))
+    /// Converts back to a core document (`lime::convert::document_from_text`); `field`
+    /// (`content` or `resource`) names the failure, `media_type` a bad media type.
+    pub(crate) fn into_core(self, field: &str) -> Result<lime::Document, LimeError> {
+        Ok(convert::document_from_text(field, &self.media_type, self.text)?)
     }
 }
 
@@ -77,23 +77,31 @@ mod tests {
         assert!(parse_media_type("nope".into()).is_err());
     }
 
+    /// The core's rule: raw text for non-JSON media types, JSON text for JSON ones.
     #[test]
-    fn documents_cross_as_json_text() {
+    fn documents_cross_as_text_by_media_type() {
         let doc = lime::Document::text("hi \"there\"");
         let dto = DocumentDto::from(&doc);
         assert_eq!(
             dto,
-            DocumentDto { media_type: "text/plain".into(), json: r#""hi \"there\"""#.into() }
+            DocumentDto { media_type: "text/plain".into(), text: r#"hi "there""#.into() }
         );
-        assert_eq!(dto.to_core("content").unwrap(), doc);
+        assert_eq!(dto.into_core("content").unwrap(), doc);
+        // text that looks like JSON stays text under a non-JSON media type
+        let looks_like_json = DocumentDto { media_type: "text/plain".into(), text: "{}".into() };
+        let core = looks_like_json.clone().into_core("content").unwrap();
+        assert_eq!(core.value(), &serde_json::Value::String("{}".into()));
+        assert_eq!(DocumentDto::from(&core), looks_like_json);
         let json = DocumentDto {
             media_type: "application/json".into(),
-            json: r#"{"b":1,"a":[true,null]}"#.into(),
+            text: r#"{"b":1,"a":[true,null]}"#.into(),
         };
-        assert_eq!(DocumentDto::from(&json.to_core("content").unwrap()), json);
-        let bad = DocumentDto { media_type: "application/json".into(), json: "{".into() };
-        assert!(bad.to_core("resource").unwrap_err().message().contains("`resource`"));
-        let bad = DocumentDto { media_type: "nope".into(), json: "1".into() };
-        assert!(bad.to_core("content").unwrap_err().message().contains("`type`"));
+        assert_eq!(DocumentDto::from(&json.clone().into_core("content").unwrap()), json);
+        let bad = DocumentDto { media_type: "application/json".into(), text: "{".into() };
+        let err = bad.into_core("resource").unwrap_err();
+        assert_eq!(err.kind(), lime::ErrorCategory::InvalidArgument);
+        assert!(err.message().contains("`resource`"), "{err}");
+        let bad = DocumentDto { media_type: "nope".into(), text: "1".into() };
+        assert!(bad.into_core("content").unwrap_err().message().contains("`media_type`"));
     }
 }

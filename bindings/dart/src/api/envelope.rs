@@ -5,8 +5,15 @@
 //! format of lime-core.
 //!
 //! Every field is a string, an option, a list or an enum: nodes travel as their text (parsed
-//! back by lime-core, so a bad node is a [`LimeError::Parse`] naming the field), documents as
-//! media type plus JSON text ([`DocumentDto`]), metadata as ordered key/value pairs.
+//! back by lime-core, so a bad node is a [`LimeError::InvalidArgument`] naming the field),
+//! documents as media type plus text ([`DocumentDto`], lime-core's rule), metadata as ordered
+//! key/value pairs.
+//!
+//! These records mirror envelopes as they are on the wire, for the JSON functions below and
+//! the events of a session: credentials keep their wire form (base64 secrets, absent fields
+//! absent) and `"metadata":{}` stays an empty list, so an envelope read and written back is
+//! the same text (`tests/vectors`). Credentials an application passes to establish a session
+//! are clear text instead ([`super::credentials::CredentialsDto`]).
 
 use flutter_rust_bridge::frb;
 use lime::{Authentication, Envelope, Metadata};
@@ -338,7 +345,7 @@ impl TryFrom<MessageDto> for lime::Message {
             pp: node_field("pp", m.pp)?,
             to: node_field("to", m.to)?,
             metadata: metadata_back(m.metadata),
-            content: m.content.map(|d| d.to_core("content")).transpose()?,
+            content: m.content.map(|d| d.into_core("content")).transpose()?,
         })
     }
 }
@@ -369,7 +376,7 @@ impl TryFrom<CommandDto> for lime::Command {
             uri: c.uri.map(|u| u.parse().map_err(|e| invalid("uri", e))).transpose()?,
             method: c.method.into(),
             status: c.status.into(),
-            resource: c.resource.map(|d| d.to_core("resource")).transpose()?,
+            resource: c.resource.map(|d| d.into_core("resource")).transpose()?,
             reason: c.reason.map(Into::into),
         })
     }
@@ -470,7 +477,7 @@ mod tests {
         let m = MessageDto {
             id: Some("1".into()),
             to: Some("bob@b.com".into()),
-            content: Some(DocumentDto { media_type: "text/plain".into(), json: r#""hi""#.into() }),
+            content: Some(DocumentDto { media_type: "text/plain".into(), text: "hi".into() }),
             ..MessageDto::default()
         };
         assert_eq!(

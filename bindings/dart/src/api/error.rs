@@ -55,6 +55,12 @@ pub enum LimeError {
     },
     /// The channel is closed.
     Closed,
+    /// A value the application passed is not valid (a node, media type, document text,
+    /// missing credential field), by the rules of `lime::convert`; names the field.
+    InvalidArgument {
+        /// Which field, and why.
+        message: String,
+    },
 }
 
 /// The kinds of failure a host sees: lime-core's [`ErrorCategory`], the same list in every
@@ -79,6 +85,8 @@ pub enum _ErrorCategory {
     Timeout,
     /// The connection or session is over.
     Closed,
+    /// A value the application passed is not valid.
+    InvalidArgument,
 }
 
 impl LimeError {
@@ -92,17 +100,21 @@ impl LimeError {
             Self::Command { .. } => ErrorCategory::Command,
             Self::Timeout { .. } => ErrorCategory::Timeout,
             Self::Closed => ErrorCategory::Closed,
+            Self::InvalidArgument { .. } => ErrorCategory::InvalidArgument,
         }
     }
 
     /// The LIME reason: the peer's for session and command failures, otherwise the code the
-    /// C# implementation uses for this kind of failure (21 validation error for parse errors,
+    /// C# implementation uses for this kind of failure (21 validation error for parse errors
+    /// and invalid arguments,
     /// 1 general error for transport errors and a closed channel, 0 — the `timeoutError` of
     /// pub `lime` 0.0.25 — for timeouts).
     #[frb(sync, getter)]
     pub fn reason(&self) -> ReasonDto {
         let (code, description) = match self {
-            Self::Parse { message } => (codes::VALIDATION_ERROR, message.clone()),
+            Self::Parse { message } | Self::InvalidArgument { message } => {
+                (codes::VALIDATION_ERROR, message.clone())
+            }
             Self::Transport { message } => (codes::GENERAL_ERROR, message.clone()),
             Self::Session { code, description } | Self::Command { code, description } => {
                 (*code, description.clone())
@@ -136,6 +148,7 @@ impl std::fmt::Display for LimeError {
             }
             Self::Timeout { message } => write!(f, "timeout: {message}"),
             Self::Closed => f.write_str("the channel is closed"),
+            Self::InvalidArgument { message } => f.write_str(message),
         }
     }
 }
@@ -152,6 +165,9 @@ impl From<lime::Error> for LimeError {
             lime::ErrorCategory::Transport => Self::Transport { message: e.to_string() },
             lime::ErrorCategory::Timeout => Self::Timeout { message: e.to_string() },
             lime::ErrorCategory::Command => Self::Command { code: reason.code, description },
+            lime::ErrorCategory::InvalidArgument => {
+                Self::InvalidArgument { message: e.to_string() }
+            }
             // `Session` and any category a later lime-core adds: a session-level failure with
             // the reason the core would tell a peer.
             _ => Self::Session { code: reason.code, description },
@@ -171,9 +187,16 @@ impl From<lime::TransportError> for LimeError {
     }
 }
 
-/// A parse error about an argument the application passed, naming the field.
+impl From<lime::convert::ConvertError> for LimeError {
+    fn from(e: lime::convert::ConvertError) -> Self {
+        Self::InvalidArgument { message: e.to_string() }
+    }
+}
+
+/// An argument the application passed that is not valid, naming the field (the core's
+/// `ConvertError` form: ``invalid `field`: why``).
 pub(crate) fn invalid(field: &str, why: impl std::fmt::Display) -> LimeError {
-    LimeError::Parse { message: format!("invalid `{field}`: {why}") }
+    lime::convert::ConvertError::new(field, why).into()
 }
 
 #[cfg(test)]
@@ -231,12 +254,15 @@ mod tests {
             lime::Error::Timeout(Duration::from_secs(1)),
             lime::Error::Closed,
         ];
+        // InvalidArgument comes from the core's conversions, never from `lime::Error`.
+        let invalid = LimeError::from(lime::convert::ConvertError::new("to", "not a node"));
         let mut seen = Vec::new();
         for e in errors {
             let category = e.category();
             assert_eq!(LimeError::from(e).kind(), category);
             seen.push(category);
         }
+        seen.push(invalid.kind());
         // every variant of the mirror (`_ErrorCategory`), in its order
         assert_eq!(
             seen,
@@ -247,8 +273,11 @@ mod tests {
                 ErrorCategory::Command,
                 ErrorCategory::Timeout,
                 ErrorCategory::Closed,
+                ErrorCategory::InvalidArgument,
             ]
         );
+        assert_eq!(invalid.reason().code, codes::VALIDATION_ERROR);
+        assert_eq!(invalid.message(), "invalid `to`: not a node");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 // cross-language vectors (Vectors.kt) when their directory is given.
 //
 // Usage: MainKt <net.tcp://host:port> <ws://host:port> [tests/vectors]
-// The server must accept `guest` and `plain` with the user `alice@localhost plain wonderland`.
+// The server must accept `guest` and `plain` with the users `alice@localhost plain wonderland`
+// and `dora@localhost plain pässwörd`.
 // Prints one line per test (per vector file: its counts, and each failing case), then
 // `N passed, N failed` last, counting every vector case; exits 1 on any failure.
 
@@ -18,6 +19,7 @@ import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import org.limeprotocol.*
+import org.limeprotocol.core.*
 
 const val TIMEOUT_MS = 10_000L
 
@@ -191,6 +193,70 @@ fun main(args: Array<String>) {
             val response = asking.await()
             expectEqual("busy", response.resource, "resource")
             expectEqual("bob@localhost/phone", response.from, "from")
+        }
+    }
+
+    test("non-JSON content is the raw text, JSON-looking text included") {
+        val raw = """{"looks":"like JSON"} and "quotes" \ too"""
+        alice.sendMessage(Message(
+            id = "m5", to = "bob@localhost/phone", mediaType = "text/plain", content = raw,
+        ))
+        val m = bobEvents.next<Message>()
+        expectEqual("m5", m.id, "id")
+        expectEqual(raw, m.content, "content")
+        expectEqual("m5", aliceEvents.next<Notification>().id, "receipt")
+    }
+
+    test("metadata arrives as sent") {
+        val metadata = mapOf("z" to "1", "a" to "é", "#scope" to "x")
+        alice.sendMessage(Message(
+            id = "m6", to = "bob@localhost/phone", metadata = metadata,
+            mediaType = "text/plain", content = "with metadata",
+        ))
+        expectEqual(metadata, bobEvents.next<Message>().metadata, "metadata")
+        expectEqual("m6", aliceEvents.next<Notification>().id, "receipt")
+    }
+
+    test("passwords are given in clear text; the core sends base64") {
+        val dora = LimeClient.connect(tcp, ConnectOptions())
+        val info = dora.establish("dora@localhost", "a", Authentication.Plain("pässwörd"))
+        expectEqual(SessionState.ESTABLISHED, info.state, "state")
+        dora.finish()
+        dora.close()
+        // A host that encodes the password itself sends a different password.
+        val encoded = java.util.Base64.getEncoder().encodeToString("pässwörd".toByteArray())
+        val again = LimeClient.connect(tcp, ConnectOptions())
+        try {
+            again.establish("dora@localhost", "b", Authentication.Plain(encoded))
+            throw AssertionError("the base64 of the password was accepted")
+        } catch (e: LimeException.Session) {
+            expectEqual(13, e.code, "code")
+        }
+        again.close()
+    }
+
+    test("a connection closed by the peer is LimeException.Closed") {
+        java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1")).use { server ->
+            // Reads the client's `new` session envelope, then closes the connection cleanly.
+            val peer = Thread {
+                server.accept().use { socket ->
+                    val input = socket.getInputStream()
+                    while (true) {
+                        val b = input.read()
+                        if (b < 0 || b == '}'.code) break
+                    }
+                }
+            }.apply { start() }
+            val client = LimeClient.connect("net.tcp://127.0.0.1:${server.localPort}", ConnectOptions())
+            try {
+                client.establish("x@localhost", "a", Authentication.Guest)
+                throw AssertionError("establish succeeded")
+            } catch (e: LimeException.Closed) {
+                // expected
+            }
+            client.close()
+            peer.join(TIMEOUT_MS)
+            check(!peer.isAlive) { "the peer thread did not end" }
         }
     }
 

@@ -99,7 +99,7 @@ class ClientChannel extends Channel {
     return _handshake((c) => c.establishSession(
           identity: identity,
           instance: instance,
-          authentication: authenticationDto(authentication)!,
+          credentials: credentialsDto(authentication),
           compression: compression == null ? null : compressionDto(compression),
           encryption: encryption == null ? null : encryptionDto(encryption),
         ));
@@ -127,7 +127,7 @@ class ClientChannel extends Channel {
   ) =>
       _handshake((c) => c.authenticateSession(
             identity: identity,
-            authentication: authenticationDto(authentication)!,
+            credentials: credentialsDto(authentication),
             instance: instance,
           ));
 

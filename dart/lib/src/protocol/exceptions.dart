@@ -5,8 +5,8 @@ import 'enums.dart';
 import 'reason.dart';
 
 /// What kind of failure a [LimeException] reports: lime-core's `ErrorCategory` (`parse`,
-/// `transport`, `session`, `command`, `timeout`, `closed`), the same list every binding of the
-/// core reports.
+/// `transport`, `session`, `command`, `timeout`, `closed`, `invalidArgument`), the same list
+/// every binding of the core reports.
 export '../rust/api/error.dart' show ErrorCategory;
 
 /// The name this package used for [ErrorCategory] before it was the core's enum.
@@ -42,7 +42,8 @@ class LimeException extends Error {
   final CommandStatus status;
 
   /// The LIME reason: the server's for session (13: authentication failed, …) and command
-  /// failures; 21 for invalid LIME text, 1 for connection errors and a closed channel, 0
+  /// failures; 21 for invalid LIME text and invalid arguments (a bad node, media type or
+  /// document, a missing password), 1 for connection errors and a closed channel, 0
   /// ([ReasonCodes.timeoutError]) for timeouts.
   final Reason reason;
 

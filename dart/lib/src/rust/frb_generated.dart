@@ -4,6 +4,7 @@
 // ignore_for_file: unused_import, unused_element, unnecessary_import, duplicate_ignore, invalid_use_of_internal_member, annotate_overrides, non_constant_identifier_names, curly_braces_in_flow_control_structures, prefer_const_literals_to_create_immutables, unused_field
 
 import 'api/client.dart';
+import 'api/credentials.dart';
 import 'api/document.dart';
 import 'api/enums.dart';
 import 'api/envelope.dart';
@@ -90,13 +91,13 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
                 abstract class RustLibApi extends BaseApi {
                   Future<LimeClient> crateApiClientLimeClientAttach({required LimeTransport transport , required ChannelOptionsDto options });
 
-Future<SessionDto> crateApiClientLimeClientAuthenticateSession({required LimeClient that , required String identity , required AuthenticationDto authentication , String? instance });
+Future<SessionDto> crateApiClientLimeClientAuthenticateSession({required LimeClient that , required String identity , required CredentialsDto credentials , String? instance });
 
 Future<void> crateApiClientLimeClientClose({required LimeClient that });
 
 Future<LimeClient> crateApiClientLimeClientConnect({required String uri , required ClientOptionsDto options });
 
-Future<SessionDto> crateApiClientLimeClientEstablishSession({required LimeClient that , required String identity , String? instance , required AuthenticationDto authentication , SessionCompressionDto? compression , SessionEncryptionDto? encryption });
+Future<SessionDto> crateApiClientLimeClientEstablishSession({required LimeClient that , required String identity , String? instance , required CredentialsDto credentials , SessionCompressionDto? compression , SessionEncryptionDto? encryption });
 
 Stream<ChannelEventDto> crateApiClientLimeClientEvents({required LimeClient that });
 
@@ -230,12 +231,12 @@ sse_encode_box_autoadd_channel_options_dto(options, serializer);
         );
         
 
-@override Future<SessionDto> crateApiClientLimeClientAuthenticateSession({required LimeClient that , required String identity , required AuthenticationDto authentication , String? instance })  { return handler.executeNormal(NormalTask(
+@override Future<SessionDto> crateApiClientLimeClientAuthenticateSession({required LimeClient that , required String identity , required CredentialsDto credentials , String? instance })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerLimeClient(that, serializer);
 sse_encode_String(identity, serializer);
-sse_encode_box_autoadd_authentication_dto(authentication, serializer);
+sse_encode_box_autoadd_credentials_dto(credentials, serializer);
 sse_encode_opt_String(instance, serializer);
             pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 2, port: port_);
             
@@ -247,14 +248,14 @@ sse_encode_opt_String(instance, serializer);
         )
         ,
             constMeta: kCrateApiClientLimeClientAuthenticateSessionConstMeta,
-            argValues: [that, identity, authentication, instance],
+            argValues: [that, identity, credentials, instance],
             apiImpl: this,
         )); }
 
 
         TaskConstMeta get kCrateApiClientLimeClientAuthenticateSessionConstMeta => const TaskConstMeta(
             debugName: "LimeClient_authenticate_session",
-            argNames: ["that", "identity", "authentication", "instance"],
+            argNames: ["that", "identity", "credentials", "instance"],
         );
         
 
@@ -309,13 +310,13 @@ sse_encode_box_autoadd_client_options_dto(options, serializer);
         );
         
 
-@override Future<SessionDto> crateApiClientLimeClientEstablishSession({required LimeClient that , required String identity , String? instance , required AuthenticationDto authentication , SessionCompressionDto? compression , SessionEncryptionDto? encryption })  { return handler.executeNormal(NormalTask(
+@override Future<SessionDto> crateApiClientLimeClientEstablishSession({required LimeClient that , required String identity , String? instance , required CredentialsDto credentials , SessionCompressionDto? compression , SessionEncryptionDto? encryption })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerLimeClient(that, serializer);
 sse_encode_String(identity, serializer);
 sse_encode_opt_String(instance, serializer);
-sse_encode_box_autoadd_authentication_dto(authentication, serializer);
+sse_encode_box_autoadd_credentials_dto(credentials, serializer);
 sse_encode_opt_box_autoadd_session_compression_dto(compression, serializer);
 sse_encode_opt_box_autoadd_session_encryption_dto(encryption, serializer);
             pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 5, port: port_);
@@ -328,14 +329,14 @@ sse_encode_opt_box_autoadd_session_encryption_dto(encryption, serializer);
         )
         ,
             constMeta: kCrateApiClientLimeClientEstablishSessionConstMeta,
-            argValues: [that, identity, instance, authentication, compression, encryption],
+            argValues: [that, identity, instance, credentials, compression, encryption],
             apiImpl: this,
         )); }
 
 
         TaskConstMeta get kCrateApiClientLimeClientEstablishSessionConstMeta => const TaskConstMeta(
             debugName: "LimeClient_establish_session",
-            argNames: ["that", "identity", "instance", "authentication", "compression", "encryption"],
+            argNames: ["that", "identity", "instance", "credentials", "compression", "encryption"],
         );
         
 
@@ -1385,6 +1386,9 @@ return dco_decode_client_options_dto(raw); }
 @protected CommandDto dco_decode_box_autoadd_command_dto(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return dco_decode_command_dto(raw); }
 
+@protected CredentialsDto dco_decode_box_autoadd_credentials_dto(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return dco_decode_credentials_dto(raw); }
+
 @protected DocumentDto dco_decode_box_autoadd_document_dto(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return dco_decode_document_dto(raw); }
 
@@ -1470,11 +1474,18 @@ return CommandMethodDto.values[raw as int]; }
 @protected CommandStatusDto dco_decode_command_status_dto(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return CommandStatusDto.values[raw as int]; }
 
+@protected CredentialsDto dco_decode_credentials_dto(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 3) throw Exception('unexpected arr length: expect 3 but see ${arr.length}');
+                return CredentialsDto(scheme: dco_decode_authentication_scheme_dto(arr[0]),
+secret: dco_decode_opt_String(arr[1]),
+issuer: dco_decode_opt_String(arr[2]),); }
+
 @protected DocumentDto dco_decode_document_dto(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
                 if (arr.length != 2) throw Exception('unexpected arr length: expect 2 but see ${arr.length}');
                 return DocumentDto(mediaType: dco_decode_String(arr[0]),
-json: dco_decode_String(arr[1]),); }
+text: dco_decode_String(arr[1]),); }
 
 @protected EnvelopeDto dco_decode_envelope_dto(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
@@ -1746,6 +1757,9 @@ return (sse_decode_client_options_dto(deserializer)); }
 @protected CommandDto sse_decode_box_autoadd_command_dto(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_command_dto(deserializer)); }
 
+@protected CredentialsDto sse_decode_box_autoadd_credentials_dto(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+return (sse_decode_credentials_dto(deserializer)); }
+
 @protected DocumentDto sse_decode_box_autoadd_document_dto(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_document_dto(deserializer)); }
 
@@ -1829,10 +1843,16 @@ var inner = sse_decode_i_32(deserializer);
 var inner = sse_decode_i_32(deserializer);
         return CommandStatusDto.values[inner]; }
 
+@protected CredentialsDto sse_decode_credentials_dto(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_scheme = sse_decode_authentication_scheme_dto(deserializer);
+var var_secret = sse_decode_opt_String(deserializer);
+var var_issuer = sse_decode_opt_String(deserializer);
+return CredentialsDto(scheme: var_scheme, secret: var_secret, issuer: var_issuer); }
+
 @protected DocumentDto sse_decode_document_dto(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_mediaType = sse_decode_String(deserializer);
-var var_json = sse_decode_String(deserializer);
-return DocumentDto(mediaType: var_mediaType, json: var_json); }
+var var_text = sse_decode_String(deserializer);
+return DocumentDto(mediaType: var_mediaType, text: var_text); }
 
 @protected EnvelopeDto sse_decode_envelope_dto(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_kind = sse_decode_envelope_kind_dto(deserializer);
@@ -2221,6 +2241,9 @@ sse_encode_client_options_dto(self, serializer); }
 @protected void sse_encode_box_autoadd_command_dto(CommandDto self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_command_dto(self, serializer); }
 
+@protected void sse_encode_box_autoadd_credentials_dto(CredentialsDto self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_credentials_dto(self, serializer); }
+
 @protected void sse_encode_box_autoadd_document_dto(DocumentDto self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_document_dto(self, serializer); }
 
@@ -2301,9 +2324,15 @@ sse_encode_i_32(self.index, serializer); }
 @protected void sse_encode_command_status_dto(CommandStatusDto self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.index, serializer); }
 
+@protected void sse_encode_credentials_dto(CredentialsDto self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_authentication_scheme_dto(self.scheme, serializer);
+sse_encode_opt_String(self.secret, serializer);
+sse_encode_opt_String(self.issuer, serializer);
+ }
+
 @protected void sse_encode_document_dto(DocumentDto self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_String(self.mediaType, serializer);
-sse_encode_String(self.json, serializer);
+sse_encode_String(self.text, serializer);
  }
 
 @protected void sse_encode_envelope_dto(EnvelopeDto self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
@@ -2600,9 +2629,10 @@ serializer.buffer.putBigUint64(self); }
                     rustArcDecrementStrongCountPtr: RustLib.instance.api.rust_arc_decrement_strong_count_LimeClientPtr,
                 );
 
-                /// Sends credentials as `identity` (`name@domain`) on `instance` and returns the
-/// server's reply: `established`, `failed`, or another `authenticating` round.
- Future<SessionDto>  authenticateSession({required String identity , required AuthenticationDto authentication , String? instance })=>RustLib.instance.api.crateApiClientLimeClientAuthenticateSession(that: this, identity: identity, authentication: authentication, instance: instance);
+                /// Sends `credentials` (secrets in clear text; the core encodes them) as `identity`
+/// (`name@domain`) on `instance` and returns the server's reply: `established`, `failed`,
+/// or another `authenticating` round.
+ Future<SessionDto>  authenticateSession({required String identity , required CredentialsDto credentials , String? instance })=>RustLib.instance.api.crateApiClientLimeClientAuthenticateSession(that: this, identity: identity, credentials: credentials, instance: instance);
 
 
 /// Closes the connection without a session envelope; the event stream ends.
@@ -2610,10 +2640,11 @@ serializer.buffer.putBigUint64(self); }
 
 
 /// Runs the whole handshake: start, negotiation when the server asks (the given options,
-/// else its first ones), authentication with the same credentials in every round.
+/// else its first ones), authentication with the same `credentials` (secrets in clear
+/// text) in every round.
 /// Returns the `established` session; a refusal is [`LimeError::Session`] with the
 /// server's reason (13: authentication failed).
- Future<SessionDto>  establishSession({required String identity , String? instance , required AuthenticationDto authentication , SessionCompressionDto? compression , SessionEncryptionDto? encryption })=>RustLib.instance.api.crateApiClientLimeClientEstablishSession(that: this, identity: identity, instance: instance, authentication: authentication, compression: compression, encryption: encryption);
+ Future<SessionDto>  establishSession({required String identity , String? instance , required CredentialsDto credentials , SessionCompressionDto? compression , SessionEncryptionDto? encryption })=>RustLib.instance.api.crateApiClientLimeClientEstablishSession(that: this, identity: identity, instance: instance, credentials: credentials, compression: compression, encryption: encryption);
 
 
 /// Streams every incoming event (messages, notifications, commands, then the end of the
@@ -2698,7 +2729,8 @@ serializer.buffer.putBigUint64(self); }
 
 
 /// The LIME reason: the peer's for session and command failures, otherwise the code the
-/// C# implementation uses for this kind of failure (21 validation error for parse errors,
+/// C# implementation uses for this kind of failure (21 validation error for parse errors
+/// and invalid arguments,
 /// 1 general error for transport errors and a closed channel, 0 — the `timeoutError` of
 /// pub `lime` 0.0.25 — for timeouts).
  ReasonDto get reason=>RustLib.instance.api.crateApiErrorLimeErrorReason(that: this, );

@@ -4,6 +4,7 @@
 // ignore_for_file: unused_import, unused_element, unnecessary_import, duplicate_ignore, invalid_use_of_internal_member, annotate_overrides, non_constant_identifier_names, curly_braces_in_flow_control_structures, prefer_const_literals_to_create_immutables, unused_field
 
 import 'api/client.dart';
+import 'api/credentials.dart';
 import 'api/document.dart';
 import 'api/enums.dart';
 import 'api/envelope.dart';
@@ -79,6 +80,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_LimeTransportPtr =
 
 @protected CommandDto dco_decode_box_autoadd_command_dto(dynamic raw);
 
+@protected CredentialsDto dco_decode_box_autoadd_credentials_dto(dynamic raw);
+
 @protected DocumentDto dco_decode_box_autoadd_document_dto(dynamic raw);
 
 @protected MessageDto dco_decode_box_autoadd_message_dto(dynamic raw);
@@ -112,6 +115,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_LimeTransportPtr =
 @protected CommandMethodDto dco_decode_command_method_dto(dynamic raw);
 
 @protected CommandStatusDto dco_decode_command_status_dto(dynamic raw);
+
+@protected CredentialsDto dco_decode_credentials_dto(dynamic raw);
 
 @protected DocumentDto dco_decode_document_dto(dynamic raw);
 
@@ -245,6 +250,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_LimeTransportPtr =
 
 @protected CommandDto sse_decode_box_autoadd_command_dto(SseDeserializer deserializer);
 
+@protected CredentialsDto sse_decode_box_autoadd_credentials_dto(SseDeserializer deserializer);
+
 @protected DocumentDto sse_decode_box_autoadd_document_dto(SseDeserializer deserializer);
 
 @protected MessageDto sse_decode_box_autoadd_message_dto(SseDeserializer deserializer);
@@ -278,6 +285,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_LimeTransportPtr =
 @protected CommandMethodDto sse_decode_command_method_dto(SseDeserializer deserializer);
 
 @protected CommandStatusDto sse_decode_command_status_dto(SseDeserializer deserializer);
+
+@protected CredentialsDto sse_decode_credentials_dto(SseDeserializer deserializer);
 
 @protected DocumentDto sse_decode_document_dto(SseDeserializer deserializer);
 
@@ -411,6 +420,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_LimeTransportPtr =
 
 @protected void sse_encode_box_autoadd_command_dto(CommandDto self, SseSerializer serializer);
 
+@protected void sse_encode_box_autoadd_credentials_dto(CredentialsDto self, SseSerializer serializer);
+
 @protected void sse_encode_box_autoadd_document_dto(DocumentDto self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_message_dto(MessageDto self, SseSerializer serializer);
@@ -444,6 +455,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_LimeTransportPtr =
 @protected void sse_encode_command_method_dto(CommandMethodDto self, SseSerializer serializer);
 
 @protected void sse_encode_command_status_dto(CommandStatusDto self, SseSerializer serializer);
+
+@protected void sse_encode_credentials_dto(CredentialsDto self, SseSerializer serializer);
 
 @protected void sse_encode_document_dto(DocumentDto self, SseSerializer serializer);
 

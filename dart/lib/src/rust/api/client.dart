@@ -4,6 +4,7 @@
 // ignore_for_file: invalid_use_of_internal_member, unused_import, unnecessary_import
 
 import '../frb_generated.dart';
+import 'credentials.dart';
 import 'document.dart';
 import 'enums.dart';
 import 'envelope.dart';
@@ -32,9 +33,10 @@ ClientOptionsDto  defaultClientOptions() => RustLib.instance.api.crateApiClientD
 static Future<LimeClient>  attach({required LimeTransport transport , required ChannelOptionsDto options })=>RustLib.instance.api.crateApiClientLimeClientAttach(transport: transport, options: options);
 
 
-/// Sends credentials as `identity` (`name@domain`) on `instance` and returns the
-/// server's reply: `established`, `failed`, or another `authenticating` round.
- Future<SessionDto>  authenticateSession({required String identity , required AuthenticationDto authentication , String? instance });
+/// Sends `credentials` (secrets in clear text; the core encodes them) as `identity`
+/// (`name@domain`) on `instance` and returns the server's reply: `established`, `failed`,
+/// or another `authenticating` round.
+ Future<SessionDto>  authenticateSession({required String identity , required CredentialsDto credentials , String? instance });
 
 
 /// Closes the connection without a session envelope; the event stream ends.
@@ -48,10 +50,11 @@ static Future<LimeClient>  connect({required String uri , required ClientOptions
 
 
 /// Runs the whole handshake: start, negotiation when the server asks (the given options,
-/// else its first ones), authentication with the same credentials in every round.
+/// else its first ones), authentication with the same `credentials` (secrets in clear
+/// text) in every round.
 /// Returns the `established` session; a refusal is [`LimeError::Session`] with the
 /// server's reason (13: authentication failed).
- Future<SessionDto>  establishSession({required String identity , String? instance , required AuthenticationDto authentication , SessionCompressionDto? compression , SessionEncryptionDto? encryption });
+ Future<SessionDto>  establishSession({required String identity , String? instance , required CredentialsDto credentials , SessionCompressionDto? compression , SessionEncryptionDto? encryption });
 
 
 /// Streams every incoming event (messages, notifications, commands, then the end of the

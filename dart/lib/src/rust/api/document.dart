@@ -8,7 +8,7 @@ import 'error.dart';
 import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
 
 
-            // These functions are ignored because they are not marked as `pub`: `to_core`
+            // These functions are ignored because they are not marked as `pub`: `into_core`
 // These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `assert_fields_are_eq`, `clone`, `clone`, `eq`, `eq`, `fmt`, `fmt`, `from`
 
 
@@ -19,17 +19,18 @@ MediaTypeDto  parseMediaType({required String text }) => RustLib.instance.api.cr
 class DocumentDto  {
                 /// The media type (`type` on the wire), e.g. `text/plain`.
 final String mediaType;
-/// The value as JSON text: an object for JSON media types, a string for the others.
-final String json;
+/// The content as text: the JSON text of the value for a JSON media type
+/// (`application/json`, `…+json`), the string itself otherwise.
+final String text;
 
-                const DocumentDto({required this.mediaType ,required this.json ,});
+                const DocumentDto({required this.mediaType ,required this.text ,});
 
 
 
 
 
         @override
-        int get hashCode => mediaType.hashCode^json.hashCode;
+        int get hashCode => mediaType.hashCode^text.hashCode;
 
 
 
@@ -38,7 +39,7 @@ final String json;
             identical(this, other) ||
             other is DocumentDto &&
                 runtimeType == other.runtimeType
-                && mediaType == other.mediaType&& json == other.json;
+                && mediaType == other.mediaType&& text == other.text;
 
             }
 

@@ -9,7 +9,7 @@ import 'reason.dart';
 
 
             // These functions are ignored because they are not marked as `pub`: `invalid`
-// These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `clone`, `eq`, `fmt`, `fmt`, `from`, `from`, `from`
+// These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `clone`, `eq`, `fmt`, `fmt`, `from`, `from`, `from`, `from`
 
 
             
@@ -26,7 +26,8 @@ import 'reason.dart';
 
 
 /// The LIME reason: the peer's for session and command failures, otherwise the code the
-/// C# implementation uses for this kind of failure (21 validation error for parse errors,
+/// C# implementation uses for this kind of failure (21 validation error for parse errors
+/// and invalid arguments,
 /// 1 general error for transport errors and a closed channel, 0 — the `timeoutError` of
 /// pub `lime` 0.0.25 — for timeouts).
  ReasonDto get reason;
@@ -57,6 +58,8 @@ command,
 timeout,
 /// The connection or session is over.
 closed,
+/// A value the application passed is not valid.
+invalidArgument,
                     ;
                     
                 }
