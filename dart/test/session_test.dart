@@ -311,6 +311,22 @@ void main() {
     await channel.dispose();
   });
 
+  test('a command pending when the channel is disposed fails as closed', () async {
+    final transport = WebSocketTransport();
+    await transport.open(server.ws);
+    final channel = ClientChannel(transport);
+    await channel.establishSession('gina@localhost', 'x', GuestAuthentication()).timeout(_timeout);
+    final requests = StreamIterator(channel.onReceiveCommand.stream);
+    final pending = channel.processCommand(
+        Command(to: channel.localNode, uri: '/x', method: CommandMethod.get),
+        timeout: const Duration(minutes: 1));
+    final failed = expectLater(
+        pending, throwsA(isA<LimeException>().having((e) => e.kind, 'kind', ErrorCategory.closed)));
+    expect((await next(requests)).uri, '/x'); // it reached us, and nobody answers it
+    await channel.dispose().timeout(_timeout);
+    await failed.timeout(_timeout);
+  });
+
   test('envelopes without a session fail cleanly', () async {
     final transport = WebSocketTransport();
     await transport.open(server.ws);

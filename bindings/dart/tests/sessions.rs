@@ -392,6 +392,30 @@ async fn state_rules_and_timeouts() {
     server.shutdown().await;
 }
 
+/// Closing the connection (Dart `Channel.dispose`, `Transport.close`) while a command waits
+/// for its response fails that command as `closed`, the category of every binding.
+#[tokio::test(flavor = "multi_thread")]
+async fn closing_fails_a_pending_command_as_closed() {
+    let server = server(None).await;
+    let c =
+        Arc::new(within(LimeClient::connect(ws_uri(&server), options(None, false))).await.unwrap());
+    within(c.establish_session("gina@localhost".into(), Some("x".into()), guest(), None, None))
+        .await
+        .unwrap();
+    let mut events = pump(&c);
+    let ask = request(CommandMethodDto::Get, "/x", Some("gina@localhost/x"));
+    let pending = {
+        let c = c.clone();
+        tokio::spawn(async move { c.process_command(ask, 60_000).await })
+    };
+    // the request reached us (nobody answers it), so it is pending now
+    assert_eq!(recv(&mut events).await.kind, ChannelEventKind::Command);
+    within(c.close()).await.unwrap();
+    let err = within(pending).await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorCategory::Closed, "{err}");
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn server_shutdown_ends_the_event_stream() {
     let server = server(None).await;
