@@ -89,6 +89,44 @@ void main() {
     });
   });
 
+  test('the hook depends on every Rust source file and directory of the two crates', () async {
+    final root = await Directory.systemTemp.createTemp('lime-hook-sources');
+    addTearDown(() => root.delete(recursive: true));
+    for (final path in [
+      'Cargo.toml',
+      'Cargo.lock',
+      'bindings/dart/Cargo.toml',
+      'bindings/dart/src/lib.rs',
+      'bindings/dart/src/api/client.rs',
+      'core/Cargo.toml',
+      'core/src/lib.rs',
+      'core/src/channel/core/mod.rs',
+      'core/src/notes.txt',
+    ]) {
+      File('${root.path}/$path').createSync(recursive: true);
+    }
+    Directory('${root.path}/dart').createSync();
+    final sources = rustSources(Directory('${root.path}/dart').uri)
+        .map((uri) => uri.toFilePath().substring(root.path.length + 1).replaceAll(r'\', '/'))
+        .toSet();
+    expect(
+        sources,
+        containsAll([
+          'Cargo.toml',
+          'Cargo.lock',
+          'bindings/dart/Cargo.toml',
+          'bindings/dart/src/',
+          'bindings/dart/src/lib.rs',
+          'bindings/dart/src/api/',
+          'bindings/dart/src/api/client.rs',
+          'core/Cargo.toml',
+          'core/src/channel/core/',
+          'core/src/channel/core/mod.rs',
+        ]));
+    expect(sources, isNot(contains('core/src/notes.txt')));
+    expect(sources, isNot(contains('core/README.md')), reason: 'missing files are not listed');
+  });
+
   test('a missing Rust target is reported with the rustup command that adds it', () {
     expect(missingTargetMessage('armv7-linux-androideabi'),
         contains('rustup target add armv7-linux-androideabi'));
