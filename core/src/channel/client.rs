@@ -568,7 +568,7 @@ async fn read_loop(
         let mut received = received;
         let mut handled = 1;
         let end = loop {
-            match handle_received(&shared, &out, received).await {
+            match handle_received(&shared, &out, &events, &mut pending, received).await {
                 Ok(Some(event)) => pending.push(event),
                 Ok(None) => {}
                 Err(end) => break Some(end),
@@ -613,10 +613,13 @@ async fn read_loop(
 const RECEIVE_BATCH: usize = 32;
 
 /// Handles one received envelope: `Ok(Some(event))` for the application, `Err(end)` when the
-/// channel ends with it.
+/// channel ends with it. The answer to a command is handed over after the `pending` events
+/// received before it, as when every event was passed on at once.
 async fn handle_received(
     shared: &Shared,
     out: &queue::Sender,
+    events: &mpsc::Sender<ChannelEvent>,
+    pending: &mut Vec<ChannelEvent>,
     received: TransportResult<Option<Envelope>>,
 ) -> Result<Option<ChannelEvent>, ChannelEvent> {
     let envelope = match received {
@@ -634,6 +637,12 @@ async fn handle_received(
         }
     }
     if let Some((response, waiter)) = inbound.response {
+        for event in pending.drain(..) {
+            if events.send(event).await.is_err() {
+                // The application dropped the channel.
+                return Err(ChannelEvent::Closed { error: None });
+            }
+        }
         // The waiter may have timed out and gone: nothing to do then.
         let _ = waiter.send(response);
     }

@@ -301,3 +301,112 @@ async fn an_envelope_the_from_stamp_makes_too_large_is_refused_to_its_sender() {
     assert_eq!(got.id(), Some("small"));
     still_routes(&server).await;
 }
+
+/// A raw client connection to `uri` (TCP or WebSocket).
+async fn connect_raw(uri: &str) -> Box<dyn Transport> {
+    let tls = ClientTlsConfig::default();
+    if uri.starts_with("ws") {
+        Box::new(
+            within(WebSocketTransport::connect(uri, &tls, TransportOptions::default()))
+                .await
+                .unwrap(),
+        )
+    } else {
+        Box::new(
+            within(TcpTransport::connect(uri, tls, TransportOptions::default())).await.unwrap(),
+        )
+    }
+}
+
+/// carol's `/ping`, answered while she takes the events that arrive before the answer: the
+/// refusal codes among them.
+async fn ping_taking_refusals(carol: &ClientChannel, uri: &str) -> Vec<i32> {
+    let ping = Command::request(CommandMethod::Get, "/ping".parse().unwrap());
+    let ping = carol.process_command(ping, T);
+    tokio::pin!(ping);
+    let mut refusals = Vec::new();
+    loop {
+        tokio::select! {
+            biased;
+            event = carol.receive() => match event {
+                Some(ChannelEvent::Notification(n)) => {
+                    assert_eq!(n.event, NotificationEvent::Failed, "{uri}: {n:?}");
+                    refusals.push(n.reason.unwrap().code);
+                }
+                other => panic!("{uri}: unexpected {other:?}"),
+            },
+            pong = &mut ping => {
+                assert_eq!(pong.unwrap().status, CommandStatus::Success, "{uri}");
+                return refusals;
+            }
+        }
+    }
+}
+
+/// Issue #12 item 2 over real sockets: bob establishes and then never reads. carol sends him
+/// 64 KiB messages, each followed by a `/ping` (answered after the message was routed), until
+/// his socket buffers and his queue are full and the server refuses one with 51; then her
+/// message to dave and her `/ping` are answered at once, long before the send timeout that
+/// would end bob. No sleeps: the refusal is the signal.
+#[tokio::test]
+async fn a_stuck_reader_over_tcp_and_websocket_never_stalls_other_traffic() {
+    let send_timeout = Duration::from_secs(60);
+    let server = start(ServerConfig {
+        authenticator: Arc::new(AuthConfig::guest()),
+        remote_ping_interval: None,
+        remote_idle_timeout: None,
+        queue_capacity: 16,
+        queue_max_bytes: 1 << 20,
+        send_timeout: Some(send_timeout),
+        // Small envelopes keep the WebSocket write buffer (two envelopes) small.
+        transport: TransportOptions {
+            max_envelope_size: 128 * 1024,
+            ..TransportOptions::default()
+        },
+        ..config()
+    })
+    .await;
+    let tcp = format!("net.tcp://127.0.0.1:{}", server.tcp_addrs()[0].port());
+    let ws = format!("ws://127.0.0.1:{}", server.ws_addrs()[0].port());
+    let tls = ClientTlsConfig::default();
+    for (n, uri) in [tcp, ws].into_iter().enumerate() {
+        let bob_node: Node = format!("bob{n}@localhost/1").parse().unwrap();
+        let mut bob = connect_raw(&uri).await;
+        establish_raw(bob.as_mut(), &bob_node.to_string()).await;
+        let carol = guest(&uri, &tls, &format!("carol{n}"), "1").await;
+        let dave = guest(&uri, &tls, &format!("dave{n}"), "1").await;
+
+        let big = "x".repeat(64 * 1024);
+        let mut sent = 0;
+        let refusals = loop {
+            let m = Message::text(big.clone()).with_id(format!("b{sent}"));
+            carol.send_message(m.with_to(bob_node.clone())).await.unwrap();
+            sent += 1;
+            let refusals = ping_taking_refusals(&carol, &uri).await;
+            if !refusals.is_empty() {
+                break refusals;
+            }
+            assert!(sent < 4096, "{uri}: bob's queue never filled");
+        };
+        assert_eq!(refusals, [codes::DISPATCH_ERROR], "{uri}");
+
+        // bob is stuck now: carol's other traffic goes through at once.
+        let started = std::time::Instant::now();
+        let dave_node = dave.local_node().unwrap();
+        carol
+            .send_message(Message::text("hello dave").with_id("d1").with_to(dave_node))
+            .await
+            .unwrap();
+        let ChannelEvent::Message(m) = next(&dave).await else {
+            panic!("expected carol's message")
+        };
+        assert_eq!(m.content.unwrap().as_text(), Some("hello dave"));
+        assert!(ping_taking_refusals(&carol, &uri).await.is_empty());
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(5), "{uri}: carol waited {took:?} behind bob");
+        assert_eq!(server.stats().slow_consumers, 0, "{uri}: bob was not ended yet");
+        drop((bob, carol, dave));
+    }
+    assert!(server.stats().refused_queue_full >= 2);
+    still_routes(&server).await;
+}
