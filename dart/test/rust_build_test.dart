@@ -127,6 +127,14 @@ void main() {
     expect(sources, isNot(contains('core/README.md')), reason: 'missing files are not listed');
   });
 
+  test("macOS builds drop Xcode's platform tool directories from PATH", () {
+    const path = '/Applications/Xcode.app/Contents/Developer/Platforms/iPhoneOS.platform/'
+        'Developer/usr/bin:/Applications/Xcode.app/Contents/Developer/usr/bin:'
+        '/Users/me/.cargo/bin:/usr/bin:/bin';
+    expect(hostPath(path), '/Users/me/.cargo/bin:/usr/bin:/bin');
+    expect(hostPath('/usr/bin'), '/usr/bin');
+  });
+
   test('a missing Rust target is reported with the rustup command that adds it', () {
     expect(missingTargetMessage('armv7-linux-androideabi'),
         contains('rustup target add armv7-linux-androideabi'));
