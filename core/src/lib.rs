@@ -15,6 +15,7 @@ pub mod enums;
 pub mod envelope;
 pub mod error;
 pub mod node;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod transport;
 pub mod uri;

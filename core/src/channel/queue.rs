@@ -108,6 +108,7 @@ pub(crate) fn bounded(capacity: usize, max_bytes: usize) -> (Sender, Receiver) {
 pub(crate) struct Closed;
 
 /// Why [`Sender::try_send`] did not queue an envelope.
+#[cfg_attr(not(feature = "server"), allow(dead_code))] // Only the server uses it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum TrySendError {
     /// No room: `capacity` envelopes or `max_bytes` bytes are pending.
@@ -117,6 +118,7 @@ pub(crate) enum TrySendError {
 }
 
 /// How many envelopes and bytes a queue holds.
+#[cfg_attr(not(feature = "server"), allow(dead_code))] // Only the server uses it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Usage {
     /// Envelopes queued or being written.
@@ -154,6 +156,7 @@ impl Sender {
     }
 
     /// Queues one envelope if there is room now.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // Only the server uses it.
     pub(crate) fn try_send(&self, item: Bytes) -> Result<(), TrySendError> {
         let mut st = self.inner.state();
         if st.closed {
@@ -176,6 +179,7 @@ impl Sender {
     }
 
     /// What the queue holds now.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // Only the server uses it.
     pub(crate) fn usage(&self) -> Usage {
         let st = self.inner.state();
         Usage { envelopes: st.pending, bytes: st.bytes, peak_bytes: st.peak }

@@ -40,6 +40,7 @@ pub(crate) fn tls_client(
 }
 
 /// A server-side TLS session, not started.
+#[cfg_attr(not(feature = "tcp"), allow(dead_code))] // Only the TCP transport uses it.
 pub(crate) fn tls_server(config: &ServerTlsConfig) -> Result<TlsConnection, TransportError> {
     let conn = rustls::ServerConnection::new(config.rustls()).map_err(tls_err)?;
     Ok(TlsConnection::Server(conn))
@@ -144,6 +145,7 @@ impl Layers {
     }
 
     /// True while the TLS handshake is in progress.
+    #[cfg_attr(not(feature = "tcp"), allow(dead_code))] // Only the TCP transport uses it.
     pub(crate) fn is_handshaking(&self) -> bool {
         self.tls.as_ref().is_some_and(|t| t.is_handshaking())
     }
@@ -154,6 +156,7 @@ impl Layers {
     }
 
     /// DNS names and common name of the peer's TLS certificate.
+    #[cfg_attr(not(feature = "tcp"), allow(dead_code))] // Only the TCP transport uses it.
     pub(crate) fn peer_certificate_names(&self) -> Vec<String> {
         let certs = self.tls.as_ref().and_then(|t| t.peer_certificates());
         certs.and_then(|c| c.first()).map(|c| certificate_names(c)).unwrap_or_default()

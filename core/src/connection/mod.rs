@@ -122,7 +122,7 @@ use crate::{
         ChannelCore, ChannelOptions, Role, Snapshot,
     },
     error::TransportError,
-    transport::{tcp, tls::ClientTlsConfig},
+    transport::{address::parse_tcp_uri, tls::ClientTlsConfig},
     Authentication, AuthenticationScheme, Command, Envelope, Error, Identity, Message, Node,
     Notification, Session, SessionCompression, SessionEncryption, SessionState,
 };
@@ -257,7 +257,7 @@ impl ClientConnection {
         let mut output = Vec::new();
         let lower = uri.get(..10).unwrap_or(uri).to_ascii_lowercase();
         let (wire, host, port) = if lower.starts_with("net.tcp://") {
-            let (host, port) = tcp::parse_uri(uri)?;
+            let (host, port) = parse_tcp_uri(uri)?;
             (Wire::tcp(host.clone(), tls, max), host, port)
         } else if lower.starts_with("ws://") || lower.starts_with("wss://") {
             Wire::websocket(uri, tls, max, &mut output)?

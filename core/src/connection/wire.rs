@@ -14,7 +14,7 @@ use std::{
 };
 
 use bytes::{Bytes, BytesMut};
-use tokio_tungstenite::tungstenite::{
+use tungstenite::{
     client::client_with_config,
     error::ProtocolError,
     handshake::{client::ClientHandshake, HandshakeError, MidHandshake},
@@ -437,7 +437,7 @@ impl std::fmt::Debug for Wire {
 
 #[cfg(test)]
 mod tests {
-    use tokio_tungstenite::tungstenite::{
+    use tungstenite::{
         accept_hdr,
         client::IntoClientRequest,
         handshake::server::{ErrorResponse, Request, Response},

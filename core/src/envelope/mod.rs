@@ -15,6 +15,8 @@ mod parse;
 pub mod reason;
 mod routable;
 mod session;
+// Only the server splices envelopes.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) mod splice;
 
 use std::{fmt, str::FromStr};

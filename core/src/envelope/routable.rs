@@ -66,6 +66,7 @@ pub struct RoutableMessage {
     pub(crate) pp: Option<Node>,
     pub(crate) to: Option<Node>,
     /// `content` is not null.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // Read by the server.
     pub(crate) content: bool,
     pub(crate) bytes: Bytes,
 }

@@ -9,8 +9,11 @@
 //! `receive` returns `Ok(None)` when the peer closed the connection cleanly (as in
 //! mini-redis); every other failure is a [`TransportError`].
 
+pub(crate) mod address;
 pub mod memory;
+#[cfg(feature = "websocket")]
 pub(crate) mod stream;
+#[cfg(feature = "tcp")]
 pub mod tcp;
 pub mod tls;
 pub mod websocket;
@@ -18,9 +21,10 @@ pub mod websocket;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+#[cfg(feature = "websocket")]
 pub use self::stream::MaybeTlsStream;
-pub use crate::error::TransportError;
 pub use crate::envelope::{Received, RoutableMessage};
+pub use crate::error::TransportError;
 use crate::{Envelope, SessionCompression, SessionEncryption, DEFAULT_MAX_ENVELOPE_SIZE};
 
 /// Result of transport operations.
@@ -203,10 +207,25 @@ pub async fn connect_with(
 ) -> TransportResult<Box<dyn Transport>> {
     let lower = uri.to_ascii_lowercase();
     if lower.starts_with("net.tcp://") {
-        Ok(Box::new(tcp::TcpTransport::connect(uri, tls.clone(), options).await?))
-    } else if lower.starts_with("ws://") || lower.starts_with("wss://") {
-        Ok(Box::new(websocket::WebSocketTransport::connect(uri, tls, options).await?))
-    } else {
-        Err(TransportError::InvalidUri(uri.to_owned()))
+        #[cfg(feature = "tcp")]
+        return Ok(Box::new(tcp::TcpTransport::connect(uri, tls.clone(), options).await?));
+        #[cfg(not(feature = "tcp"))]
+        return Err(without_feature("net.tcp://", "tcp"));
     }
+    if lower.starts_with("ws://") || lower.starts_with("wss://") {
+        #[cfg(feature = "websocket")]
+        return Ok(Box::new(websocket::WebSocketTransport::connect(uri, tls, options).await?));
+        #[cfg(not(feature = "websocket"))]
+        return Err(without_feature("ws:// and wss://", "websocket"));
+    }
+    let _ = (tls, options);
+    Err(TransportError::InvalidUri(uri.to_owned()))
+}
+
+/// The error for a URI whose transport is compiled out.
+#[cfg(not(all(feature = "tcp", feature = "websocket")))]
+fn without_feature(what: &str, feature: &str) -> TransportError {
+    TransportError::Unsupported(format!(
+        "{what} transports need the `{feature}` feature of lime-core"
+    ))
 }

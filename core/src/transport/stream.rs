@@ -17,8 +17,10 @@ pub enum MaybeTlsStream {
     /// Plain TCP.
     Plain(TcpStream),
     /// TLS, this end being the client.
+    #[cfg(feature = "tls")]
     ClientTls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
     /// TLS, this end being the server.
+    #[cfg(feature = "tls")]
     ServerTls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
@@ -30,8 +32,10 @@ impl MaybeTlsStream {
 
     /// Names in the peer's verified certificate (server side with client certificates).
     pub fn peer_certificate_names(&self) -> Vec<String> {
-        let certs = match self {
+        let certs: Option<&[rustls_pki_types::CertificateDer<'static>]> = match self {
+            #[cfg(feature = "tls")]
             Self::ServerTls(s) => s.get_ref().1.peer_certificates(),
+            #[cfg(feature = "tls")]
             Self::ClientTls(s) => s.get_ref().1.peer_certificates(),
             Self::Plain(_) => None,
         };
@@ -42,7 +46,9 @@ impl MaybeTlsStream {
     pub fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
         match self {
             Self::Plain(s) => s.peer_addr(),
+            #[cfg(feature = "tls")]
             Self::ClientTls(s) => s.get_ref().0.peer_addr(),
+            #[cfg(feature = "tls")]
             Self::ServerTls(s) => s.get_ref().0.peer_addr(),
         }
     }
@@ -56,7 +62,9 @@ impl AsyncRead for MaybeTlsStream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
             Self::ClientTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
             Self::ServerTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
@@ -70,7 +78,9 @@ impl AsyncWrite for MaybeTlsStream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
             Self::ClientTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
             Self::ServerTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
@@ -78,7 +88,9 @@ impl AsyncWrite for MaybeTlsStream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
             Self::ClientTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            #[cfg(feature = "tls")]
             Self::ServerTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
@@ -86,60 +98,10 @@ impl AsyncWrite for MaybeTlsStream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
             Self::ClientTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
             Self::ServerTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
-    }
-}
-
-/// Splits `host:port` (or `host` with `default_port`) out of the authority of `uri` after
-/// `scheme://`; IPv6 literals in brackets are supported.
-pub(crate) fn host_port(
-    uri: &str,
-    scheme_len: usize,
-    default_port: u16,
-) -> Option<(String, u16, String)> {
-    let rest = uri.get(scheme_len..)?;
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    if authority.is_empty() {
-        return None;
-    }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let end = v6.find(']')?;
-        let host = &v6[..end];
-        let port = match &v6[end + 1..] {
-            "" => default_port,
-            p => p.strip_prefix(':')?.parse().ok()?,
-        };
-        (host.to_owned(), port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_owned(), p.parse().ok()?),
-            None => (authority.to_owned(), default_port),
-        }
-    };
-    if host.is_empty() {
-        return None;
-    }
-    Some((host, port, if path.is_empty() { "/".to_owned() } else { path.to_owned() }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_and_port() {
-        assert_eq!(
-            host_port("net.tcp://a.b:1234", 10, 55321),
-            Some(("a.b".into(), 1234, "/".into()))
-        );
-        assert_eq!(host_port("net.tcp://a.b", 10, 55321), Some(("a.b".into(), 55321, "/".into())));
-        assert_eq!(host_port("ws://[::1]:80/x?y", 5, 80), Some(("::1".into(), 80, "/x?y".into())));
-        assert_eq!(host_port("ws://", 5, 80), None);
-        assert_eq!(host_port("ws://h:notaport", 5, 80), None);
     }
 }

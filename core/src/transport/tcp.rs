@@ -43,7 +43,6 @@ use tokio::{
 
 use super::{
     check_size,
-    stream::host_port,
     tls::{ClientTlsConfig, ServerTlsConfig},
     Transport, TransportOptions, TransportReceiver, TransportResult, TransportSender,
 };
@@ -54,8 +53,7 @@ use crate::{
 };
 
 /// The conventional LIME TCP port.
-pub const DEFAULT_PORT: u16 = 55321;
-const SCHEME: &str = "net.tcp://";
+pub const DEFAULT_PORT: u16 = super::address::TCP_DEFAULT_PORT;
 /// First read size of a connection: handshake envelopes are small, and a short-lived large
 /// buffer per connection fragments the heap of a server holding many idle sessions.
 const MIN_READ_CHUNK: usize = 1024;
@@ -279,15 +277,7 @@ impl LayersRef<'_> {
     }
 }
 
-/// The host and port of `net.tcp://host[:port]` (default port 55321).
-pub(crate) fn parse_uri(uri: &str) -> TransportResult<(String, u16)> {
-    if !uri.get(..SCHEME.len()).is_some_and(|s| s.eq_ignore_ascii_case(SCHEME)) {
-        return Err(TransportError::InvalidUri(uri.to_owned()));
-    }
-    let (host, port, _) = host_port(uri, SCHEME.len(), DEFAULT_PORT)
-        .ok_or_else(|| TransportError::InvalidUri(uri.to_owned()))?;
-    Ok((host, port))
-}
+use super::address::parse_tcp_uri as parse_uri;
 
 impl TcpTransport {
     /// Connects to `net.tcp://host[:port]`.

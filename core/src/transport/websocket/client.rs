@@ -1,7 +1,9 @@
 //! The connecting side: [`WebSocketTransport::connect`] to a `ws://` or `wss://` URI.
 
+#[cfg(feature = "tls")]
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
+#[cfg(feature = "tls")]
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::{
     client_async_with_config, tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL,
@@ -36,14 +38,7 @@ impl WebSocketTransport {
         let remote = tcp.peer_addr().ok();
         let _ = tcp.set_nodelay(true);
         let stream = if secure {
-            let name = ServerName::try_from(host.clone()).map_err(|e| {
-                TransportError::Tls(format!("invalid TLS server name {host:?}: {e}"))
-            })?;
-            let tls_stream =
-                TlsConnector::from(tls.rustls()).connect(name, tcp).await.map_err(|e| {
-                    TransportError::Tls(format!("TLS handshake with {host}:{port} failed: {e}"))
-                })?;
-            MaybeTlsStream::ClientTls(Box::new(tls_stream))
+            start_tls(tls, &host, port, tcp).await?
         } else {
             MaybeTlsStream::Plain(tcp)
         };
@@ -60,6 +55,33 @@ impl WebSocketTransport {
         tracing::debug!(%uri, ?subprotocol, "WebSocket connected");
         Ok(Self::new(ws, options.max_envelope_size, remote, subprotocol))
     }
+}
+
+/// The TLS layer of a `wss://` connection to `host`, which is also the name to verify.
+#[cfg(feature = "tls")]
+async fn start_tls(
+    tls: &ClientTlsConfig,
+    host: &str,
+    port: u16,
+    tcp: TcpStream,
+) -> TransportResult<MaybeTlsStream> {
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| TransportError::Tls(format!("invalid TLS server name {host:?}: {e}")))?;
+    let tls_stream = TlsConnector::from(tls.rustls()).connect(name, tcp).await.map_err(|e| {
+        TransportError::Tls(format!("TLS handshake with {host}:{port} failed: {e}"))
+    })?;
+    Ok(MaybeTlsStream::ClientTls(Box::new(tls_stream)))
+}
+
+/// Without the `tls` feature a `wss://` URI is refused.
+#[cfg(not(feature = "tls"))]
+async fn start_tls(
+    _: &ClientTlsConfig,
+    _: &str,
+    _: u16,
+    _: TcpStream,
+) -> TransportResult<MaybeTlsStream> {
+    Err(TransportError::Unsupported("wss:// needs the `tls` feature of lime-core".into()))
 }
 
 /// Connects to the first address of `host` that accepts.

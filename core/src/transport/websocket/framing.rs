@@ -4,7 +4,7 @@
 //! `wss://` URI. The sans-IO [`ClientConnection`](crate::ClientConnection) uses these too.
 
 use bytes::Bytes;
-use tokio_tungstenite::tungstenite::{
+use tungstenite::{
     client::IntoClientRequest,
     error::{CapacityError, ProtocolError},
     handshake::server::Request,
@@ -21,8 +21,7 @@ use tokio_tungstenite::tungstenite::{
 
 use super::SUBPROTOCOL;
 use crate::{
-    envelope::Received,
-    transport::{stream::host_port, TransportResult},
+    transport::{address::host_port, TransportResult},
     Envelope, FrameError, TransportError,
 };
 
@@ -141,12 +140,15 @@ pub(crate) fn envelope_from_payload(payload: &[u8]) -> TransportResult<Option<En
 }
 
 /// [`envelope_from_payload`] for forwarding: a message read only as far as routing needs (see
-/// [`Received`]).
-pub(crate) fn routable_from_payload(payload: &Bytes) -> TransportResult<Option<Received>> {
+/// [`Received`](crate::envelope::Received)).
+#[cfg(feature = "websocket")]
+pub(crate) fn routable_from_payload(
+    payload: &Bytes,
+) -> TransportResult<Option<crate::envelope::Received>> {
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    Received::from_bytes(payload.clone())
+    crate::envelope::Received::from_bytes(payload.clone())
         .map(Some)
         .map_err(|error| TransportError::Frame(FrameError::Invalid { offset: 0, error }))
 }

@@ -40,18 +40,25 @@
 //! [`TransportOptions::max_envelope_size`]: super::TransportOptions::max_envelope_size
 //! [`FrameError::TooLarge`]: crate::FrameError::TooLarge
 
+#[cfg(feature = "websocket")]
 mod client;
 mod framing;
+#[cfg(feature = "websocket")]
 mod server;
+#[cfg(feature = "websocket")]
 mod transport;
 
 pub(crate) use self::framing::{
     client_request, envelope_from_payload, handshake_error, ws_config, ws_error, EnvelopeMessages,
 };
+#[cfg(feature = "websocket")]
 pub use self::{server::WebSocketListener, transport::WebSocketTransport};
 
 /// The WebSocket sub-protocol of LIME.
 pub const SUBPROTOCOL: &str = "lime";
 
+// The tests need both sides of the tokio transport (`websocket`); `cfg(test)` alone on the
+// module keeps clippy's test allowances.
 #[cfg(test)]
+#[cfg(feature = "websocket")]
 mod tests;

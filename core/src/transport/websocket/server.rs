@@ -6,6 +6,7 @@ use tokio::{
     io::AsyncWriteExt,
     net::{TcpListener, TcpStream},
 };
+#[cfg(feature = "tls")]
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::{
     accept_hdr_async_with_config,
@@ -57,6 +58,13 @@ impl WebSocketTransport {
         let _ = stream.set_nodelay(true);
         let mut stream = match tls {
             None => MaybeTlsStream::Plain(stream),
+            #[cfg(not(feature = "tls"))]
+            Some(_) => {
+                return Err(TransportError::Unsupported(
+                    "wss:// needs the `tls` feature of lime-core".into(),
+                ))
+            }
+            #[cfg(feature = "tls")]
             Some(tls) => {
                 let tls_stream =
                     TlsAcceptor::from(tls.rustls()).accept(stream).await.map_err(|e| {
