@@ -325,6 +325,8 @@ fn read_fields<'de, A: MapAccess<'de>>(
 
 /// What [`from_slice_routable`] read: a message's header (the content skipped), or any other
 /// envelope in full.
+// Short-lived and moved once: boxing either variant would cost an allocation per envelope.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Routable {
     Message { header: RoutingHeader, content: bool },
     Envelope(Envelope),

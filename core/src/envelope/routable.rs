@@ -15,6 +15,8 @@ use crate::{error::ParseError, node::Node, Envelope};
 ///
 /// [`TransportReceiver::receive_routable`]: crate::transport::TransportReceiver::receive_routable
 #[derive(Clone, Debug)]
+// Short-lived and moved once: boxing either variant would cost an allocation per envelope.
+#[allow(clippy::large_enum_variant)]
 pub enum Received {
     /// Parsed in full: a notification, command or session envelope (or any envelope, from a
     /// transport that reads only whole envelopes); its bytes are available from
