@@ -44,7 +44,7 @@ use tokio::{
 use super::{
     check_size,
     tls::{ClientTlsConfig, ServerTlsConfig},
-    Transport, TransportOptions, TransportReceiver, TransportResult, TransportSender,
+    Received, Transport, TransportOptions, TransportReceiver, TransportResult, TransportSender,
 };
 use crate::{
     codec::FrameDecoder,
@@ -109,6 +109,8 @@ struct Reader {
     chunk: usize,
     /// The frame of the envelope `take` returned last (see `take_received_bytes`).
     last: Option<Bytes>,
+    /// Messages are read only as far as routing needs (`receive_routable`).
+    routable: bool,
 }
 
 impl Reader {
@@ -118,11 +120,12 @@ impl Reader {
             decoder: FrameDecoder::with_max_envelope_size(max),
             chunk: MIN_READ_CHUNK,
             last: None,
+            routable: false,
         }
     }
 
     /// Next envelope from what is buffered, without reading.
-    fn take(&mut self) -> TransportResult<Option<Envelope>> {
+    fn take(&mut self) -> TransportResult<Option<Received>> {
         match self.decoder.decode(&mut self.buf)? {
             None => {
                 if self.buf.is_empty() && self.buf.capacity() > 0 {
@@ -131,10 +134,16 @@ impl Reader {
                 Ok(None)
             }
             Some(frame) => {
-                let envelope = Envelope::from_slice(&frame.bytes)
-                    .map_err(|error| FrameError::Invalid { offset: frame.offset, error })?;
-                self.last = Some(frame.bytes);
-                Ok(Some(envelope))
+                let received = if self.routable {
+                    Received::from_bytes(frame.bytes.clone())
+                } else {
+                    Envelope::from_slice(&frame.bytes).map(Received::Envelope)
+                }
+                .map_err(|error| FrameError::Invalid { offset: frame.offset, error })?;
+                if let Received::Envelope(_) = received {
+                    self.last = Some(frame.bytes);
+                }
+                Ok(Some(received))
             }
         }
     }
@@ -154,7 +163,7 @@ impl Reader {
         }
     }
 
-    fn eof(&self) -> TransportResult<Option<Envelope>> {
+    fn eof(&self) -> TransportResult<Option<Received>> {
         self.decoder.finish()?;
         Ok(None)
     }
@@ -162,7 +171,7 @@ impl Reader {
     async fn receive_from(
         &mut self,
         src: &mut (impl AsyncRead + Unpin + ?Sized),
-    ) -> TransportResult<Option<Envelope>> {
+    ) -> TransportResult<Option<Received>> {
         loop {
             if let Some(env) = self.take()? {
                 return Ok(Some(env));
@@ -183,7 +192,7 @@ impl Reader {
         &mut self,
         src: Socket<'_>,
         mut layers: LayersRef<'_>,
-    ) -> TransportResult<Option<Envelope>> {
+    ) -> TransportResult<Option<Received>> {
         loop {
             if let Some(env) = self.take()? {
                 return Ok(Some(env));
@@ -217,7 +226,7 @@ impl Reader {
     }
 
     /// Plain TCP: wait for readability first so an idle connection holds no buffer.
-    async fn receive_tcp(&mut self, half: &OwnedReadHalf) -> TransportResult<Option<Envelope>> {
+    async fn receive_tcp(&mut self, half: &OwnedReadHalf) -> TransportResult<Option<Received>> {
         loop {
             if let Some(env) = self.take()? {
                 return Ok(Some(env));
@@ -446,7 +455,7 @@ impl Transport for TcpTransport {
         };
         // Frames are kept only for the split receiver (`take_received_bytes`).
         self.reader.last = None;
-        received
+        whole(received)
     }
 
     async fn close(&mut self) -> TransportResult<()> {
@@ -544,6 +553,22 @@ struct TcpReceiver {
 #[async_trait]
 impl TransportReceiver for TcpReceiver {
     async fn receive(&mut self) -> TransportResult<Option<Envelope>> {
+        self.reader.routable = false;
+        whole(self.receive_next().await)
+    }
+
+    fn take_received_bytes(&mut self) -> Option<Bytes> {
+        self.reader.last.take()
+    }
+
+    async fn receive_routable(&mut self) -> TransportResult<Option<Received>> {
+        self.reader.routable = true;
+        self.receive_next().await
+    }
+}
+
+impl TcpReceiver {
+    async fn receive_next(&mut self) -> TransportResult<Option<Received>> {
         self.reader.last = None;
         let Some(half) = self.r.as_mut() else { return Err(TransportError::Closed) };
         match &self.layers {
@@ -553,9 +578,17 @@ impl TransportReceiver for TcpReceiver {
             }
         }
     }
+}
 
-    fn take_received_bytes(&mut self) -> Option<Bytes> {
-        self.reader.last.take()
+/// A received envelope in full (a reader that is not `routable` returns only those).
+fn whole(received: TransportResult<Option<Received>>) -> TransportResult<Option<Envelope>> {
+    match received? {
+        None => Ok(None),
+        Some(Received::Envelope(envelope)) => Ok(Some(envelope)),
+        Some(Received::Message(message)) => message
+            .into_envelope()
+            .map(|(envelope, _)| Some(envelope))
+            .map_err(|error| FrameError::Invalid { offset: 0, error }.into()),
     }
 }
 
