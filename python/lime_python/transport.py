@@ -139,7 +139,7 @@ class NativeTransport(Transport):
         self._prepare_open(uri)
         connection = None
         try:
-            connection = _lime.LoopConnection(
+            connection = _connection_class()(
                 uri,
                 self._on_batch,
                 ca_pem=self.ca_pem,
@@ -397,6 +397,22 @@ class TcpTransport(NativeTransport):
 
     trace_label = 'TCP'
     default_supported_encryption = [SessionEncryption.NONE, SessionEncryption.TLS]
+
+
+class _BufferedLoopConnection(_lime.LoopConnection, _asyncio.BufferedProtocol):
+    """The ``LoopConnection`` of asyncio's own event loop: an ``asyncio.BufferedProtocol``, so
+    the loop reads the socket into one reused buffer (``get_buffer``/``buffer_updated``)
+    instead of allocating a 256 KiB ``bytes`` object per read (three system calls each)."""
+
+    __slots__ = ()
+
+
+def _connection_class() -> type:
+    """The connection class for the running loop (uvloop reads into its own buffer)."""
+    loop = _asyncio.get_running_loop()
+    if isinstance(loop, _asyncio.selector_events.BaseSelectorEventLoop):
+        return _BufferedLoopConnection
+    return _lime.LoopConnection
 
 
 async def _open_socket(connection, uri: str) -> None:

@@ -31,7 +31,7 @@ use pyo3::{
     gc::PyVisit,
     intern,
     prelude::*,
-    types::{PyBytes, PyDict, PyList, PyString, PyTuple},
+    types::{PyByteArray, PyBytes, PyDict, PyList, PySlice, PyString, PyTuple},
     PyTraverseError,
 };
 
@@ -76,10 +76,16 @@ struct State {
     drains: Vec<Py<PyAny>>,
     /// The armed timer: its deadline and `TimerHandle`.
     timer: Option<(Instant, Py<PyAny>)>,
-    /// A send of this event-loop turn was written and `_on_turn_end` is queued with
-    /// `loop.call_soon`: later sends of the turn leave their bytes in the connection's output
-    /// (up to [`COALESCE_LIMIT`]) for that callback to write in one `transport.write`.
-    turn_write: bool,
+    /// A send was written since the loop last ran this connection for its own sake (data
+    /// arrived, or `_on_turn_end` ran): later sends leave their bytes in the connection's
+    /// output (up to [`COALESCE_LIMIT`]) for `_on_turn_end` to write in one `transport.write`
+    /// (see [`LoopConnection::flush_send`]).
+    wrote: bool,
+    /// `_on_turn_end` is queued with `loop.call_soon`.
+    flush_queued: bool,
+    /// The received deliveries are being handed to Python: what their callbacks send is
+    /// written once `on_batch` returns.
+    dispatching: bool,
     attached: bool,
     ready: bool,
     /// The socket is gone (`connection_lost`).
@@ -89,7 +95,7 @@ struct State {
 }
 
 /// A LIME client connection run on the asyncio loop (see `_lime.pyi`).
-#[pyclass(module = "lime_python._lime", frozen)]
+#[pyclass(module = "lime_python._lime", frozen, subclass)]
 pub(crate) struct LoopConnection {
     state: Mutex<State>,
     on_batch: Py<PyAny>,
@@ -97,6 +103,9 @@ pub(crate) struct LoopConnection {
     ready: Py<PyAny>,
     lost: Py<PyAny>,
     classes: OnceLock<Classes>,
+    /// The buffer asyncio reads the socket into when this object is its `BufferedProtocol`
+    /// (`get_buffer`/`buffer_updated`), made at the first read.
+    read_buffer: OnceLock<Py<PyByteArray>>,
     uri: String,
     websocket: bool,
     max_write_buffer: usize,
@@ -208,7 +217,23 @@ impl LoopConnection {
             transport.call_method1(py, intern!(py, "write"), (PyBytes::new(py, &output),))?;
         }
         if !events.is_empty() {
-            Self::dispatch(slf, events)?;
+            this.lock().dispatching = true;
+            let dispatched = Self::dispatch(slf, events);
+            let (output, transport) = {
+                let mut s = this.lock();
+                s.dispatching = false;
+                match s.transport.as_ref().map(|t| t.clone_ref(py)) {
+                    Some(t) if !s.conn.pending_output().is_empty() => {
+                        (s.conn.take_output(), Some(t))
+                    }
+                    _ => (Vec::new(), None),
+                }
+            };
+            // what the callbacks sent, in one write
+            if let Some(transport) = transport {
+                transport.call_method1(py, intern!(py, "write"), (PyBytes::new(py, &output),))?;
+            }
+            dispatched?;
         }
         Self::arm(slf)
     }
@@ -366,6 +391,29 @@ impl LoopConnection {
         batch.append(PyTuple::new(py, [intern!(py, "closed").clone().into_any(), payload])?)
     }
 
+    /// Feeds a chunk read from the socket to the connection; true when it completed the
+    /// opening (the WebSocket upgrade).
+    fn receive(&self, data: &[u8]) -> bool {
+        let mut s = self.lock();
+        s.wrote = false;
+        // An error is also queued as the Closed event, handled by flush.
+        let _ = s.conn.receive(data);
+        let upgraded = !s.ready && s.conn.subprotocol().is_some() && !s.conn.is_closed();
+        if upgraded {
+            s.ready = true;
+        }
+        upgraded
+    }
+
+    /// What follows a received chunk: the opening resolved, then the output, events and timer.
+    fn received(slf: &Bound<'_, Self>, now_ready: bool) -> PyResult<()> {
+        let py = slf.py();
+        if now_ready {
+            resolve(py, &slf.get().ready, py.None().into_bound(py))?;
+        }
+        Self::flush(slf)
+    }
+
     fn forget(&self, token: CommandToken) -> Option<Py<PyAny>> {
         let mut s = self.lock();
         let (id, future) = s.commands.remove(&token.0)?;
@@ -442,24 +490,41 @@ impl LoopConnection {
         Ok(id)
     }
 
-    /// Writes what a send produced: the first send of an event-loop turn writes at once (so a
-    /// lone request costs no added latency) and queues `_on_turn_end`; the next sends of the
-    /// same turn join their bytes to the connection's output, which that callback writes with
-    /// one `transport.write` (one `send` system call for a burst instead of one per envelope).
-    /// The output waiting this way stays below [`COALESCE_LIMIT`]: past it, the send writes.
+    /// Writes what a send produced, or leaves it for one later `transport.write` (one `send`
+    /// system call for a burst instead of one per envelope):
+    /// - a send made by a delivery callback (inside `data_received`) is written with the
+    ///   others of that chunk when the callbacks return;
+    /// - otherwise a send writes at once, unless an earlier send already wrote since data last
+    ///   arrived (or since `_on_turn_end` last ran): then its bytes wait in the connection's
+    ///   output and `_on_turn_end`, queued once with `loop.call_soon`, writes them at the end
+    ///   of the event-loop turn.
+    ///
+    /// So a lone request (a command and its response, a reply) goes out at once and queues no
+    /// callback, and a burst of sends costs two writes. The output waiting this way stays below
+    /// [`COALESCE_LIMIT`]: past it, the send writes.
     fn flush_send(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let first = {
+        let queue = {
             let mut s = this.lock();
-            if s.turn_write && s.conn.pending_output().len() < COALESCE_LIMIT {
+            if s.conn.pending_output().len() >= COALESCE_LIMIT {
+                false
+            } else if s.dispatching {
                 return Ok(());
+            } else if !s.wrote {
+                s.wrote = true;
+                false
+            } else if s.flush_queued {
+                return Ok(());
+            } else {
+                s.flush_queued = true;
+                true
             }
-            !std::mem::replace(&mut s.turn_write, true)
         };
-        if first {
+        if queue {
             let callback = slf.getattr(intern!(py, "_on_turn_end"))?;
             this.event_loop.call_method1(py, intern!(py, "call_soon"), (callback,))?;
+            return Ok(());
         }
         Self::flush(slf)
     }
@@ -468,6 +533,10 @@ impl LoopConnection {
 /// Bytes of envelopes sent in one event-loop turn that may wait for the turn's end before
 /// being written (see [`LoopConnection::flush_send`]).
 const COALESCE_LIMIT: usize = 64 * 1024;
+
+/// The size of the buffer asyncio reads into (see [`LoopConnection::get_buffer`]): asyncio's
+/// own read size.
+const READ_BUFFER: usize = 256 * 1024;
 
 #[pymethods]
 impl LoopConnection {
@@ -530,7 +599,9 @@ impl LoopConnection {
                 paused: false,
                 drains: Vec::new(),
                 timer: None,
-                turn_write: false,
+                wrote: false,
+                flush_queued: false,
+                dispatching: false,
                 attached: false,
                 ready: false,
                 lost: false,
@@ -541,6 +612,7 @@ impl LoopConnection {
             lost: event_loop.call_method0("create_future")?.unbind(),
             event_loop: event_loop.unbind(),
             classes: OnceLock::new(),
+            read_buffer: OnceLock::new(),
             uri,
             websocket,
             max_write_buffer: max_write_buffer_size,
@@ -620,22 +692,39 @@ impl LoopConnection {
     }
 
     fn data_received(slf: &Bound<'_, Self>, data: &[u8]) -> PyResult<()> {
+        let now_ready = slf.get().receive(data);
+        Self::received(slf, now_ready)
+    }
+
+    /// `asyncio.BufferedProtocol`: the buffer the next read goes into (one per connection,
+    /// reused, so a read allocates no `bytes` object; asyncio's own event loop allocates
+    /// 256 KiB for each otherwise).
+    #[allow(unused_variables)]
+    fn get_buffer(&self, py: Python<'_>, sizehint: isize) -> Py<PyByteArray> {
+        self.read_buffer
+            .get_or_init(|| PyByteArray::new(py, &vec![0; READ_BUFFER]).unbind())
+            .clone_ref(py)
+    }
+
+    /// `asyncio.BufferedProtocol`: `nbytes` were read into the buffer; handled as
+    /// `data_received` handles a chunk.
+    fn buffer_updated(slf: &Bound<'_, Self>, nbytes: usize) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let now_ready = {
-            let mut s = this.lock();
-            // An error is also queued as the Closed event, handled by flush.
-            let _ = s.conn.receive(data);
-            let upgraded = !s.ready && s.conn.subprotocol().is_some() && !s.conn.is_closed();
-            if upgraded {
-                s.ready = true;
-            }
-            upgraded
+        let Some(buffer) = this.read_buffer.get() else {
+            return Err(PyValueError::new_err("buffer_updated before get_buffer"));
         };
-        if now_ready {
-            resolve(py, &this.ready, py.None().into_bound(py))?;
-        }
-        Self::flush(slf)
+        // The bytes read, copied out through a slice of exactly their size (a small object,
+        // unlike the 256 KiB one per read it replaces).
+        let end = nbytes.min(buffer.bind(py).len());
+        let chunk = buffer.bind(py).as_any().get_item(PySlice::new(
+            py,
+            0,
+            isize::try_from(end).unwrap_or(isize::MAX),
+            1,
+        ))?;
+        let now_ready = this.receive(&chunk.cast::<PyByteArray>()?.to_vec());
+        Self::received(slf, now_ready)
     }
 
     fn eof_received(slf: &Bound<'_, Self>) -> PyResult<bool> {
@@ -699,7 +788,11 @@ impl LoopConnection {
     /// The end of an event-loop turn in which something was sent (`loop.call_soon` from
     /// [`flush_send`](Self::flush_send)): writes the output the turn's later sends left.
     fn _on_turn_end(slf: &Bound<'_, Self>) -> PyResult<()> {
-        slf.get().lock().turn_write = false;
+        {
+            let mut s = slf.get().lock();
+            s.flush_queued = false;
+            s.wrote = false;
+        }
         Self::flush(slf)
     }
 
@@ -1234,6 +1327,9 @@ fn node_to_py<'py>(py: Python<'py>, node: Option<&lime::Node>) -> Bound<'py, PyA
     }
 }
 
+/// One attribute of an envelope object: its interned name and value.
+type Attr<'a, 'py> = (&'a Bound<'py, PyString>, Bound<'py, PyAny>);
+
 /// Builds a message, notification or command object without a round trip through a dict: the
 /// same attributes, in the same order, as their `from_json`.
 fn build_object<'py>(
@@ -1257,7 +1353,7 @@ fn build_object<'py>(
             None => Ok(none()),
         }
     };
-    let (class, extra): (&Py<PyAny>, Vec<(&Bound<'py, PyString>, Bound<'py, PyAny>)>) = match env {
+    let (class, extra): (&Py<PyAny>, Vec<Attr<'_, 'py>>) = match env {
         Envelope::Message(m) => {
             let (ty, content) = document(m.content.as_ref())?;
             (&classes.message, vec![(intern!(py, "type_n"), ty), (intern!(py, "content"), content)])
