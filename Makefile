@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TARGET_DIR := $(or $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | \
 	python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null),$(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: all demo serve build-dev fmt lint test test-all test-rust test-python test-python-setup test-kotlin test-dart dart-generate vectors interop bench bench-python bench-python-smoke clean
+.PHONY: all demo serve build-dev fmt lint test test-all test-rust check-features test-python test-python-setup test-kotlin test-dart dart-generate vectors interop bench bench-python bench-python-smoke clean
 
 all: lint test
 
@@ -47,7 +47,7 @@ test-python-setup: $(VENV)/.ready
 
 ## Everything: lints, Rust unit/integration/property/vector tests and doc tests, the Python
 ## suite (drop-in lime_python + vectors through `lime decode`), then the interop matrix.
-test: lint test-rust test-python test-kotlin test-dart interop
+test: lint check-features test-rust test-python test-kotlin test-dart interop
 
 ## What CI runs (.ci/run): `test`, then the Python benchmark smoke, the wheel/sdist and crate
 ## checks, each fuzz target briefly, and every `lime bench` (and the soak) with shrunk counts.
@@ -56,6 +56,19 @@ test-all: test bench-python-smoke test-wheels test-crate fuzz-smoke
 
 test-rust:
 	$(CARGO) test --workspace
+
+## lime-core with no features, each feature alone and the defaults: `cargo check` only, in the
+## shared target directory; any warning fails it (a flag would rebuild every dependency).
+CORE_FEATURES := tcp websocket tls server uniffi cluster
+check-features:
+	@for f in none $(CORE_FEATURES) default; do \
+		case $$f in none) args=--no-default-features;; default) args=;; \
+			*) args="--no-default-features --features $$f";; esac; \
+		start=$$(date +%s); \
+		out=$$($(CARGO) check -q -p lime-core $$args --message-format short 2>&1); status=$$?; \
+		echo "lime-core [$$f]: exit $$status, $$(( $$(date +%s) - start )) s"; \
+		if [ $$status != 0 ] || grep -q 'warning' <<<"$$out"; then echo "$$out"; exit 1; fi; \
+	done
 
 ## The lime-python drop-in (built into the venv with maturin) and the vector checks through
 ## `lime decode`, against real `lime serve` processes.
