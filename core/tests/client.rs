@@ -8,9 +8,9 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use lime::{
     channel::{ChannelEvent, ClientOptions, EstablishOptions},
-    server::{AuthConfig, Server, ServerConfig, ServerHandle},
+    server::{ServerConfig, ServerHandle},
     transport::{tls::ClientTlsConfig, TransportOptions},
-    Authentication, Client, Command, CommandMethod, CommandStatus, Error, Identity, Message,
+    Authentication, Client, Command, CommandMethod, CommandStatus, Error, Message,
     SessionCompression, SessionEncryption, SessionError, SessionState,
 };
 
@@ -21,33 +21,16 @@ async fn within<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(T, f).await.expect("timed out")
 }
 
-#[path = "support/certs.rs"]
-mod certs;
-use certs::{certs, client_tls, server_tls, Certs};
+use lime_test_support::{certs, client_tls, identity, start, tcp_uri, ws_uri, Certs};
 
+/// The shared test server, with gzip offered, and TLS on WebSocket too when `wss`.
 async fn server(certs: Option<&Certs>, wss: bool) -> ServerHandle {
-    let config = ServerConfig {
-        tcp: vec!["127.0.0.1:0".into()],
-        ws: vec!["127.0.0.1:0".into()],
-        tls: certs.map(server_tls),
+    start(ServerConfig {
         wss,
-        authenticator: Arc::new(AuthConfig::guest()),
         transport: TransportOptions { enable_gzip: true, ..TransportOptions::default() },
-        ..ServerConfig::default()
-    };
-    Server::bind(config).await.unwrap().start()
-}
-
-fn tcp_uri(h: &ServerHandle) -> String {
-    format!("net.tcp://localhost:{}", h.tcp_addrs()[0].port())
-}
-
-fn ws_uri(h: &ServerHandle, secure: bool) -> String {
-    format!("{}://localhost:{}", if secure { "wss" } else { "ws" }, h.ws_addrs()[0].port())
-}
-
-fn identity(name: &str) -> Identity {
-    format!("{name}@localhost").parse().unwrap()
+        ..lime_test_support::server_config(certs)
+    })
+    .await
 }
 
 async fn connect(uri: &str, tls: ClientTlsConfig) -> Arc<Client> {

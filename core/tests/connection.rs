@@ -11,10 +11,10 @@ use std::{
 use lime::{
     channel::{ChannelOptions, ClientOptions, EstablishOptions},
     connection::{ClientConnection, Event},
-    server::{AuthConfig, Server, ServerConfig, ServerHandle},
+    server::ServerConfig,
     transport::{tls::ClientTlsConfig, TransportOptions},
-    Authentication, Command, CommandMethod, CommandStatus, Envelope, Error, FrameError, Identity,
-    Message, NotificationEvent, SessionCompression, SessionEncryption, SessionError, SessionState,
+    Authentication, Command, CommandMethod, CommandStatus, Envelope, Error, FrameError, Message,
+    NotificationEvent, SessionCompression, SessionEncryption, SessionError, SessionState,
     TransportError,
 };
 use tokio::{
@@ -27,36 +27,15 @@ const T: Duration = Duration::from_secs(10);
 
 // ----- the real server -----------------------------------------------------------------------
 
-#[path = "support/certs.rs"]
-mod certs;
-use certs::{certs, client_tls, server_tls, Certs};
+use lime_test_support::{certs, client_tls, identity, start, tcp_uri, ws_uri, Certs};
 
+/// The shared test server, with gzip offered, and TLS on WebSocket too when `wss`.
 fn server_config(certs: Option<&Certs>, wss: bool) -> ServerConfig {
     ServerConfig {
-        tcp: vec!["127.0.0.1:0".into()],
-        ws: vec!["127.0.0.1:0".into()],
-        tls: certs.map(server_tls),
         wss,
-        authenticator: Arc::new(AuthConfig::guest()),
         transport: TransportOptions { enable_gzip: true, ..TransportOptions::default() },
-        ..ServerConfig::default()
+        ..lime_test_support::server_config(certs)
     }
-}
-
-async fn start(config: ServerConfig) -> ServerHandle {
-    Server::bind(config).await.unwrap().start()
-}
-
-fn tcp_uri(h: &ServerHandle) -> String {
-    format!("net.tcp://localhost:{}", h.tcp_addrs()[0].port())
-}
-
-fn ws_uri(h: &ServerHandle, secure: bool) -> String {
-    format!("{}://localhost:{}", if secure { "wss" } else { "ws" }, h.ws_addrs()[0].port())
-}
-
-fn identity(name: &str) -> Identity {
-    format!("{name}@localhost").parse().unwrap()
 }
 
 /// A connection and its socket; the test moves the bytes, `chunk` bytes per `receive` call.

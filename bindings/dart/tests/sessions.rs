@@ -5,10 +5,7 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use lime::{
-    server::{AuthConfig, Server, ServerConfig, ServerHandle, UserFile},
-    AuthenticationScheme,
-};
+use lime::server::{ServerConfig, ServerHandle};
 use lime_dart::api::{
     client::{
         default_channel_options, default_client_options, ChannelEventDto, ChannelEventKind,
@@ -33,42 +30,24 @@ async fn within<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(T, f).await.expect("timed out")
 }
 
-#[path = "../../../core/tests/support/certs.rs"]
-mod certs;
-use certs::{certs, server_tls, Certs};
+use lime_test_support::{alice_and_guests, certs, server_config, start, tcp_uri, Certs};
 
 async fn server(tls: Option<&Certs>) -> ServerHandle {
     server_with(tls, false).await
 }
 
+/// The shared test server with guests and alice, TLS on WebSocket too when `wss`.
 async fn server_with(tls: Option<&Certs>, wss: bool) -> ServerHandle {
-    let mut users = UserFile::default();
-    users.insert("alice@localhost".parse().unwrap(), AuthenticationScheme::Plain, "wonderland");
-    let config = ServerConfig {
-        tcp: vec!["127.0.0.1:0".into()],
-        ws: vec!["127.0.0.1:0".into()],
-        tls: tls.map(server_tls),
-        wss,
-        authenticator: Arc::new(AuthConfig {
-            guest: true,
-            users: Some(users),
-            ..AuthConfig::default()
-        }),
-        ..ServerConfig::default()
-    };
-    Server::bind(config).await.unwrap().start()
-}
-
-fn tcp_uri(h: &ServerHandle) -> String {
-    format!("net.tcp://localhost:{}", h.tcp_addrs()[0].port())
+    start(ServerConfig { wss, authenticator: Arc::new(alice_and_guests()), ..server_config(tls) })
+        .await
 }
 
 fn ws_uri(h: &ServerHandle) -> String {
-    format!("ws://localhost:{}", h.ws_addrs()[0].port())
+    lime_test_support::ws_uri(h, false)
 }
 
 fn wss_uri(h: &ServerHandle) -> String {
-    format!("wss://localhost:{}", h.ws_addrs()[0].port())
+    lime_test_support::ws_uri(h, true)
 }
 
 fn guest() -> CredentialsDto {

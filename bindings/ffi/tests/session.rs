@@ -8,13 +8,13 @@ use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 
 use lime::{
     server::{AuthConfig, Server, ServerConfig, ServerHandle, UserFile},
-    transport::tls::ServerTlsConfig,
     AuthenticationScheme,
 };
 use lime_ffi::{
     Authentication, ChannelListener, Command, CommandMethod, CommandStatus, ConnectOptions,
     LimeClient, LimeError, Message, Notification, NotificationEvent, SessionInfo, SessionState,
 };
+use lime_test_support::{alice_and_guests, certs, server_config, start, Certs};
 use tokio::sync::mpsc;
 
 const T: Duration = Duration::from_secs(10);
@@ -66,31 +66,10 @@ async fn next(events: &mut mpsc::UnboundedReceiver<Event>) -> Event {
     within(events.recv()).await.expect("listener stream ended")
 }
 
-struct Pki {
-    cert: String,
-    key: String,
-}
-
-fn pki() -> Pki {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    Pki { cert: ck.cert.pem(), key: ck.signing_key.serialize_pem() }
-}
-
-async fn server(pki: &Pki) -> ServerHandle {
-    let mut users = UserFile::default();
-    users.insert("alice@localhost".parse().unwrap(), AuthenticationScheme::Plain, "wonderland");
-    let config = ServerConfig {
-        tcp: vec!["127.0.0.1:0".into()],
-        ws: vec!["127.0.0.1:0".into()],
-        tls: Some(ServerTlsConfig::from_pem(pki.cert.as_bytes(), pki.key.as_bytes()).unwrap()),
-        authenticator: Arc::new(AuthConfig {
-            guest: true,
-            users: Some(users),
-            ..AuthConfig::default()
-        }),
-        ..ServerConfig::default()
-    };
-    Server::bind(config).await.unwrap().start()
+/// The shared test server with TLS, guests and alice.
+async fn server(pki: &Certs) -> ServerHandle {
+    start(ServerConfig { authenticator: Arc::new(alice_and_guests()), ..server_config(Some(pki)) })
+        .await
 }
 
 fn text(to: &str, id: &str, content: &str) -> Message {
@@ -107,7 +86,7 @@ fn text(to: &str, id: &str, content: &str) -> Message {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_through_the_bindings() {
-    let pki = pki();
+    let pki = certs();
     let server = server(&pki).await;
     let tcp = format!("net.tcp://localhost:{}", server.tcp_addrs()[0].port());
     let ws = format!("ws://127.0.0.1:{}", server.ws_addrs()[0].port());
@@ -272,7 +251,7 @@ async fn connection_errors_are_typed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_listener_lets_another_take_over() {
-    let pki = pki();
+    let pki = certs();
     let server = server(&pki).await;
     let tcp = format!("net.tcp://127.0.0.1:{}", server.tcp_addrs()[0].port());
     let client = within(LimeClient::connect(tcp.clone(), ConnectOptions::default())).await.unwrap();
@@ -337,7 +316,7 @@ async fn a_cancelled_listener_lets_another_take_over() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answered_pings_reach_the_listener_only_when_asked() {
-    let pki = pki();
+    let pki = certs();
     let server = server(&pki).await;
     let tcp = format!("net.tcp://127.0.0.1:{}", server.tcp_addrs()[0].port());
     let ping = |to: &str| Command {
@@ -383,7 +362,7 @@ async fn answered_pings_reach_the_listener_only_when_asked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_client_closes_the_connection_and_ends_its_listener() {
-    let pki = pki();
+    let pki = certs();
     let server = server(&pki).await;
     let tcp = format!("net.tcp://127.0.0.1:{}", server.tcp_addrs()[0].port());
     let client = within(LimeClient::connect(tcp, ConnectOptions::default())).await.unwrap();

@@ -9,14 +9,12 @@ use std::{
 
 use lime::{
     channel::{ChannelEvent, ClientChannel, ClientOptions, EstablishOptions},
-    server::{AuthConfig, Server, ServerConfig, ServerHandle, UserFile},
+    server::{ServerConfig, ServerHandle},
     transport::{connect, memory::MemoryTransport, tls::ClientTlsConfig},
-    Authentication, AuthenticationScheme, Identity, Message, SessionState,
+    Authentication, Identity, Message, SessionState,
 };
 
-#[path = "../support/certs.rs"]
-mod certs;
-pub use certs::{certs, client_tls, server_tls, Certs};
+pub use lime_test_support::{certs, client_tls, server_tls, start, tcp_uri, users, ws_uri, Certs};
 
 pub const T: Duration = Duration::from_secs(10);
 
@@ -25,35 +23,12 @@ pub async fn within<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(T, f).await.expect("timed out")
 }
 
-pub fn users() -> UserFile {
-    let mut users = UserFile::default();
-    users.insert("alice@localhost".parse().unwrap(), AuthenticationScheme::Plain, "wonderland");
-    users
-}
-
+/// Guests and alice (password `wonderland`) on loopback TCP and WebSocket, without TLS.
 pub fn config() -> ServerConfig {
     ServerConfig {
-        tcp: vec!["127.0.0.1:0".into()],
-        ws: vec!["127.0.0.1:0".into()],
-        authenticator: Arc::new(AuthConfig {
-            guest: true,
-            users: Some(users()),
-            ..AuthConfig::default()
-        }),
-        ..ServerConfig::default()
+        authenticator: Arc::new(lime_test_support::alice_and_guests()),
+        ..lime_test_support::server_config(None)
     }
-}
-
-pub async fn start(config: ServerConfig) -> ServerHandle {
-    Server::bind(config).await.unwrap().start()
-}
-
-pub fn tcp_uri(h: &ServerHandle) -> String {
-    format!("net.tcp://localhost:{}", h.tcp_addrs()[0].port())
-}
-
-pub fn ws_uri(h: &ServerHandle, secure: bool) -> String {
-    format!("{}://localhost:{}", if secure { "wss" } else { "ws" }, h.ws_addrs()[0].port())
 }
 
 pub async fn client(uri: &str, tls: &ClientTlsConfig, options: ClientOptions) -> ClientChannel {
