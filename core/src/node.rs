@@ -171,20 +171,24 @@ impl Node {
             // C# `Node.Parse("@")` dereferences a null identity string: reject it cleanly.
             return Err(ParseError::invalid_node(s, "a node needs a name or a domain"));
         }
-        let mut id_text = String::with_capacity(s.len());
-        // invariant: writing into a String cannot fail.
-        let _ = identity.write_to(&mut id_text);
-        let instance = instance_after(s, &id_text).map(str::to_owned);
+        let instance = instance_after(s, &identity).map(str::to_owned);
         Ok(Self { identity, instance })
     }
 }
 
-/// The C# rule `s.Length > id.Length ? s.Substring(id.Length + 1) : null`, in UTF-16 units.
-fn instance_after<'a>(s: &'a str, id_text: &str) -> Option<&'a str> {
-    if s.is_ascii() && id_text.is_ascii() {
-        return (s.len() > id_text.len()).then(|| &s[id_text.len() + 1..]);
+/// The C# rule `s.Length > id.Length ? s.Substring(id.Length + 1) : null`, in UTF-16 units,
+/// `id` being the identity's text (`name`, or `name@domain` when the domain is not blank; see
+/// `Identity::write_to`), measured without writing it.
+fn instance_after<'a>(s: &'a str, identity: &Identity) -> Option<&'a str> {
+    let name = identity.name.as_deref().unwrap_or("");
+    let domain = identity.domain.as_deref().filter(|d| !blank(d));
+    // Name and domain are substrings of `s`: ASCII when `s` is.
+    if s.is_ascii() {
+        let id_len = name.len() + domain.map_or(0, |d| d.len() + 1);
+        return (s.len() > id_len).then(|| &s[id_len + 1..]);
     }
-    let id_units: usize = id_text.encode_utf16().count();
+    let units = |t: &str| t.encode_utf16().count();
+    let id_units = units(name) + domain.map_or(0, |d| units(d) + 1);
     let s_units: usize = s.encode_utf16().count();
     if s_units <= id_units {
         return None;
