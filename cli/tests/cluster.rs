@@ -311,3 +311,25 @@ async fn kill_nats_restart_and_graceful_shutdown() {
     assert!(took < Duration::from_secs_f64(LEASE), "{took:?}");
     drop((alice, alice2));
 }
+
+/// `lime bench cluster --quick` against a real NATS: every row runs (a smoke test, not a
+/// measurement; the figures are in BENCHMARKS.md).
+#[test]
+fn bench_cluster_quick_prints_every_row() {
+    let Some(bin) = nats_or_skip() else { return };
+    let nats = Nats::start(bin);
+    let url = nats.url();
+    let mut bench = Proc::spawn(BIN, &["bench", "cluster", "--quick", "--nats", &url]);
+    for row in ["| cluster flood,", "| cluster get /ping,", "| cluster sessions,"] {
+        bench.wait_for_text(row);
+    }
+    let deadline = Instant::now() + T;
+    let status = loop {
+        if let Some(status) = bench.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "lime bench cluster did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}

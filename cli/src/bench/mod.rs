@@ -5,6 +5,7 @@
 //! table); progress goes to standard error. A missed target is a result, not an error: the exit
 //! status is 1 only when a benchmark could not run.
 
+mod cluster;
 mod external;
 mod flood;
 mod memory;
@@ -29,6 +30,9 @@ pub(crate) enum Which {
     /// 100 clients × 10,000 messages through one server over TCP, 10% of them dropping and
     /// reconnecting: every message accounted for, memory bounded (not part of `all`).
     Soak,
+    /// Two sessions on one server vs on two servers of a cluster (flood, `get /ping`), and
+    /// sessions/s with the NATS registry vs in memory; needs `--nats URL` (not part of `all`).
+    Cluster,
     /// Every benchmark.
     All,
 }
@@ -61,6 +65,9 @@ pub(crate) struct Args {
     /// Messages each `soak` client sends [default: 10000; --quick: 200].
     #[arg(long)]
     pub(crate) per_client: Option<usize>,
+    /// NATS server (with JetStream) for `cluster`, e.g. nats://127.0.0.1:4222.
+    #[arg(long)]
+    pub(crate) nats: Option<String>,
     /// Connections being set up at the same time by `memory`.
     #[arg(long, default_value_t = 200)]
     pub(crate) concurrency: usize,
@@ -249,6 +256,21 @@ pub(crate) async fn run(args: &Args) -> ExitCode {
         let clients = args.clients.unwrap_or(if args.quick { 10 } else { 100 });
         let per_client = args.per_client.unwrap_or(if args.quick { 200 } else { 10_000 });
         record("soak", soak::run(clients, per_client).await);
+    }
+    if args.which == Which::Cluster {
+        let result = match &args.nats {
+            Some(nats) => {
+                cluster::run(
+                    nats,
+                    (counts.messages / 4).max(1),
+                    (counts.round_trips / 5).max(1),
+                    (counts.sessions / 3).max(1),
+                )
+                .await
+            }
+            None => Err("needs --nats nats://HOST:PORT (a NATS server with JetStream)".into()),
+        };
+        record("cluster", result);
     }
     if all || args.which == Which::Memory {
         record("memory", memory::run(counts.idle_sessions, counts.concurrency).await);
