@@ -54,8 +54,11 @@ fn nats_binary() -> Result<PathBuf, String> {
 }
 
 /// The nats-server binary, or `None` (test skipped) when it cannot be installed outside CI.
+/// Installed once per test process (the tests run in parallel; one `go install` writes the
+/// binary).
 fn nats_or_skip() -> Option<PathBuf> {
-    match nats_binary() {
+    static INSTALLED: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    match INSTALLED.get_or_init(nats_binary).clone() {
         Ok(bin) => Some(bin),
         Err(cause) if std::env::var("CI").is_ok_and(|v| v == "true") => {
             panic!("cannot install nats-server {NATS_VERSION} (CI=true): {cause}")
