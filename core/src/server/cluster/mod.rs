@@ -1,5 +1,5 @@
 //! Several servers, one routing domain: servers that share a [`Broker`] (NATS with the
-//! `cluster` feature, see [`nats`]) route between each other's sessions.
+//! `cluster` feature: the `nats` module) route between each other's sessions.
 //!
 //! # Design
 //!
@@ -89,7 +89,7 @@ pub enum RegistryEvent {
 
 /// What a cluster needs from its broker: a key-value registry with revisions
 /// (compare-and-set), a watch of every change, and one subject per server. Implemented for NATS
-/// ([`nats::NatsBroker`], feature `cluster`); another engine (Redis, …) implements the same.
+/// (`nats::NatsBroker`, feature `cluster`); another engine (Redis, …) implements the same.
 #[async_trait::async_trait]
 pub trait Broker: Send + Sync + 'static {
     /// Writes `key` if it does not exist: `Some(revision)`, or `None` when it exists.
