@@ -336,3 +336,56 @@ fn bench_cluster_quick_prints_every_row() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// The real lime-python 2.0.13 peer (from the interop venv that `make interop` installs) on one
+/// server, our Rust client on another: a command round trip (lime-python answers the ping) and a
+/// message answered by the peer. Skipped, naming the cause, when the venv is not there yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lime_python_peer_on_another_server() {
+    let Some(bin) = nats_or_skip() else { return };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace");
+    let python = root.join("tests/interop/.cache/venv/bin/python");
+    if !python.exists() {
+        eprintln!(
+            "SKIPPED: no lime-python venv at {} (make interop installs it)",
+            python.display()
+        );
+        return;
+    }
+    let nats = Nats::start(bin);
+    let (_a, a) = member(&nats, &[]);
+    let (b_proc, _) = member(&nats, &["--ws", "127.0.0.1:0"]);
+    let ws = b_proc.wait_for("lime serve: listening on ws://");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/lime_python_echo.py");
+    let peer = std::process::Command::new(&python)
+        .arg(&script)
+        .args([format!("ws://{ws}"), "peer".to_owned()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("the lime-python peer starts");
+    let mut peer = PeerProc(peer);
+    let mut out = std::io::BufReader::new(peer.0.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "the lime-python peer did not establish");
+
+    let (alice, _) = client(&a, "alice", "home").await.unwrap();
+    let mut events = alice.subscribe().await;
+    reach(&alice, "py@localhost/peer").await;
+    let m = Message::text("from rust").with_to(node("py@localhost/peer"));
+    within(alice.send_message(m)).await.unwrap();
+    assert_eq!(next_text(&mut events).await, "echo:from rust");
+    drop(alice);
+}
+
+/// The peer process, killed on drop.
+struct PeerProc(std::process::Child);
+
+impl Drop for PeerProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
