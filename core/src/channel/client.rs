@@ -165,9 +165,13 @@ impl EstablishOptions {
             .compression
             .or_else(|| offer.compression_options.as_ref().and_then(|o| o.first().copied()))
             .unwrap_or(SessionCompression::None);
+        // The server's first option, skipping `tls` in a build without the `tls` feature.
+        let usable = |e: &SessionEncryption| cfg!(feature = "tls") || *e != SessionEncryption::Tls;
         let encryption = self
             .encryption
-            .or_else(|| offer.encryption_options.as_ref().and_then(|o| o.first().copied()))
+            .or_else(|| {
+                offer.encryption_options.as_ref().and_then(|o| o.iter().copied().find(usable))
+            })
             .unwrap_or(SessionEncryption::None);
         (compression, encryption)
     }

@@ -16,19 +16,28 @@ use flate2::{
     write::{GzEncoder, MultiGzDecoder},
     Compression,
 };
+#[cfg(feature = "tls")]
 use rustls::Connection as TlsConnection;
+#[cfg(feature = "tls")]
 use rustls_pki_types::ServerName;
 
+#[cfg(not(feature = "tls"))]
+use self::no_tls::TlsConnection;
+
+#[cfg(feature = "tls")]
+use crate::transport::tls::certificate_names;
 use crate::{
-    transport::tls::{certificate_names, ClientTlsConfig, ServerTlsConfig},
+    transport::tls::{ClientTlsConfig, ServerTlsConfig},
     SessionCompression, SessionEncryption, TransportError,
 };
 
+#[cfg(feature = "tls")]
 fn tls_err(e: impl std::fmt::Display) -> TransportError {
     TransportError::Tls(e.to_string())
 }
 
 /// A client-side TLS session for `host`, not started.
+#[cfg(feature = "tls")]
 pub(crate) fn tls_client(
     config: &ClientTlsConfig,
     host: &str,
@@ -41,9 +50,23 @@ pub(crate) fn tls_client(
 
 /// A server-side TLS session, not started.
 #[cfg_attr(not(feature = "tcp"), allow(dead_code))] // Only the TCP transport uses it.
+#[cfg(feature = "tls")]
 pub(crate) fn tls_server(config: &ServerTlsConfig) -> Result<TlsConnection, TransportError> {
     let conn = rustls::ServerConnection::new(config.rustls()).map_err(tls_err)?;
     Ok(TlsConnection::Server(conn))
+}
+
+/// Without the `tls` feature no TLS session starts.
+#[cfg(not(feature = "tls"))]
+pub(crate) fn tls_client(_: &ClientTlsConfig, _: &str) -> Result<TlsConnection, TransportError> {
+    Err(TransportError::Unsupported("TLS needs the `tls` feature of lime-core".into()))
+}
+
+/// Without the `tls` feature there is no server TLS configuration to start from.
+#[cfg(not(feature = "tls"))]
+#[cfg_attr(not(feature = "tcp"), allow(dead_code))] // Only the TCP transport uses it.
+pub(crate) fn tls_server(config: &ServerTlsConfig) -> Result<TlsConnection, TransportError> {
+    match *config {}
 }
 
 /// Decompressed bytes produced per decode step at most (plus one input slice's worth):
@@ -158,8 +181,12 @@ impl Layers {
     /// DNS names and common name of the peer's TLS certificate.
     #[cfg_attr(not(feature = "tcp"), allow(dead_code))] // Only the TCP transport uses it.
     pub(crate) fn peer_certificate_names(&self) -> Vec<String> {
+        #[cfg(feature = "tls")]
         let certs = self.tls.as_ref().and_then(|t| t.peer_certificates());
-        certs.and_then(|c| c.first()).map(|c| certificate_names(c)).unwrap_or_default()
+        #[cfg(feature = "tls")]
+        return certs.and_then(|c| c.first()).map(|c| certificate_names(c)).unwrap_or_default();
+        #[cfg(not(feature = "tls"))]
+        Vec::new()
     }
 
     /// TLS starts with `conn` on a plain connection (a client's ClientHello goes to `out`).
@@ -320,6 +347,60 @@ impl Layers {
         if let Some(tls) = &mut self.tls {
             tls.send_close_notify();
             let _ = self.flush_tls(out);
+        }
+    }
+}
+
+/// Stands for rustls' connection in a build without the `tls` feature: it has no values, so
+/// the TLS paths of [`Layers`] type-check but can never run.
+#[cfg(not(feature = "tls"))]
+mod no_tls {
+    use std::{
+        convert::Infallible,
+        io::{self, Empty, Sink},
+    };
+
+    pub(crate) enum TlsConnection {}
+
+    /// What `process_new_packets` would report (nothing is ever read).
+    pub(crate) struct IoState;
+
+    impl TlsConnection {
+        pub(crate) fn is_handshaking(&self) -> bool {
+            match *self {}
+        }
+        pub(crate) fn wants_write(&self) -> bool {
+            match *self {}
+        }
+        pub(crate) fn write_tls(&mut self, _: &mut dyn io::Write) -> io::Result<usize> {
+            match *self {}
+        }
+        pub(crate) fn read_tls(&mut self, _: &mut dyn io::Read) -> io::Result<usize> {
+            match *self {}
+        }
+        pub(crate) fn process_new_packets(&mut self) -> Result<IoState, Infallible> {
+            match *self {}
+        }
+        pub(crate) fn reader(&mut self) -> Empty {
+            match *self {}
+        }
+        pub(crate) fn writer(&mut self) -> Sink {
+            match *self {}
+        }
+        pub(crate) fn send_close_notify(&mut self) {
+            match *self {}
+        }
+        pub(crate) fn set_buffer_limit(&mut self, _: Option<usize>) {
+            match *self {}
+        }
+    }
+
+    impl IoState {
+        pub(crate) fn plaintext_bytes_to_read(&self) -> usize {
+            0
+        }
+        pub(crate) fn peer_has_closed(&self) -> bool {
+            false
         }
     }
 }

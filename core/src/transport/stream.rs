@@ -32,14 +32,13 @@ impl MaybeTlsStream {
 
     /// Names in the peer's verified certificate (server side with client certificates).
     pub fn peer_certificate_names(&self) -> Vec<String> {
-        let certs: Option<&[rustls_pki_types::CertificateDer<'static>]> = match self {
+        match self {
+            Self::Plain(_) => Vec::new(),
             #[cfg(feature = "tls")]
-            Self::ServerTls(s) => s.get_ref().1.peer_certificates(),
+            Self::ServerTls(s) => first_certificate_names(s.get_ref().1.peer_certificates()),
             #[cfg(feature = "tls")]
-            Self::ClientTls(s) => s.get_ref().1.peer_certificates(),
-            Self::Plain(_) => None,
-        };
-        certs.and_then(|c| c.first()).map(|c| super::tls::certificate_names(c)).unwrap_or_default()
+            Self::ClientTls(s) => first_certificate_names(s.get_ref().1.peer_certificates()),
+        }
     }
 
     /// The peer's socket address.
@@ -52,6 +51,12 @@ impl MaybeTlsStream {
             Self::ServerTls(s) => s.get_ref().0.peer_addr(),
         }
     }
+}
+
+/// The names in the first (the peer's own) certificate of a chain.
+#[cfg(feature = "tls")]
+fn first_certificate_names(certs: Option<&[rustls_pki_types::CertificateDer<'_>]>) -> Vec<String> {
+    certs.and_then(|c| c.first()).map(|c| super::tls::certificate_names(c)).unwrap_or_default()
 }
 
 impl AsyncRead for MaybeTlsStream {

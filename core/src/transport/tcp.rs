@@ -472,6 +472,8 @@ impl Transport for TcpTransport {
     fn supported_encryption(&self) -> Vec<SessionEncryption> {
         match &self.role {
             Role::Server { tls: None } => vec![SessionEncryption::None],
+            // Without the `tls` feature a client cannot upgrade.
+            _ if !cfg!(feature = "tls") => vec![SessionEncryption::None],
             _ => vec![SessionEncryption::None, SessionEncryption::Tls],
         }
     }
