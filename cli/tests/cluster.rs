@@ -312,6 +312,16 @@ async fn kill_nats_restart_and_graceful_shutdown() {
     let took = until_failed(&alice, &mut alice_events, "bob@localhost/home", 42).await;
     eprintln!("a stopped server's node vanished after {took:?}");
     assert!(took < Duration::from_secs_f64(LEASE), "{took:?}");
+
+    // NATS restarted without its JetStream store: the servers create the registry again and
+    // register their sessions anew (a new server D, as B and C are gone).
+    let (_d_proc, d) = member(&nats, &[]);
+    let (_erin, _) = client(&d, "erin", "home").await.unwrap();
+    reach(&alice, "erin@localhost/home").await;
+    nats.stop();
+    let _ = std::fs::remove_dir_all(&nats.store);
+    nats.restart();
+    reach(&alice, "erin@localhost/home").await;
     drop((alice, alice2));
 }
 

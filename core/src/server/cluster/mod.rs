@@ -532,14 +532,11 @@ impl Cluster {
         }
     }
 
-    /// Registers the local sessions the registry does not show as this server's (after the
-    /// link came back).
+    /// Registers every local session again once the link is back: the ones accepted while it
+    /// was down, and all of them when NATS lost its store (an existing key of this server is
+    /// just rewritten).
     async fn reconcile(&self, router: &Router, policy: DuplicatePolicy) {
         for (node, serial) in router.local_nodes() {
-            let known = lock(&self.owned).get(&node).is_some_and(|(_, s)| *s == serial);
-            if known {
-                continue;
-            }
             if self.claim(&node, serial, policy).await.is_err() {
                 tracing::warn!(%node, "after the link came back, another server holds this node");
             }
@@ -667,6 +664,9 @@ async fn heartbeat(cluster: Arc<Cluster>, shared: Weak<Shared>) {
     let mut tick = tokio::time::interval(cluster.lease / 4);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_refresh: Option<Instant> = None;
+    // The revision of the last refresh: registry revisions only grow, so a smaller one means
+    // the registry was lost and created again (a NATS restart without its store).
+    let mut last_revision = 0;
     loop {
         tick.tick().await;
         let refresh_due = last_refresh.is_none_or(|t| t.elapsed() >= cluster.lease / 3);
@@ -674,11 +674,22 @@ async fn heartbeat(cluster: Arc<Cluster>, shared: Weak<Shared>) {
             let value = Bytes::from(now_micros().to_string());
             let key = server_key(&cluster.id);
             let put = cluster.broker.put(&key, value);
-            let ok = matches!(tokio::time::timeout(cluster.lease / 3, put).await, Ok(Ok(_)));
+            let revision = match tokio::time::timeout(cluster.lease / 3, put).await {
+                Ok(Ok(revision)) => Some(revision),
+                _ => None,
+            };
+            let ok = revision.is_some();
             let was = cluster.linked.swap(ok, Ordering::Relaxed);
-            if ok {
+            if let Some(revision) = revision {
                 last_refresh = Some(Instant::now());
-                if !was {
+                let reset = revision <= last_revision;
+                last_revision = revision;
+                if reset {
+                    tracing::warn!(
+                        "the cluster registry was reset: registering this server's sessions again"
+                    );
+                }
+                if !was || reset {
                     tracing::info!("cluster link up");
                     if let Some(shared) = shared.upgrade() {
                         cluster.reconcile(&shared.router, shared.config.duplicates).await;

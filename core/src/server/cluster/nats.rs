@@ -61,11 +61,29 @@ impl NatsOptions {
 }
 
 /// A [`Broker`] on NATS (async-nats, JetStream key-value).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct NatsBroker {
     client: async_nats::Client,
-    kv: kv::Store,
+    js: jetstream::Context,
+    /// The registry bucket; reopened (created again) when a lease refresh finds it gone, as
+    /// after a NATS restart that lost its JetStream store.
+    kv: std::sync::RwLock<kv::Store>,
     prefix: String,
+}
+
+/// Opens the bucket `name`, creating it when it does not exist.
+async fn open_bucket(js: &jetstream::Context, name: &str) -> Result<kv::Store, BrokerError> {
+    if let Ok(kv) = js.get_key_value(name).await {
+        return Ok(kv);
+    }
+    js.create_key_value(kv::Config {
+        bucket: name.to_owned(),
+        description: "lime serve: the cluster's node registry".into(),
+        history: 1,
+        ..kv::Config::default()
+    })
+    .await
+    .map_err(|e| err(&format!("cannot create the key-value bucket {name:?} (JetStream on?)"), e))
 }
 
 fn err(context: &str, e: impl std::fmt::Display) -> BrokerError {
@@ -123,21 +141,13 @@ impl NatsBroker {
                 err(&format!("cannot connect to NATS at {}", options.urls.join(", ")), e)
             })?;
         let js = jetstream::new(client.clone());
-        let kv = match js.get_key_value(&name).await {
-            Ok(kv) => kv,
-            Err(_) => js
-                .create_key_value(kv::Config {
-                    bucket: name.clone(),
-                    description: "lime serve: the cluster's node registry".into(),
-                    history: 1,
-                    ..kv::Config::default()
-                })
-                .await
-                .map_err(|e| {
-                    err(&format!("cannot create the key-value bucket {name:?} (JetStream on?)"), e)
-                })?,
-        };
-        Ok(Self { client, kv, prefix: name })
+        let kv = open_bucket(&js, &name).await?;
+        Ok(Self { client, js, kv: std::sync::RwLock::new(kv), prefix: name })
+    }
+
+    /// The registry bucket (a cheap handle).
+    fn kv(&self) -> kv::Store {
+        self.kv.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     fn subject(&self, server: &str) -> String {
@@ -161,7 +171,7 @@ fn kind_of(name: &str) -> EnvelopeKind {
 #[async_trait::async_trait]
 impl Broker for NatsBroker {
     async fn create(&self, key: &str, value: Bytes) -> Result<Option<u64>, BrokerError> {
-        match self.kv.create(key, value).await {
+        match self.kv().create(key, value).await {
             Ok(revision) => Ok(Some(revision)),
             Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(None),
             Err(e) => Err(err("registry create", e)),
@@ -169,7 +179,7 @@ impl Broker for NatsBroker {
     }
 
     async fn entry(&self, key: &str) -> Result<Option<(Bytes, u64)>, BrokerError> {
-        match self.kv.entry(key).await.map_err(|e| err("registry read", e))? {
+        match self.kv().entry(key).await.map_err(|e| err("registry read", e))? {
             Some(e) if e.operation == Operation::Put => Ok(Some((e.value, e.revision))),
             _ => Ok(None),
         }
@@ -181,7 +191,7 @@ impl Broker for NatsBroker {
         value: Bytes,
         revision: u64,
     ) -> Result<Option<u64>, BrokerError> {
-        match self.kv.update(key, value, revision).await {
+        match self.kv().update(key, value, revision).await {
             Ok(revision) => Ok(Some(revision)),
             Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => Ok(None),
             Err(e) => Err(err("registry update", e)),
@@ -189,11 +199,23 @@ impl Broker for NatsBroker {
     }
 
     async fn put(&self, key: &str, value: Bytes) -> Result<u64, BrokerError> {
-        self.kv.put(key, value).await.map_err(|e| err("registry put", e))
+        match self.kv().put(key, value.clone()).await {
+            Ok(revision) => Ok(revision),
+            // A connected client whose put fails: the bucket may be gone (a NATS restart without
+            // its JetStream store); open or create it again and retry once.
+            Err(e) if self.is_connected() => {
+                let kv = open_bucket(&self.js, &self.prefix)
+                    .await
+                    .map_err(|reopen| err(&format!("registry put ({e})"), reopen))?;
+                *self.kv.write().unwrap_or_else(std::sync::PoisonError::into_inner) = kv;
+                self.kv().put(key, value).await.map_err(|e| err("registry put", e))
+            }
+            Err(e) => Err(err("registry put", e)),
+        }
     }
 
     async fn delete(&self, key: &str, revision: Option<u64>) -> Result<bool, BrokerError> {
-        match self.kv.delete_expect_revision(key, revision).await {
+        match self.kv().delete_expect_revision(key, revision).await {
             Ok(()) => Ok(true),
             Err(e) if e.to_string().contains("wrong last sequence") => Ok(false),
             Err(e) => Err(err("registry delete", e)),
@@ -203,7 +225,8 @@ impl Broker for NatsBroker {
     async fn watch(
         &self,
     ) -> Result<BoxStream<'static, Result<RegistryEvent, BrokerError>>, BrokerError> {
-        let watch = self.kv.watch_with_history(">").await.map_err(|e| err("registry watch", e))?;
+        let watch =
+            self.kv().watch_with_history(">").await.map_err(|e| err("registry watch", e))?;
         Ok(watch
             .map(|entry| {
                 let entry = entry.map_err(|e| err("registry watch", e))?;
