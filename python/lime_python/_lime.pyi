@@ -255,6 +255,12 @@ class Server:
         authenticator: Optional[Callable[[str, Dict[str, Any]], Union[bool, Awaitable[bool]]]] = None,
         handshake_timeout: float = 30.0,
         max_envelope_size: int = ...,
+        guest_domain: Optional[str] = None,
+        require_tls: bool = False,
+        allow_cleartext_passwords: bool = False,
+        queue_capacity: int = 256,
+        queue_max_bytes: int = ...,
+        send_timeout: float = 30.0,
     ) -> Awaitable["Server"]:
         """Binds and starts. users: (identity, 'plain'|'key', secret). authenticator(node,
         authentication_dict) is called on the asyncio loop for every attempt (it may be async);

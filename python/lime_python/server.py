@@ -98,6 +98,12 @@ async def start_server(
     users: Optional[Iterable[Tuple[str, str, str]]] = None,
     handshake_timeout: float = 30.0,
     max_envelope_size: int = DEFAULT_MAX_ENVELOPE_SIZE,
+    guest_domain: Optional[str] = None,
+    require_tls: bool = False,
+    allow_cleartext_passwords: bool = False,
+    queue_capacity: int = 256,
+    queue_max_bytes: int = 16 * 1024 * 1024,
+    send_timeout: float = 30.0,
 ) -> LimeServer:
     """Binds and starts the server; returns once it listens.
 
@@ -112,6 +118,14 @@ async def start_server(
     attempt with the node string and the authentication dict (``scheme``, ``password``/``key``/
     ``token``/``issuer`` as sent, ``secret`` = the decoded password or key); return (or await to)
     True to accept. An exception counts as a rejection and is logged.
+
+    The security and flow options of ``lime serve``: ``guest_domain`` confines guests to that
+    domain (``--guest-domain``); ``require_tls`` makes every session encrypted (needs
+    ``cert``/``key``; WebSocket listeners must then be ``wss``); ``allow_cleartext_passwords``
+    accepts plain/key credentials on an unencrypted session although a certificate is set;
+    ``queue_capacity`` / ``queue_max_bytes`` bound each session's outgoing queue (an envelope
+    for a full queue is refused to its sender with reason 51); ``send_timeout`` ends a session
+    whose writes stay blocked that long, in seconds (0: never).
     """
     options: Dict[str, Any] = {}
     if tcp is not None or ws is not None:
@@ -127,6 +141,12 @@ async def start_server(
         authenticator=authenticator,
         handshake_timeout=handshake_timeout,
         max_envelope_size=max_envelope_size,
+        guest_domain=guest_domain,
+        require_tls=require_tls,
+        allow_cleartext_passwords=allow_cleartext_passwords,
+        queue_capacity=queue_capacity,
+        queue_max_bytes=queue_max_bytes,
+        send_timeout=send_timeout,
         **options,
     )
     return LimeServer(native, wss)

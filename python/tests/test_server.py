@@ -115,3 +115,22 @@ async def test_users_and_tls(certificate):
         await asyncio.wait_for(channel.send_finishing_session_async(), TIMEOUT)
     finally:
         await asyncio.wait_for(server.shutdown(), TIMEOUT)
+
+
+async def test_security_and_queue_options():
+    starting = start_server(tcp='127.0.0.1:0', ws=[], guest_domain='guests.localhost',
+                            queue_capacity=8, queue_max_bytes=65536, send_timeout=5.0)
+    async with await asyncio.wait_for(starting, TIMEOUT) as server:
+        uri = server.tcp_uris[0]
+        channel = await establish(TcpTransport(), uri, 'gus@guests.localhost',
+                                  GuestAuthentication())
+        assert channel.local_node == 'gus@guests.localhost/home'
+        with pytest.raises(SessionFailedError) as error:  # guests only in guests.localhost
+            await establish(TcpTransport(), uri, 'gus@localhost', GuestAuthentication())
+        assert error.value.reason.code == 13
+    with pytest.raises(ValueError, match='guest_domain needs guest=True'):
+        await start_server(tcp='127.0.0.1:0', ws=[], guest=False, guest_domain='x.example')
+    with pytest.raises(ValueError, match='must be positive'):
+        await start_server(tcp='127.0.0.1:0', ws=[], queue_capacity=0)
+    with pytest.raises(Exception, match='require_tls'):  # needs a certificate
+        await start_server(tcp='127.0.0.1:0', ws=[], require_tls=True)

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use lime::{
     server::{
         AuthConfig, AuthOutcome, AuthRequest, Authenticator, Server as CoreServer, ServerConfig,
-        ServerHandle, UserFile,
+        ServerHandle, UserFile, DEFAULT_QUEUE_MAX_BYTES,
     },
     transport::{tls::ServerTlsConfig, TransportOptions},
     Authentication, AuthenticationScheme, Identity, Node, DEFAULT_MAX_ENVELOPE_SIZE,
@@ -153,7 +153,7 @@ pub(crate) struct Server {
 #[pymethods]
 impl Server {
     #[staticmethod]
-    #[pyo3(signature = (tcp = vec!["127.0.0.1:55321".to_owned()], ws = vec!["127.0.0.1:8080".to_owned()], domain = "localhost".to_owned(), cert_pem = None, key_pem = None, wss = false, guest = true, users = None, authenticator = None, handshake_timeout = 30.0, max_envelope_size = DEFAULT_MAX_ENVELOPE_SIZE))]
+    #[pyo3(signature = (tcp = vec!["127.0.0.1:55321".to_owned()], ws = vec!["127.0.0.1:8080".to_owned()], domain = "localhost".to_owned(), cert_pem = None, key_pem = None, wss = false, guest = true, users = None, authenticator = None, handshake_timeout = 30.0, max_envelope_size = DEFAULT_MAX_ENVELOPE_SIZE, guest_domain = None, require_tls = false, allow_cleartext_passwords = false, queue_capacity = 256, queue_max_bytes = DEFAULT_QUEUE_MAX_BYTES, send_timeout = 30.0))]
     #[allow(clippy::too_many_arguments)]
     fn start<'py>(
         py: Python<'py>,
@@ -168,6 +168,12 @@ impl Server {
         authenticator: Option<Py<PyAny>>,
         handshake_timeout: f64,
         max_envelope_size: usize,
+        guest_domain: Option<String>,
+        require_tls: bool,
+        allow_cleartext_passwords: bool,
+        queue_capacity: usize,
+        queue_max_bytes: usize,
+        send_timeout: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?.unbind();
         let code = CString::new(SUPPORT).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -194,9 +200,33 @@ impl Server {
             };
             user_file.insert(id, scheme, secret);
         }
+        let guest_domain = match guest_domain.as_deref().map(str::trim) {
+            None => None,
+            Some(_) if !guest => {
+                return Err(PyValueError::new_err("guest_domain needs guest=True"));
+            }
+            Some(d)
+                if d.is_empty() || d.contains(['/', '@']) || d.chars().any(char::is_control) =>
+            {
+                return Err(PyValueError::new_err(format!("guest_domain {d:?} is not a domain")));
+            }
+            Some(d) => Some(d.to_owned()),
+        };
+        if queue_capacity == 0 || queue_max_bytes == 0 {
+            return Err(PyValueError::new_err(
+                "queue_capacity and queue_max_bytes must be positive",
+            ));
+        }
+        let send_timeout = match send_timeout {
+            0.0 => None,
+            t => Some(Duration::try_from_secs_f64(t).map_err(|_| {
+                PyValueError::new_err("send_timeout must be a number of seconds (0 turns it off)")
+            })?),
+        };
         let base = AuthConfig {
             guest,
             users: (!user_file.is_empty()).then_some(user_file),
+            guest_domain,
             ..AuthConfig::default()
         };
         let auth = PyAuthenticator { base, callback: authenticator, invoke, event_loop };
@@ -220,6 +250,11 @@ impl Server {
             authenticator: Arc::new(auth),
             handshake_timeout: timeout,
             transport: TransportOptions { max_envelope_size, ..TransportOptions::default() },
+            require_tls,
+            allow_cleartext_passwords,
+            queue_capacity,
+            queue_max_bytes,
+            send_timeout,
             ..ServerConfig::default()
         };
         runtime::future_into_py(py, async move {
