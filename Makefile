@@ -58,7 +58,8 @@ test-rust:
 	$(CARGO) test --workspace
 
 ## lime-core with no features, each feature alone and the defaults: `cargo check` only, in the
-## shared target directory; any warning fails it (a flag would rebuild every dependency).
+## shared target directory; any warning fails it (a flag would rebuild every dependency). Then
+## tests/no-default runs lime-core built without features (no TLS chosen, wss:// refused).
 CORE_FEATURES := tcp websocket tls server uniffi cluster
 check-features:
 	@for f in none $(CORE_FEATURES) default; do \
@@ -69,6 +70,7 @@ check-features:
 		echo "lime-core [$$f]: exit $$status, $$(( $$(date +%s) - start )) s"; \
 		if [ $$status != 0 ] || grep -q 'warning' <<<"$$out"; then echo "$$out"; exit 1; fi; \
 	done
+	$(CARGO) run -q -p lime-no-default-check
 
 ## The lime-python drop-in (built into the venv with maturin) and the vector checks through
 ## `lime decode`, against real `lime serve` processes.
