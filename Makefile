@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TARGET_DIR := $(or $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | \
 	python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null),$(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: all demo serve build-dev fmt lint test test-all test-rust check-features test-python test-python-setup test-kotlin test-dart dart-generate vectors interop bench bench-python bench-python-smoke clean
+.PHONY: all demo serve build-dev fmt lint test test-all test-rust check-features test-python test-python-setup test-cluster-peers test-kotlin test-dart dart-generate vectors interop bench bench-python bench-python-smoke clean
 
 all: lint test
 
@@ -46,8 +46,9 @@ test-python-setup: $(VENV)/.ready
 	$(PY) python/tests/upstream_cache.py
 
 ## Everything: lints, Rust unit/integration/property/vector tests and doc tests, the Python
-## suite (drop-in lime_python + vectors through `lime decode`), then the interop matrix.
-test: lint check-features test-rust test-python test-kotlin test-dart interop
+## suite (drop-in lime_python + vectors through `lime decode`), then the interop matrix and the
+## cluster scenario with the Python peers.
+test: lint check-features test-rust test-python test-kotlin test-dart interop test-cluster-peers
 
 ## What CI runs (.ci/run): `test`, then the Python benchmark smoke, the wheel/sdist and crate
 ## checks, each fuzz target briefly, and every `lime bench` (and the soak) with shrunk counts.
@@ -100,6 +101,17 @@ dart-generate:
 interop:
 	$(CARGO) build -q -p lime-cli
 	LIME_PYTHON_VENV=$(abspath $(VENV)) tests/interop/run.sh
+
+## The cluster scenario with Python clients (cli/tests/cluster.rs, ignored by test-rust, which
+## runs before the venvs exist): the published lime-python 2.0.13 (the venv test-python-setup
+## downloads into python/tests/.cache) and our drop-in ($(VENV), built by test-python), each on
+## its own `lime serve --cluster`, our Rust client on a third. Under CI=true a missing peer fails
+## it with the cause. About 1 s once nats-server is installed.
+test-cluster-peers: test-python-setup
+	LIME_CLUSTER_LIME_PYTHON=$$($(PY) -c 'import sys; sys.path.insert(0, "python/tests"); \
+		import upstream_cache; print(upstream_cache.venv_python())') \
+	LIME_CLUSTER_DROPIN_PYTHON=$(abspath $(PY)) \
+		$(CARGO) test -q -p lime-cli --test cluster -- --ignored --exact python_peers_on_different_servers
 
 vectors:
 	$(CARGO) test -p lime-core --test vectors -- --nocapture

@@ -4,6 +4,8 @@
 //! receipts across servers; identity fan-out; an unknown destination (failed 42); the duplicate
 //! policy across servers (`reject` and `replace`); kill -9 of a server (its nodes vanish within
 //! the lease); NATS restarted (routing resumes; local routing meanwhile); graceful shutdown.
+//! `python_peers_on_different_servers` (ignored here; `make test-cluster-peers` runs it once the
+//! venvs exist) puts the published lime-python 2.0.13 and our Python drop-in on two more servers.
 //!
 //! Without `go` or network the install fails: under `CI=true` that fails the test with the
 //! cause, elsewhere the tests are skipped with the cause printed.
@@ -347,55 +349,185 @@ fn bench_cluster_quick_prints_every_row() {
     assert!(status.success(), "{status:?}");
 }
 
-/// The real lime-python 2.0.13 peer (from the interop venv that `make interop` installs) on one
-/// server, our Rust client on another: a command round trip (lime-python answers the ping) and a
-/// message answered by the peer. Skipped, naming the cause, when the venv is not there yet.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lime_python_peer_on_another_server() {
-    let Some(bin) = nats_or_skip() else { return };
+/// A Python interpreter for a peer: `$var` when set, else the first of `defaults` (relative to
+/// the workspace) that exists; `Err` names what is missing.
+fn peer_python(var: &str, defaults: &[&str], what: &str) -> Result<PathBuf, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace");
-    let python = root.join("tests/interop/.cache/venv/bin/python");
-    if !python.exists() {
-        eprintln!(
-            "SKIPPED: no lime-python venv at {} (make interop installs it)",
-            python.display()
-        );
-        return;
-    }
-    let nats = Nats::start(bin);
-    let (_a, a) = member(&nats, &[]);
-    let (b_proc, _) = member(&nats, &["--ws", "127.0.0.1:0"]);
-    let ws = b_proc.wait_for("lime serve: listening on ws://");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/lime_python_echo.py");
-    let peer = std::process::Command::new(&python)
-        .arg(&script)
-        .args([format!("ws://{ws}"), "peer".to_owned()])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .expect("the lime-python peer starts");
-    let mut peer = PeerProc(peer);
-    let mut out = std::io::BufReader::new(peer.0.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    assert_eq!(line.trim(), "ready", "the lime-python peer did not establish");
-
-    let (alice, _) = client(&a, "alice", "home").await.unwrap();
-    let mut events = alice.subscribe().await;
-    reach(&alice, "py@localhost/peer").await;
-    let m = Message::text("from rust").with_to(node("py@localhost/peer"));
-    within(alice.send_message(m)).await.unwrap();
-    assert_eq!(next_text(&mut events).await, "echo:from rust");
-    drop(alice);
+    let candidates: Vec<PathBuf> = match std::env::var_os(var) {
+        Some(path) => vec![PathBuf::from(path)],
+        None => defaults.iter().map(|d| root.join(d)).collect(),
+    };
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        format!("no {what} at {} (${var} names another)", tried.join(" or "))
+    })
 }
 
-/// The peer process, killed on drop.
-struct PeerProc(std::process::Child);
+/// The venv of the published lime-python 2.0.13: what `make test-python-setup` downloads into
+/// python/tests/.cache (the interop one, tests/interop/.cache/venv, as a fallback).
+fn lime_python_peer() -> Result<PathBuf, String> {
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../python/tests/.cache");
+    let mut defaults: Vec<String> = std::fs::read_dir(&cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("upstream-venv-py"))
+        .map(|n| format!("python/tests/.cache/{n}/bin/python"))
+        .collect();
+    defaults.sort();
+    defaults.push("tests/interop/.cache/venv/bin/python".to_owned());
+    let defaults: Vec<&str> = defaults.iter().map(String::as_str).collect();
+    peer_python(
+        "LIME_CLUSTER_LIME_PYTHON",
+        &defaults,
+        "lime-python 2.0.13 venv (make test-python-setup downloads it)",
+    )
+}
 
-impl Drop for PeerProc {
+/// A Python peer process (`cli/tests/peers/python_echo.py`) established on `ws`, killed on drop
+/// (it also exits when its standard input closes, and after 60 s).
+struct PythonPeer(std::process::Child);
+
+impl PythonPeer {
+    fn start(python: &Path, ws: &str, name: &str, instance: &str, extra: &[&str]) -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_echo.py");
+        let child = std::process::Command::new(python)
+            .arg(&script)
+            .args([&format!("ws://{ws}"), name, instance])
+            .args(extra)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+        let mut peer = Self(child);
+        let out = peer.0.stdout.take().unwrap();
+        // The peer bounds its own connect and establishment (10 s each); a dead peer closes
+        // its stdout, so this read ends either way.
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "{name} ({}) did not establish", python.display());
+        peer
+    }
+}
+
+impl Drop for PythonPeer {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The next message's text and sender, skipping other events.
+async fn next_message(events: &mut lime::client::Subscription) -> (String, String) {
+    loop {
+        match within(events.next()).await {
+            Some(lime::channel::ChannelEvent::Message(m)) => {
+                let text = m.content.as_ref().and_then(|c| c.as_text()).unwrap_or("").to_owned();
+                return (text, m.from.map(|f| f.to_string()).unwrap_or_default());
+            }
+            Some(_) => {}
+            None => panic!("the session ended while waiting for a message"),
+        }
+    }
+}
+
+/// Three clients, each on its own server of one cluster: our Rust client (alice, on A), the
+/// published lime-python 2.0.13 (py, on B) and our Python drop-in (dropin, on C; the venv
+/// `make test-python` builds). Commands (pings answered by each Python library), messages and
+/// receipts cross A-B and A-C, and a message goes from the drop-in to lime-python and back
+/// (C-B-C) before the drop-in reports it to alice (C-A).
+///
+/// Ignored by a plain `cargo test`: `make test-cluster-peers` runs it once the venvs exist
+/// (after `make test-python`). A missing venv fails it under `CI=true`, naming the cause;
+/// elsewhere the test is skipped with the cause printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Python venvs: make test-cluster-peers"]
+async fn python_peers_on_different_servers() {
+    let Some(bin) = nats_or_skip() else { return };
+    let dropin = peer_python(
+        "LIME_CLUSTER_DROPIN_PYTHON",
+        &[".venv/bin/python"],
+        "venv with our lime_python drop-in (make test-python builds it)",
+    );
+    let (lime_python, dropin) = match (lime_python_peer(), dropin) {
+        (Ok(a), Ok(b)) => (a, b),
+        (a, b) => {
+            let cause: Vec<String> = [a.err(), b.err()].into_iter().flatten().collect();
+            let cause = cause.join("; ");
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("the cluster's Python peers cannot run (CI=true): {cause}");
+            }
+            eprintln!("SKIPPED: {cause}");
+            return;
+        }
+    };
+    let nats = Nats::start(bin);
+    let (_a, a) = member(&nats, &[]);
+    let (b_proc, _) = member(&nats, &["--ws", "127.0.0.1:0"]);
+    let b_ws = b_proc.wait_for("lime serve: listening on ws://");
+    let (c_proc, _) = member(&nats, &["--ws", "127.0.0.1:0"]);
+    let c_ws = c_proc.wait_for("lime serve: listening on ws://");
+    let (alice, _) = client(&a, "alice", "home").await.unwrap();
+    let mut events = alice.subscribe().await;
+    let _py = PythonPeer::start(&lime_python, &b_ws, "py", "peer", &["--receipts"]);
+    let _dropin =
+        PythonPeer::start(&dropin, &c_ws, "dropin", "peer", &["--report", "alice@localhost/home"]);
+
+    // Commands across servers, answered by each Python library.
+    reach(&alice, "py@localhost/peer").await;
+    reach(&alice, "dropin@localhost/peer").await;
+
+    // Messages and receipts across A-B and A-C.
+    for (to, id) in [("py@localhost/peer", "to-py"), ("dropin@localhost/peer", "to-dropin")] {
+        let m = Message::text(format!("from rust to {to}")).with_id(id).with_to(node(to));
+        within(alice.send_message(m)).await.unwrap();
+    }
+    let mut echoes = Vec::new();
+    let mut receipts = Vec::new();
+    while echoes.len() < 2 || receipts.len() < 2 {
+        match within(events.next()).await {
+            Some(lime::channel::ChannelEvent::Message(m)) => {
+                let text = m.content.as_ref().and_then(|c| c.as_text()).unwrap_or("").to_owned();
+                echoes.push((text, m.from.map(|f| f.to_string()).unwrap_or_default()));
+            }
+            Some(lime::channel::ChannelEvent::Notification(n))
+                if n.event == NotificationEvent::Received
+                    && !receipts.iter().any(|(id, _)| Some(id) == n.id.as_ref()) =>
+            {
+                receipts.push((n.id.unwrap_or_default(), n.from.unwrap().to_string()));
+            }
+            Some(_) => {}
+            None => panic!("alice's session ended"),
+        }
+    }
+    echoes.sort();
+    receipts.sort();
+    assert_eq!(
+        echoes,
+        [
+            (
+                "echo:from rust to dropin@localhost/peer".to_owned(),
+                "dropin@localhost/peer".to_owned()
+            ),
+            ("echo:from rust to py@localhost/peer".to_owned(), "py@localhost/peer".to_owned()),
+        ]
+    );
+    assert_eq!(
+        receipts,
+        [
+            ("to-dropin".to_owned(), "dropin@localhost/peer".to_owned()),
+            ("to-py".to_owned(), "py@localhost/peer".to_owned()),
+        ]
+    );
+
+    // Python to Python across servers: the drop-in (C) sends to lime-python (B), which echoes
+    // back to the drop-in, which reports to alice (A).
+    let m = Message::text("forward py@localhost/peer hop").with_to(node("dropin@localhost/peer"));
+    within(alice.send_message(m)).await.unwrap();
+    let (text, from) = next_message(&mut events).await;
+    assert_eq!(text, "report:echo:hop from py@localhost/peer");
+    assert_eq!(from, "dropin@localhost/peer");
+    drop(alice);
 }
