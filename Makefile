@@ -47,7 +47,7 @@ test-python-setup: $(VENV)/.ready
 
 ## Everything: lints, Rust unit/integration/property/vector tests and doc tests, the Python
 ## suite (drop-in lime_python + vectors through `lime decode`), then the interop matrix and the
-## cluster scenario with the Python peers.
+## cluster scenario with the real peers.
 test: lint check-features test-rust test-python test-kotlin test-dart interop test-cluster-peers
 
 ## What CI runs (.ci/run): `test`, then the Python benchmark smoke, the wheel/sdist and crate
@@ -102,16 +102,18 @@ interop:
 	$(CARGO) build -q -p lime-cli
 	LIME_PYTHON_VENV=$(abspath $(VENV)) tests/interop/run.sh
 
-## The cluster scenario with Python clients (cli/tests/cluster.rs, ignored by test-rust, which
-## runs before the venvs exist): the published lime-python 2.0.13 (the venv test-python-setup
-## downloads into python/tests/.cache) and our drop-in ($(VENV), built by test-python), each on
-## its own `lime serve --cluster`, our Rust client on a third. Under CI=true a missing peer fails
-## it with the cause. About 1 s once nats-server is installed.
+## The cluster scenario with real peers (cli/tests/cluster.rs, ignored by test-rust, which runs
+## before the peers are installed): the published lime-python 2.0.13 (the venv test-python-setup
+## downloads into python/tests/.cache), our drop-in ($(VENV), built by test-python) and the
+## published lime-js 3.0.1 (installed by interop into tests/interop/.cache/node), each on its
+## own `lime serve --cluster`, our Rust client on a fourth. Under CI=true a missing peer fails it
+## with the cause. About 1 s once nats-server is installed.
 test-cluster-peers: test-python-setup
 	LIME_CLUSTER_LIME_PYTHON=$$($(PY) -c 'import sys; sys.path.insert(0, "python/tests"); \
 		import upstream_cache; print(upstream_cache.venv_python())') \
 	LIME_CLUSTER_DROPIN_PYTHON=$(abspath $(PY)) \
-		$(CARGO) test -q -p lime-cli --test cluster -- --ignored --exact python_peers_on_different_servers
+	LIME_CLUSTER_NODE_PATH=$(CURDIR)/tests/interop/.cache/node/node_modules \
+		$(CARGO) test -q -p lime-cli --test cluster -- --ignored --exact real_peers_on_different_servers
 
 vectors:
 	$(CARGO) test -p lime-core --test vectors -- --nocapture

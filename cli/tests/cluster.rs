@@ -4,8 +4,9 @@
 //! receipts across servers; identity fan-out; an unknown destination (failed 42); the duplicate
 //! policy across servers (`reject` and `replace`); kill -9 of a server (its nodes vanish within
 //! the lease); NATS restarted (routing resumes; local routing meanwhile); graceful shutdown.
-//! `python_peers_on_different_servers` (ignored here; `make test-cluster-peers` runs it once the
-//! venvs exist) puts the published lime-python 2.0.13 and our Python drop-in on two more servers.
+//! `real_peers_on_different_servers` (ignored here; `make test-cluster-peers` runs it once the
+//! peers are installed) puts the published lime-python 2.0.13 and lime-js 3.0.1 and our Python
+//! drop-in on three more servers.
 //!
 //! Without `go` or network the install fails: under `CI=true` that fails the test with the
 //! cause, elsewhere the tests are skipped with the cause printed.
@@ -385,34 +386,67 @@ fn lime_python_peer() -> Result<PathBuf, String> {
     )
 }
 
-/// A Python peer process (`cli/tests/peers/python_echo.py`) established on `ws`, killed on drop
-/// (it also exits when its standard input closes, and after 60 s).
-struct PythonPeer(std::process::Child);
+/// The packages of the published lime-js 3.0.1 that `make interop` installs
+/// (tests/interop/.cache/node/node_modules), for NODE_PATH.
+fn lime_js_modules() -> Result<PathBuf, String> {
+    let dir = match std::env::var_os("LIME_CLUSTER_NODE_PATH") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/.cache/node/node_modules")
+        }
+    };
+    if dir.join("lime-js").is_dir() && dir.join("lime-transport-websocket").is_dir() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "no lime-js 3.0.1 in {} (make interop installs it; $LIME_CLUSTER_NODE_PATH names \
+             another)",
+            dir.display()
+        ))
+    }
+}
 
-impl PythonPeer {
-    fn start(python: &Path, ws: &str, name: &str, instance: &str, extra: &[&str]) -> Self {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_echo.py");
-        let child = std::process::Command::new(python)
-            .arg(&script)
-            .args([&format!("ws://{ws}"), name, instance])
+/// A peer process (`cli/tests/peers/python_echo.py` or `js_echo.js`) established on `ws`,
+/// killed on drop (it also exits when its standard input closes, and after 60 s).
+struct Peer(std::process::Child);
+
+impl Peer {
+    fn start(mut command: std::process::Command, ws: &str, name: &str, extra: &[&str]) -> Self {
+        let what = format!("{command:?}");
+        let child = command
+            .args([&format!("ws://{ws}"), name, "peer"])
             .args(extra)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
         let mut peer = Self(child);
         let out = peer.0.stdout.take().unwrap();
         // The peer bounds its own connect and establishment (10 s each); a dead peer closes
         // its stdout, so this read ends either way.
         let mut line = String::new();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "{name} ({}) did not establish", python.display());
+        assert_eq!(line.trim(), "ready", "{name} ({what}) did not establish");
         peer
+    }
+
+    fn python(python: &Path, ws: &str, name: &str, extra: &[&str]) -> Self {
+        let mut command = std::process::Command::new(python);
+        command.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_echo.py"));
+        Self::start(command, ws, name, extra)
+    }
+
+    fn js(modules: &Path, ws: &str, name: &str) -> Self {
+        let mut command = std::process::Command::new("node");
+        command
+            .env("NODE_PATH", modules)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/js_echo.js"));
+        Self::start(command, ws, name, &[])
     }
 }
 
-impl Drop for PythonPeer {
+impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -433,31 +467,32 @@ async fn next_message(events: &mut lime::client::Subscription) -> (String, Strin
     }
 }
 
-/// Three clients, each on its own server of one cluster: our Rust client (alice, on A), the
-/// published lime-python 2.0.13 (py, on B) and our Python drop-in (dropin, on C; the venv
-/// `make test-python` builds). Commands (pings answered by each Python library), messages and
-/// receipts cross A-B and A-C, and a message goes from the drop-in to lime-python and back
-/// (C-B-C) before the drop-in reports it to alice (C-A).
+/// Four clients, each on its own server of one cluster: our Rust client (alice, on A), the
+/// published lime-python 2.0.13 (py, on B), our Python drop-in (dropin, on C; the venv `make
+/// test-python` builds) and the published lime-js 3.0.1 (js, on D). Commands (pings answered by
+/// each library), messages and receipts cross A-B, A-C and A-D, and messages go from the
+/// drop-in to lime-python and to lime-js and back (C-B-C, C-D-C) before the drop-in reports
+/// them to alice (C-A).
 ///
-/// Ignored by a plain `cargo test`: `make test-cluster-peers` runs it once the venvs exist
-/// (after `make test-python`). A missing venv fails it under `CI=true`, naming the cause;
-/// elsewhere the test is skipped with the cause printed.
+/// Ignored by a plain `cargo test`: `make test-cluster-peers` runs it once the peers are
+/// installed (after `make test-python` and `make interop`). A missing peer fails it under
+/// `CI=true`, naming the cause; elsewhere the test is skipped with the cause printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Python venvs: make test-cluster-peers"]
-async fn python_peers_on_different_servers() {
+#[ignore = "needs the peers' venvs and lime-js: make test-cluster-peers"]
+async fn real_peers_on_different_servers() {
     let Some(bin) = nats_or_skip() else { return };
     let dropin = peer_python(
         "LIME_CLUSTER_DROPIN_PYTHON",
         &[".venv/bin/python"],
         "venv with our lime_python drop-in (make test-python builds it)",
     );
-    let (lime_python, dropin) = match (lime_python_peer(), dropin) {
-        (Ok(a), Ok(b)) => (a, b),
-        (a, b) => {
-            let cause: Vec<String> = [a.err(), b.err()].into_iter().flatten().collect();
+    let (lime_python, dropin, lime_js) = match (lime_python_peer(), dropin, lime_js_modules()) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        (a, b, c) => {
+            let cause: Vec<String> = [a.err(), b.err(), c.err()].into_iter().flatten().collect();
             let cause = cause.join("; ");
             if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("the cluster's Python peers cannot run (CI=true): {cause}");
+                panic!("the cluster's peers cannot run (CI=true): {cause}");
             }
             eprintln!("SKIPPED: {cause}");
             return;
@@ -465,28 +500,33 @@ async fn python_peers_on_different_servers() {
     };
     let nats = Nats::start(bin);
     let (_a, a) = member(&nats, &[]);
-    let (b_proc, _) = member(&nats, &["--ws", "127.0.0.1:0"]);
-    let b_ws = b_proc.wait_for("lime serve: listening on ws://");
-    let (c_proc, _) = member(&nats, &["--ws", "127.0.0.1:0"]);
-    let c_ws = c_proc.wait_for("lime serve: listening on ws://");
+    let mut ws = Vec::new();
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        let (p, _) = member(&nats, &["--ws", "127.0.0.1:0"]);
+        ws.push(p.wait_for("lime serve: listening on ws://"));
+        servers.push(p);
+    }
     let (alice, _) = client(&a, "alice", "home").await.unwrap();
     let mut events = alice.subscribe().await;
-    let _py = PythonPeer::start(&lime_python, &b_ws, "py", "peer", &["--receipts"]);
-    let _dropin =
-        PythonPeer::start(&dropin, &c_ws, "dropin", "peer", &["--report", "alice@localhost/home"]);
+    let _py = Peer::python(&lime_python, &ws[0], "py", &["--receipts"]);
+    let _dropin = Peer::python(&dropin, &ws[1], "dropin", &["--report", "alice@localhost/home"]);
+    let _js = Peer::js(&lime_js, &ws[2], "js");
 
-    // Commands across servers, answered by each Python library.
-    reach(&alice, "py@localhost/peer").await;
-    reach(&alice, "dropin@localhost/peer").await;
+    // Commands across servers, answered by each library.
+    let peers = ["py@localhost/peer", "dropin@localhost/peer", "js@localhost/peer"];
+    for peer in peers {
+        reach(&alice, peer).await;
+    }
 
-    // Messages and receipts across A-B and A-C.
-    for (to, id) in [("py@localhost/peer", "to-py"), ("dropin@localhost/peer", "to-dropin")] {
-        let m = Message::text(format!("from rust to {to}")).with_id(id).with_to(node(to));
+    // Messages and receipts across A-B, A-C and A-D.
+    for to in peers {
+        let m = Message::text(format!("from rust to {to}")).with_id(to).with_to(node(to));
         within(alice.send_message(m)).await.unwrap();
     }
     let mut echoes = Vec::new();
     let mut receipts = Vec::new();
-    while echoes.len() < 2 || receipts.len() < 2 {
+    while echoes.len() < peers.len() || receipts.len() < peers.len() {
         match within(events.next()).await {
             Some(lime::channel::ChannelEvent::Message(m)) => {
                 let text = m.content.as_ref().and_then(|c| c.as_text()).unwrap_or("").to_owned();
@@ -504,30 +544,24 @@ async fn python_peers_on_different_servers() {
     }
     echoes.sort();
     receipts.sort();
-    assert_eq!(
-        echoes,
-        [
-            (
-                "echo:from rust to dropin@localhost/peer".to_owned(),
-                "dropin@localhost/peer".to_owned()
-            ),
-            ("echo:from rust to py@localhost/peer".to_owned(), "py@localhost/peer".to_owned()),
-        ]
-    );
-    assert_eq!(
-        receipts,
-        [
-            ("to-dropin".to_owned(), "dropin@localhost/peer".to_owned()),
-            ("to-py".to_owned(), "py@localhost/peer".to_owned()),
-        ]
-    );
+    let mut expected_echoes: Vec<(String, String)> =
+        peers.iter().map(|p| (format!("echo:from rust to {p}"), p.to_string())).collect();
+    expected_echoes.sort();
+    assert_eq!(echoes, expected_echoes);
+    let mut expected_receipts: Vec<(String, String)> =
+        peers.iter().map(|p| (p.to_string(), p.to_string())).collect();
+    expected_receipts.sort();
+    assert_eq!(receipts, expected_receipts);
 
-    // Python to Python across servers: the drop-in (C) sends to lime-python (B), which echoes
-    // back to the drop-in, which reports to alice (A).
-    let m = Message::text("forward py@localhost/peer hop").with_to(node("dropin@localhost/peer"));
-    within(alice.send_message(m)).await.unwrap();
-    let (text, from) = next_message(&mut events).await;
-    assert_eq!(text, "report:echo:hop from py@localhost/peer");
-    assert_eq!(from, "dropin@localhost/peer");
+    // Between the other libraries across servers: the drop-in (C) sends to lime-python (B) and
+    // to lime-js (D), which echo back to the drop-in, which reports each echo to alice (A).
+    for (to, text) in [("py@localhost/peer", "hop-py"), ("js@localhost/peer", "hop-js")] {
+        let m =
+            Message::text(format!("forward {to} {text}")).with_to(node("dropin@localhost/peer"));
+        within(alice.send_message(m)).await.unwrap();
+        let (report, from) = next_message(&mut events).await;
+        assert_eq!(report, format!("report:echo:{text} from {to}"));
+        assert_eq!(from, "dropin@localhost/peer");
+    }
     drop(alice);
 }

@@ -14,7 +14,7 @@ then for every text message:
   receipt to itself; our drop-in sends its own to the sender).
 Both libraries answer pings by themselves. Exits when standard input closes or after 60 s.
 
-Run by cli/tests/cluster.rs (`python_peers_on_different_servers`).
+Run by cli/tests/cluster.rs (`real_peers_on_different_servers`).
 """
 
 import argparse
