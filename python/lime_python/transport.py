@@ -43,6 +43,13 @@ _log = _logging.getLogger('lime_python')
 _Pem = Union[bytes, str, _os.PathLike, None]
 
 
+def _one_of(name: str, value: _Pem, alias: str, alias_value: _Pem) -> _Pem:
+    """The option given under its name or under its older alias (not both)."""
+    if value is not None and alias_value is not None:
+        raise TypeError(f'{name} and {alias} are the same option: pass one of them')
+    return value if value is not None else alias_value
+
+
 def _read_pem(value: _Pem) -> Optional[bytes]:
     """PEM data from bytes, PEM text, or the path of a PEM file."""
     if value is None:
@@ -58,14 +65,16 @@ def _read_pem(value: _Pem) -> Optional[bytes]:
 class NativeTransport(Transport):
     """Base of the native transports (a ``_lime.LoopConnection`` underneath).
 
-    Arguments after ``is_trace_enabled`` are keyword-only: ``ca_pem`` (extra trusted CA
-    certificates for TLS: PEM bytes/text or a file path; the system's roots are always
-    trusted), ``client_cert_pem``/``client_key_pem`` (a TLS client certificate, for
-    ``transport`` authentication), ``max_envelope_size`` and ``max_write_buffer_size`` in
+    Arguments after ``is_trace_enabled`` are keyword-only: ``trusted_roots_pem`` (extra
+    trusted CA certificates for TLS: PEM bytes/text or a file path; the system's roots are
+    always trusted), ``client_certificate_pem``/``client_key_pem`` (a TLS client certificate,
+    for ``transport`` authentication), ``max_envelope_size`` and ``max_write_buffer_size`` in
     bytes, and in seconds: ``handshake_timeout`` (30 s: the connection ends when the server
     leaves a session envelope unanswered that long), ``remote_ping_interval`` (send ``get /ping``
     after that much silence from the server) and ``remote_idle_timeout`` (then finish the
-    session if it stays silent), both off by default.
+    session if it stays silent), both off by default. The names are those of the Kotlin, Swift
+    and Dart bindings (ARCHITECTURE.md, "The same words in every host"); ``ca_pem`` and
+    ``client_cert_pem``, their names in lime-rs 3.0.0, are kept as aliases.
 
     Flow control: sends never wait. While the peer reads, what is sent goes to the socket at
     once (asyncio keeps what the socket does not take yet). When asyncio pauses writing (its
@@ -83,9 +92,11 @@ class NativeTransport(Transport):
         self,
         is_trace_enabled: bool = False,
         *,
+        trusted_roots_pem: _Pem = None,
+        client_certificate_pem: _Pem = None,
+        client_key_pem: _Pem = None,
         ca_pem: _Pem = None,
         client_cert_pem: _Pem = None,
-        client_key_pem: _Pem = None,
         max_envelope_size: int = DEFAULT_MAX_ENVELOPE_SIZE,
         max_write_buffer_size: int = DEFAULT_MAX_WRITE_BUFFER_SIZE,
         handshake_timeout: Optional[float] = None,
@@ -98,8 +109,9 @@ class NativeTransport(Transport):
         super().__init__(SessionCompression.NONE, SessionEncryption.NONE)
         self.is_trace_enabled = is_trace_enabled
         self.logger = _logging.getLogger() if _logging.root.level <= _logging.DEBUG else print
-        self.ca_pem = _read_pem(ca_pem)
-        self.client_cert_pem = _read_pem(client_cert_pem)
+        self.ca_pem = _read_pem(_one_of('trusted_roots_pem', trusted_roots_pem, 'ca_pem', ca_pem))
+        self.client_cert_pem = _read_pem(_one_of(
+            'client_certificate_pem', client_certificate_pem, 'client_cert_pem', client_cert_pem))
         self.client_key_pem = _read_pem(client_key_pem)
         self.max_envelope_size = max_envelope_size
         self.max_write_buffer_size = max_write_buffer_size
@@ -111,6 +123,24 @@ class NativeTransport(Transport):
         self._close_notified = False
 
     # ----- state -----------------------------------------------------------------------------
+
+    @property
+    def trusted_roots_pem(self) -> Optional[bytes]:
+        """The extra trusted CA certificates (PEM), or None (``ca_pem`` is the same)."""
+        return self.ca_pem
+
+    @trusted_roots_pem.setter
+    def trusted_roots_pem(self, value: _Pem) -> None:
+        self.ca_pem = _read_pem(value)
+
+    @property
+    def client_certificate_pem(self) -> Optional[bytes]:
+        """The TLS client certificate (PEM), or None (``client_cert_pem`` is the same)."""
+        return self.client_cert_pem
+
+    @client_certificate_pem.setter
+    def client_certificate_pem(self, value: _Pem) -> None:
+        self.client_cert_pem = _read_pem(value)
 
     @property
     def connection(self):
@@ -392,7 +422,7 @@ class TcpTransport(NativeTransport):
 
     When the server offers ``tls`` and the session negotiates it, the connection switches to
     TLS right after the server's confirmation, verifying the server's certificate against the
-    system's roots plus ``ca_pem``.
+    system's roots plus ``trusted_roots_pem``.
     """
 
     trace_label = 'TCP'

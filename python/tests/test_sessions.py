@@ -115,7 +115,7 @@ async def test_message_receipt_and_command_between_two_clients(server, scheme):
 async def test_tls_is_negotiated_in_band_over_tcp(lime_serve, certificate):
     cert, key = certificate
     server = lime_serve('--cert', cert, '--key', key)
-    transport = TcpTransport(ca_pem=cert)
+    transport = TcpTransport(trusted_roots_pem=cert)
     offers = []
     channel = ClientChannel(transport)
     channel.on_session_negotiating = offers.append
@@ -273,3 +273,20 @@ async def test_trace_logging_keeps_deliveries(server, capsys):
     out = capsys.readouterr().out
     received_lines = [line for line in out.splitlines() if line.startswith('WebSocket RECEIVE:')]
     assert any('"content": "traced"' in line for line in received_lines), out
+
+
+def test_connect_options_use_the_names_of_the_other_hosts(certificate):
+    cert, _key = certificate
+    with open(cert, 'rb') as pem_file:
+        pem = pem_file.read()
+    new = TcpTransport(trusted_roots_pem=cert, client_certificate_pem=pem, client_key_pem=pem)
+    old = WebSocketTransport(ca_pem=cert, client_cert_pem=pem)
+    assert new.trusted_roots_pem == new.ca_pem == pem
+    assert new.client_certificate_pem == new.client_cert_pem == pem
+    assert old.trusted_roots_pem == pem and old.client_certificate_pem == pem
+    new.trusted_roots_pem = None
+    assert new.ca_pem is None
+    with pytest.raises(TypeError, match='trusted_roots_pem and ca_pem'):
+        TcpTransport(trusted_roots_pem=pem, ca_pem=pem)
+    with pytest.raises(TypeError, match='client_certificate_pem and client_cert_pem'):
+        WebSocketTransport(client_certificate_pem=pem, client_cert_pem=pem)
