@@ -114,6 +114,16 @@ pub trait Broker: Send + Sync + 'static {
     ) -> Result<BoxStream<'static, Result<RegistryEvent, BrokerError>>, BrokerError>;
     /// Sends `message` to the server `server` (at most once).
     async fn publish(&self, server: &str, message: Forward) -> Result<(), BrokerError>;
+    /// Sends `messages` to the server `server`, in order (at most once each). The publisher
+    /// calls it with what it drained from its queue for one server; a broker can carry them in
+    /// fewer messages than one each. By default one [`Broker::publish`] each; `Err` after the
+    /// first failure (the rest are not sent).
+    async fn publish_batch(&self, server: &str, messages: Vec<Forward>) -> Result<(), BrokerError> {
+        for message in messages {
+            self.publish(server, message).await?;
+        }
+        Ok(())
+    }
     /// What other servers publish to `server`.
     async fn subscribe(&self, server: &str) -> Result<BoxStream<'static, Forward>, BrokerError>;
     /// Whether the broker connection is up now.
@@ -589,13 +599,30 @@ fn retry_delay(lease: Duration) -> Duration {
     (lease / 10).clamp(Duration::from_millis(100), Duration::from_secs(1))
 }
 
+/// The most envelopes the publisher drains from its queue at once.
+const PUBLISH_BATCH: usize = 256;
+
+/// Drains the link's queue in batches and hands each server its part in one
+/// [`Broker::publish_batch`] (in queue order per server), so a flood costs one broker call per
+/// batch instead of one per envelope.
 async fn publisher(cluster: Arc<Cluster>, shared: Weak<Shared>, mut rx: mpsc::Receiver<Outgoing>) {
-    while let Some((server, message)) = rx.recv().await {
-        if let Err(e) = cluster.broker.publish(&server, message).await {
-            tracing::debug!(error = %e, "cluster publish failed");
-            if let Some(shared) = shared.upgrade() {
-                let counters = &shared.router.metrics.cluster;
-                counters.publish_dropped.fetch_add(1, Ordering::Relaxed);
+    let mut drained: Vec<Outgoing> = Vec::with_capacity(PUBLISH_BATCH);
+    let mut groups: Vec<(Arc<str>, Vec<Forward>)> = Vec::new();
+    while rx.recv_many(&mut drained, PUBLISH_BATCH).await > 0 {
+        for (server, message) in drained.drain(..) {
+            match groups.iter_mut().find(|(s, _)| *s == server) {
+                Some((_, messages)) => messages.push(message),
+                None => groups.push((server, vec![message])),
+            }
+        }
+        for (server, messages) in groups.drain(..) {
+            let count = messages.len() as u64;
+            if let Err(e) = cluster.broker.publish_batch(&server, messages).await {
+                tracing::debug!(error = %e, "cluster publish failed");
+                if let Some(shared) = shared.upgrade() {
+                    let counters = &shared.router.metrics.cluster;
+                    counters.publish_dropped.fetch_add(count, Ordering::Relaxed);
+                }
             }
         }
     }

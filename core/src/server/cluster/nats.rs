@@ -168,6 +168,73 @@ fn kind_of(name: &str) -> EnvelopeKind {
     }
 }
 
+/// The most bytes of frames in one NATS message (NATS refuses messages over the server's
+/// `max_payload`, 1 MiB by default; a single larger envelope still goes alone).
+const BATCH_BYTES: usize = 64 * 1024;
+
+const KINDS: [EnvelopeKind; 4] = [
+    EnvelopeKind::Message,
+    EnvelopeKind::Notification,
+    EnvelopeKind::Command,
+    EnvelopeKind::Session,
+];
+
+fn frame_len(message: &Forward) -> usize {
+    1 + 8 + 2 + message.to.len() + 2 + message.origin_server.len() + 4 + message.payload.len()
+}
+
+/// One envelope in a batch: kind (u8), sent time (u64 µs), destination and origin server (u16
+/// length + UTF-8 each), the envelope (u32 length + bytes); integers little-endian.
+fn encode_frame(buf: &mut bytes::BytesMut, message: &Forward) {
+    use bytes::BufMut;
+    buf.reserve(frame_len(message));
+    let kind = KINDS.iter().position(|k| *k == message.kind).unwrap_or(0);
+    buf.put_u8(kind as u8);
+    buf.put_u64_le(message.sent_micros);
+    for text in [&message.to, &message.origin_server] {
+        let len = u16::try_from(text.len()).unwrap_or(u16::MAX);
+        buf.put_u16_le(len);
+        buf.put_slice(&text.as_bytes()[..usize::from(len)]);
+    }
+    buf.put_u32_le(u32::try_from(message.payload.len()).unwrap_or(u32::MAX));
+    buf.put_slice(&message.payload);
+}
+
+/// The envelopes of a batch (the payloads share its buffer); a truncated or malformed frame
+/// ends it (what came before is kept).
+fn decode_frames(mut data: Bytes) -> Vec<Forward> {
+    use bytes::Buf;
+    fn text(data: &mut Bytes) -> Option<String> {
+        if data.remaining() < 2 {
+            return None;
+        }
+        let len = usize::from(data.get_u16_le());
+        if data.remaining() < len {
+            return None;
+        }
+        String::from_utf8(data.split_to(len).to_vec()).ok()
+    }
+    let mut out = Vec::new();
+    while data.has_remaining() {
+        if data.remaining() < 9 {
+            break;
+        }
+        let kind = KINDS.get(usize::from(data.get_u8())).copied().unwrap_or(EnvelopeKind::Message);
+        let sent_micros = data.get_u64_le();
+        let (Some(to), Some(origin_server)) = (text(&mut data), text(&mut data)) else { break };
+        if data.remaining() < 4 {
+            break;
+        }
+        let len = data.get_u32_le() as usize;
+        if data.remaining() < len {
+            break;
+        }
+        let payload = data.split_to(len);
+        out.push(Forward { to, origin_server, kind, sent_micros, payload });
+    }
+    out
+}
+
 #[async_trait::async_trait]
 impl Broker for NatsBroker {
     async fn create(&self, key: &str, value: Bytes) -> Result<Option<u64>, BrokerError> {
@@ -256,25 +323,98 @@ impl Broker for NatsBroker {
             .map_err(|e| err("publish", e))
     }
 
+    /// The messages go in as few NATS messages as fit [`BATCH_BYTES`] each, without headers:
+    /// the payload is a sequence of frames (see [`encode_frame`]). One publish per NATS message;
+    /// async-nats buffers them and writes them together.
+    async fn publish_batch(&self, server: &str, messages: Vec<Forward>) -> Result<(), BrokerError> {
+        let subject = self.subject(server);
+        let mut buf = bytes::BytesMut::new();
+        for message in &messages {
+            let frame = frame_len(message);
+            if !buf.is_empty() && buf.len() + frame > BATCH_BYTES {
+                let full = buf.split().freeze();
+                self.client.publish(subject.clone(), full).await.map_err(|e| err("publish", e))?;
+            }
+            encode_frame(&mut buf, message);
+        }
+        if !buf.is_empty() {
+            self.client.publish(subject, buf.freeze()).await.map_err(|e| err("publish", e))?;
+        }
+        Ok(())
+    }
+
     async fn subscribe(&self, server: &str) -> Result<BoxStream<'static, Forward>, BrokerError> {
         let subscriber =
             self.client.subscribe(self.subject(server)).await.map_err(|e| err("subscribe", e))?;
         Ok(subscriber
-            .filter_map(|m| async move {
-                let headers = m.headers?;
-                let get = |name: &str| headers.get(name).map(|v| v.as_str().to_owned());
-                Some(Forward {
-                    to: get(TO)?,
-                    origin_server: get(ORIGIN)?,
-                    kind: kind_of(&get(KIND).unwrap_or_default()),
-                    sent_micros: get(SENT).and_then(|s| s.parse().ok()).unwrap_or(0),
-                    payload: m.payload,
-                })
+            .flat_map(|m| {
+                let forwards = match m.headers {
+                    // One envelope with its fields in headers (`publish`).
+                    Some(headers) => {
+                        let get = |name: &str| headers.get(name).map(|v| v.as_str().to_owned());
+                        let one = (|| {
+                            Some(Forward {
+                                to: get(TO)?,
+                                origin_server: get(ORIGIN)?,
+                                kind: kind_of(&get(KIND).unwrap_or_default()),
+                                sent_micros: get(SENT).and_then(|s| s.parse().ok()).unwrap_or(0),
+                                payload: m.payload,
+                            })
+                        })();
+                        one.into_iter().collect()
+                    }
+                    // Frames (`publish_batch`).
+                    None => decode_frames(m.payload),
+                };
+                futures_util::stream::iter(forwards)
             })
             .boxed())
     }
 
     fn is_connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forward(to: &str, kind: EnvelopeKind, payload: &'static [u8]) -> Forward {
+        Forward {
+            to: to.to_owned(),
+            origin_server: "server-a".to_owned(),
+            kind,
+            sent_micros: 1_733_000_000_123_456,
+            payload: Bytes::from_static(payload),
+        }
+    }
+
+    #[test]
+    fn frames_round_trip_and_a_truncated_frame_ends_the_batch() {
+        let sent = [
+            forward("bob@localhost/home", EnvelopeKind::Message, b"{\"id\":\"1\"}"),
+            forward("carol@localhost", EnvelopeKind::Notification, b""),
+            forward("dave@localhost/x", EnvelopeKind::Command, b"{\"method\":\"get\"}"),
+        ];
+        let mut buf = bytes::BytesMut::new();
+        for f in &sent {
+            encode_frame(&mut buf, f);
+        }
+        assert_eq!(buf.len(), sent.iter().map(frame_len).sum::<usize>());
+        let data = buf.freeze();
+        let got = decode_frames(data.clone());
+        assert_eq!(got.len(), 3);
+        for (a, b) in sent.iter().zip(&got) {
+            assert_eq!((&a.to, &a.origin_server, a.kind), (&b.to, &b.origin_server, b.kind));
+            assert_eq!((a.sent_micros, &a.payload), (b.sent_micros, &b.payload));
+        }
+        // The last frame cut short: the first two are kept.
+        let cut = decode_frames(data.slice(..data.len() - 3));
+        assert_eq!(
+            cut.iter().map(|f| f.to.as_str()).collect::<Vec<_>>(),
+            ["bob@localhost/home", "carol@localhost"]
+        );
+        assert!(decode_frames(Bytes::from_static(b"\x00\x01")).is_empty());
     }
 }
