@@ -323,8 +323,8 @@ impl Broker for NatsBroker {
             .map_err(|e| err("publish", e))
     }
 
-    /// The messages go in as few NATS messages as fit [`BATCH_BYTES`] each, without headers:
-    /// the payload is a sequence of frames (see [`encode_frame`]). One publish per NATS message;
+    /// The messages go in as few NATS messages as fit `BATCH_BYTES` each, without headers:
+    /// the payload is a sequence of frames (see `encode_frame`). One publish per NATS message;
     /// async-nats buffers them and writes them together.
     async fn publish_batch(&self, server: &str, messages: Vec<Forward>) -> Result<(), BrokerError> {
         let subject = self.subject(server);
