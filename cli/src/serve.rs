@@ -382,23 +382,52 @@ pub(crate) fn raise_fd_limit() {
     }
 }
 
-async fn stop_signal() {
+/// What stops the server gracefully: SIGTERM or SIGINT (Ctrl-C).
+///
+/// Installed before the server binds, so a signal that arrives while it starts, prints its
+/// addresses or serves its first sessions is caught and ends them with `failed` (reason 11).
+/// Installed after (as it once was, when `run` reached its wait), a SIGTERM sent as soon as
+/// the addresses were printed could still meet the default action and kill the process: the
+/// sessions saw their connection drop with no `failed` envelope. (Elsewhere than on Unix, Ctrl-C
+/// is listened to from [`StopSignal::recv`] only.)
+struct StopSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    listeners: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignal {
+    /// Takes over SIGTERM and SIGINT now (within the runtime). On Unix a failure to install
+    /// them falls back to Ctrl-C, listened to from [`StopSignal::recv`].
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let listeners = signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+                .ok();
+            Self { listeners }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Waits for the first signal (received since [`StopSignal::install`]).
+    async fn recv(self) {
+        #[cfg(unix)]
+        if let Some((mut term, mut interrupt)) = self.listeners {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
+                _ = interrupt.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 pub(crate) async fn run(args: &Args) -> ExitCode {
     raise_fd_limit();
+    let stop = StopSignal::install();
     let handle = match start(args).await {
         Ok(h) => h,
         Err(e) => {
@@ -421,7 +450,7 @@ pub(crate) async fn run(args: &Args) -> ExitCode {
         None => None,
     };
     tracing::info!("server running; press Ctrl-C to stop");
-    stop_signal().await;
+    stop.recv().await;
     println!("lime serve: shutting down ({} sessions)", handle.session_count());
     handle.shutdown().await;
     if let Some(task) = metrics {

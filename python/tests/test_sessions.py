@@ -2,10 +2,16 @@
 in-band TLS upgrade, and wss://)."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import textwrap
+import threading
+import time
+from pathlib import Path
 
 import pytest
-from conftest import run_python
+from conftest import SERVE_START_TIMEOUT, SERVE_STOP_TIMEOUT, lime_binary, run_python
 from lime_python import (
     ClientChannel,
     Command,
@@ -191,6 +197,91 @@ async def test_server_shutdown_fails_the_session_and_closes_the_transport(lime_s
     assert channel.state == SessionState.FAILED
     with pytest.raises(ValueError):
         channel.send_message(Message('text/plain', 'late'))
+
+
+def _full_pipe():
+    """A pipe whose buffer is full: a process writing to it blocks until the other end reads."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    for chunk in (b'x' * 4096, b'x'):
+        while True:
+            try:
+                os.write(write_end, chunk)
+            except BlockingIOError:
+                break
+    os.set_blocking(write_end, True)  # the server's stdout blocks (EAGAIN would fail println)
+    return read_end, write_end
+
+
+def _listening_port(pid):
+    """The port of the one TCP socket `pid` listens on, or None while it has none."""
+    inodes = set()
+    for fd in Path(f'/proc/{pid}/fd').iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith('socket:['):
+            inodes.add(target[8:-1])
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[3] == '0A' and fields[9] in inodes:  # 0A: LISTEN
+                    return int(fields[1].rsplit(':', 1)[1], 16)
+    return None
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='finds the port through /proc')
+async def test_sigterm_while_the_server_prints_its_addresses_still_fails_the_session():
+    """The flaky shutdown test's cause, made certain: `lime serve` serves as soon as it is bound,
+    before it prints its addresses, and a SIGTERM at that point (a loaded machine can pause the
+    printing thread while the workers serve) killed the process outright: the client saw the
+    connection drop, never the `failed` session. Here the printing blocks (its stdout is a full
+    pipe) for as long as the test wants; the session must still fail with reason 11."""
+    read_end, write_end = _full_pipe()
+    process = subprocess.Popen(
+        [lime_binary(), 'serve', '--tcp', 'off', '--ws', '127.0.0.1:0', '--log-level', 'warn'],
+        stdout=write_end, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    printed = []
+    drain = threading.Thread(target=lambda: printed.append(_read_all(read_end)), daemon=True)
+    try:
+        deadline = time.monotonic() + SERVE_START_TIMEOUT
+        while (port := _listening_port(process.pid)) is None:
+            assert process.poll() is None, f'lime serve exited with {process.returncode}'
+            assert time.monotonic() < deadline, 'lime serve did not listen in time'
+            await asyncio.sleep(0.01)  # polls a condition, with a deadline
+        transport = WebSocketTransport()
+        channel = await connect(transport, f'ws://127.0.0.1:{port}', 'erin@example.com')
+        events = asyncio.Queue()
+        transport.on_close = lambda: events.put_nowait('closed')
+        channel.on_session_failed = lambda session: events.put_nowait(session.reason.code)
+        process.terminate()  # the server is still blocked printing its address
+        drain.start()  # now let it print
+        seen = set()
+        try:
+            while len(seen) < 2:
+                seen.add(await next_item(events))
+        except asyncio.TimeoutError:
+            pass
+        # before the fix: {'closed'}, and lime serve killed by the signal (-15)
+        assert seen == {'closed', 11}, f'lime serve exited with {process.poll()}'
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(None, process.wait, SERVE_STOP_TIMEOUT) == 0
+        drain.join(SERVE_STOP_TIMEOUT)
+        assert 'lime serve: shutting down (1 sessions)' in printed[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(SERVE_STOP_TIMEOUT)
+        if drain.ident is None:  # never started: the read end is still ours
+            os.close(read_end)
+
+
+def _read_all(fd):
+    with os.fdopen(fd, 'rb') as stream:
+        return stream.read().decode(errors='replace')
 
 
 async def test_a_rejected_login_raises_session_failed_error(lime_serve, tmp_path):
