@@ -363,6 +363,32 @@ async def test_an_unanswered_handshake_step_times_out():
         await server.stop()
 
 
+@pytest.mark.asyncio
+async def test_a_failed_session_and_the_end_of_the_stream_together_report_both():
+    """The server's shutdown as the driver reads it: `failed` (reason 11) and the end of the
+    stream in one write, so one read (or one read and the EOF right after) brings both; the
+    channel reports the failed session and the transport its close."""
+    server = ScriptedServer()
+    uri = await server.start()
+    transport = TcpTransport()
+    channel = ClientChannel(transport, True, False)
+    events = asyncio.Queue()
+    transport.on_close = lambda: events.put_nowait('closed')
+    channel.on_session_failed = lambda session: events.put_nowait(session.reason.code)
+    try:
+        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
+        await asyncio.wait_for(channel.establish_session_async(
+            'none', 'none', 'me@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+        server.write({'id': 's1', 'from': 'postmaster@example.com/server', 'state': 'failed',
+                      'reason': {'code': 11, 'description': 'The server is being shut down'}})
+        server._writer.close()
+        assert {await _next(events), await _next(events)} == {11, 'closed'}
+        assert channel.state == SessionState.FAILED
+        assert not transport.is_open
+    finally:
+        await server.stop()
+
+
 def test_timer_options_are_checked():
     with pytest.raises(ValueError, match='remote_ping_interval'):
         asyncio.run(TcpTransport(remote_ping_interval=-1).open_async('net.tcp://127.0.0.1:1'))
