@@ -366,7 +366,7 @@ async def test_trace_logging_keeps_deliveries(server, capsys):
     assert any('"content": "traced"' in line for line in received_lines), out
 
 
-def test_connect_options_use_the_names_of_the_other_hosts(certificate):
+async def test_connect_options_use_the_names_of_the_other_hosts(certificate):
     cert, _key = certificate
     with open(cert, 'rb') as pem_file:
         pem = pem_file.read()
