@@ -554,18 +554,32 @@ impl Cluster {
     }
 }
 
+/// The destination of the last envelope received, as text and parsed: a flood to one node
+/// arrives as runs of frames with the same destination, parsed once per run.
+#[derive(Default)]
+struct LastDestination(Option<(String, Node)>);
+
+impl LastDestination {
+    fn parse(&mut self, text: &str) -> Option<&Node> {
+        if self.0.as_ref().is_none_or(|(last, _)| last != text) {
+            self.0 = Some((text.to_owned(), text.parse().ok()?));
+        }
+        self.0.as_ref().map(|(_, node)| node)
+    }
+}
+
 /// Delivers what another server published to this one's local sessions; a failure goes back
 /// to the origin's server.
-fn deliver(cluster: &Cluster, router: &Router, message: Forward) {
+fn deliver(cluster: &Cluster, router: &Router, message: Forward, last: &mut LastDestination) {
     let counters = &router.metrics.cluster;
     counters.received.fetch_add(1, Ordering::Relaxed);
     #[allow(clippy::cast_precision_loss)]
     let latency = now_micros().saturating_sub(message.sent_micros) as f64 / 1e6;
     counters.latency.observe(latency);
-    let Ok(to) = message.to.parse::<Node>() else { return };
+    let Some(to) = last.parse(&message.to) else { return };
     let mut delivered = false;
     let mut full = false;
-    for target in router.targets(&to) {
+    for target in router.targets(to) {
         match target.out.try_send(message.payload.clone()) {
             Ok(()) => {
                 delivered = true;
@@ -632,9 +646,10 @@ async fn receiver(cluster: Arc<Cluster>, shared: Weak<Shared>) {
     loop {
         match cluster.broker.subscribe(&cluster.id).await {
             Ok(mut stream) => {
+                let mut last = LastDestination::default();
                 while let Some(message) = stream.next().await {
                     let Some(shared) = shared.upgrade() else { return };
-                    deliver(&cluster, &shared.router, message);
+                    deliver(&cluster, &shared.router, message, &mut last);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot subscribe to this server's subject"),
