@@ -56,10 +56,11 @@ pub struct BrokerError(pub String);
 /// An envelope on its way to another server.
 #[derive(Clone, Debug)]
 pub struct Forward {
-    /// The destination as addressed (a node or an identity).
-    pub to: String,
+    /// The destination as addressed (a node or an identity). Shared: a run of envelopes to one
+    /// destination carries one text.
+    pub to: Arc<str>,
     /// The server that published it (where failures go back).
-    pub origin_server: String,
+    pub origin_server: Arc<str>,
     /// Its kind (for the receiver's counters).
     pub kind: EnvelopeKind,
     /// When it was published, in microseconds since the Unix epoch (sender's clock).
@@ -242,6 +243,8 @@ pub(crate) struct Cluster {
     owned: Mutex<HashMap<Node, (u64, u64)>>,
     link: mpsc::Sender<Outgoing>,
     link_rx: Mutex<Option<mpsc::Receiver<Outgoing>>>,
+    /// The last destination forwarded, and its text (shared by the envelopes of a flood).
+    last_to: Mutex<Option<(Node, Arc<str>)>>,
     /// The last lease refresh succeeded.
     linked: AtomicBool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -270,6 +273,7 @@ impl Cluster {
             owned: Mutex::default(),
             link,
             link_rx: Mutex::new(Some(link_rx)),
+            last_to: Mutex::default(),
             linked: AtomicBool::new(false),
             tasks: Mutex::default(),
             releases: Mutex::default(),
@@ -316,9 +320,20 @@ impl Cluster {
         kind: EnvelopeKind,
         payload: Bytes,
     ) -> bool {
+        let text = {
+            let mut last = lock(&self.last_to);
+            match &*last {
+                Some((node, text)) if node == to => text.clone(),
+                _ => {
+                    let text: Arc<str> = Arc::from(to.to_string());
+                    *last = Some((to.clone(), text.clone()));
+                    text
+                }
+            }
+        };
         let message = Forward {
-            to: to.to_string(),
-            origin_server: self.id.to_string(),
+            to: text,
+            origin_server: self.id.clone(),
             kind,
             sent_micros: now_micros(),
             payload,
@@ -557,12 +572,12 @@ impl Cluster {
 /// The destination of the last envelope received, as text and parsed: a flood to one node
 /// arrives as runs of frames with the same destination, parsed once per run.
 #[derive(Default)]
-struct LastDestination(Option<(String, Node)>);
+struct LastDestination(Option<(Arc<str>, Node)>);
 
 impl LastDestination {
-    fn parse(&mut self, text: &str) -> Option<&Node> {
-        if self.0.as_ref().is_none_or(|(last, _)| last != text) {
-            self.0 = Some((text.to_owned(), text.parse().ok()?));
+    fn parse(&mut self, text: &Arc<str>) -> Option<&Node> {
+        if self.0.as_ref().is_none_or(|(last, _)| !Arc::ptr_eq(last, text) && last != text) {
+            self.0 = Some((text.clone(), text.parse().ok()?));
         }
         self.0.as_ref().map(|(_, node)| node)
     }
@@ -603,8 +618,13 @@ fn deliver(cluster: &Cluster, router: &Router, message: Forward, last: &mut Last
         Reason::new(codes::ROUTING_DESTINATION_NOT_FOUND, "The message destination was not found")
     };
     if let Some(back) = router.failure(&origin, &env, reason) {
-        let server: Arc<str> = Arc::from(message.origin_server.as_str());
-        cluster.forward(router, server, &origin, back.kind(), Bytes::from(back.to_vec()));
+        cluster.forward(
+            router,
+            message.origin_server.clone(),
+            &origin,
+            back.kind(),
+            Bytes::from(back.to_vec()),
+        );
     }
 }
 

@@ -16,7 +16,7 @@
 //! # let _ = config; Ok(()) }
 //! ```
 
-use std::{path::PathBuf, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use async_nats::{
     jetstream::{
@@ -202,18 +202,27 @@ fn encode_frame(buf: &mut bytes::BytesMut, message: &Forward) {
 
 /// The envelopes of a batch (the payloads share its buffer); a truncated or malformed frame
 /// ends it (what came before is kept).
+/// Consecutive frames with the same destination (or origin) share one text.
 fn decode_frames(mut data: Bytes) -> Vec<Forward> {
     use bytes::Buf;
-    fn text(data: &mut Bytes) -> Option<String> {
+    fn text(data: &mut Bytes, last: &mut Option<Arc<str>>) -> Option<Arc<str>> {
         if data.remaining() < 2 {
             return None;
         }
         let len = usize::from(data.get_u16_le());
-        if data.remaining() < len {
-            return None;
-        }
-        String::from_utf8(data.split_to(len).to_vec()).ok()
+        let raw = data.chunk().get(..len)?;
+        let text = match last {
+            Some(text) if text.as_bytes() == raw => text.clone(),
+            _ => {
+                let text: Arc<str> = Arc::from(std::str::from_utf8(raw).ok()?);
+                *last = Some(text.clone());
+                text
+            }
+        };
+        data.advance(len);
+        Some(text)
     }
+    let (mut last_to, mut last_origin) = (None, None);
     let mut out = Vec::new();
     while data.has_remaining() {
         if data.remaining() < 9 {
@@ -221,7 +230,11 @@ fn decode_frames(mut data: Bytes) -> Vec<Forward> {
         }
         let kind = KINDS.get(usize::from(data.get_u8())).copied().unwrap_or(EnvelopeKind::Message);
         let sent_micros = data.get_u64_le();
-        let (Some(to), Some(origin_server)) = (text(&mut data), text(&mut data)) else { break };
+        let (Some(to), Some(origin_server)) =
+            (text(&mut data, &mut last_to), text(&mut data, &mut last_origin))
+        else {
+            break;
+        };
         if data.remaining() < 4 {
             break;
         }
@@ -313,8 +326,8 @@ impl Broker for NatsBroker {
 
     async fn publish(&self, server: &str, message: Forward) -> Result<(), BrokerError> {
         let mut headers = HeaderMap::new();
-        headers.insert(TO, message.to.as_str());
-        headers.insert(ORIGIN, message.origin_server.as_str());
+        headers.insert(TO, &*message.to);
+        headers.insert(ORIGIN, &*message.origin_server);
         headers.insert(KIND, kind_name(message.kind));
         headers.insert(SENT, message.sent_micros.to_string().as_str());
         self.client
@@ -354,8 +367,8 @@ impl Broker for NatsBroker {
                         let get = |name: &str| headers.get(name).map(|v| v.as_str().to_owned());
                         let one = (|| {
                             Some(Forward {
-                                to: get(TO)?,
-                                origin_server: get(ORIGIN)?,
+                                to: Arc::from(get(TO)?),
+                                origin_server: Arc::from(get(ORIGIN)?),
                                 kind: kind_of(&get(KIND).unwrap_or_default()),
                                 sent_micros: get(SENT).and_then(|s| s.parse().ok()).unwrap_or(0),
                                 payload: m.payload,
@@ -382,8 +395,8 @@ mod tests {
 
     fn forward(to: &str, kind: EnvelopeKind, payload: &'static [u8]) -> Forward {
         Forward {
-            to: to.to_owned(),
-            origin_server: "server-a".to_owned(),
+            to: Arc::from(to),
+            origin_server: Arc::from("server-a"),
             kind,
             sent_micros: 1_733_000_000_123_456,
             payload: Bytes::from_static(payload),
@@ -409,10 +422,12 @@ mod tests {
             assert_eq!((&a.to, &a.origin_server, a.kind), (&b.to, &b.origin_server, b.kind));
             assert_eq!((a.sent_micros, &a.payload), (b.sent_micros, &b.payload));
         }
+        // The same origin in consecutive frames: one shared text.
+        assert!(Arc::ptr_eq(&got[0].origin_server, &got[2].origin_server));
         // The last frame cut short: the first two are kept.
         let cut = decode_frames(data.slice(..data.len() - 3));
         assert_eq!(
-            cut.iter().map(|f| f.to.as_str()).collect::<Vec<_>>(),
+            cut.iter().map(|f| &*f.to).collect::<Vec<_>>(),
             ["bob@localhost/home", "carol@localhost"]
         );
         assert!(decode_frames(Bytes::from_static(b"\x00\x01")).is_empty());
