@@ -3,79 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod support;
+
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     path::Path,
-    process::{Child, Command, Output, Stdio},
+    process::{Command, Output, Stdio},
     sync::mpsc,
     thread,
-    time::Duration,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_lime");
-const T: Duration = Duration::from_secs(20);
-
-/// A child process killed on drop, with its stdout lines delivered through a channel.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Proc {
-    fn spawn(args: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self { child, lines }
-    }
-
-    /// The next stdout line containing `needle` (earlier lines are returned too, in order).
-    fn wait_for(&self, needle: &str) -> Vec<String> {
-        let mut seen = Vec::new();
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(T)
-                .unwrap_or_else(|_| panic!("no line with {needle:?}; saw {seen:#?}"));
-            let done = line.contains(needle);
-            seen.push(line);
-            if done {
-                return seen;
-            }
-        }
-    }
-
-    /// Collects stdout until the process closes it (it exits), then its exit status.
-    fn finish(mut self) -> (bool, Vec<String>) {
-        let deadline = std::time::Instant::now() + T;
-        let mut lines = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => lines.push(line),
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("process did not exit in time; output {lines:#?}")
-                }
-            }
-        }
-        let status = self.child.wait().unwrap();
-        (status.success(), lines)
-    }
-}
+use support::{Proc, BIN, T};
 
 /// Runs a command to completion with `input` on its stdin, within the deadline `T`: a child that
 /// does not exit in time is killed and the test fails (instead of hanging).
@@ -119,15 +57,8 @@ fn output(cmd: &mut Command, input: &[u8]) -> Output {
     Output { status, stdout, stderr }
 }
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn listening(server: &Proc, scheme: &str) -> String {
-    let lines = server.wait_for(&format!("listening on {scheme}://"));
+    let lines = server.wait_for_lines(&format!("listening on {scheme}://"));
     let line = lines.last().unwrap();
     let addr = line.rsplit("://").next().unwrap();
     let port = addr.rsplit(':').next().unwrap();
@@ -166,8 +97,8 @@ fn exchange(bob_uri: &str, alice_uri: &str, extra: &[&str]) {
         "--receipts",
     ];
     bob_args.extend_from_slice(extra);
-    let bob = Proc::spawn(&bob_args);
-    bob.wait_for("\"state\":\"established\"");
+    let bob = Proc::spawn(BIN, &bob_args);
+    bob.wait_for_lines("\"state\":\"established\"");
     let mut alice_args = vec![
         "client",
         alice_uri,
@@ -183,7 +114,7 @@ fn exchange(bob_uri: &str, alice_uri: &str, extra: &[&str]) {
         "1",
     ];
     alice_args.extend_from_slice(extra);
-    let alice = Proc::spawn(&alice_args);
+    let alice = Proc::spawn(BIN, &alice_args);
     let (ok, lines) = bob.finish();
     assert!(ok, "bob failed: {lines:#?}");
     assert!(
@@ -202,15 +133,10 @@ fn exchange(bob_uri: &str, alice_uri: &str, extra: &[&str]) {
 
 #[test]
 fn clients_exchange_messages_over_tcp_and_websocket() {
-    let server = Proc::spawn(&[
-        "serve",
-        "--tcp",
-        "127.0.0.1:0",
-        "--ws",
-        "127.0.0.1:0",
-        "--log-level",
-        "warn",
-    ]);
+    let server = Proc::spawn(
+        BIN,
+        &["serve", "--tcp", "127.0.0.1:0", "--ws", "127.0.0.1:0", "--log-level", "warn"],
+    );
     let tcp = listening(&server, "net.tcp");
     let ws = listening(&server, "ws");
     exchange(&tcp, &ws, &[]);
@@ -221,20 +147,23 @@ fn clients_exchange_messages_over_tcp_and_websocket() {
 fn clients_exchange_messages_over_tcp_tls_and_wss() {
     let dir = temp_dir("tls");
     let (cert, key) = write_certs(&dir);
-    let server = Proc::spawn(&[
-        "serve",
-        "--tcp",
-        "127.0.0.1:0",
-        "--ws",
-        "127.0.0.1:0",
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-        "--wss",
-        "--log-level",
-        "warn",
-    ]);
+    let server = Proc::spawn(
+        BIN,
+        &[
+            "serve",
+            "--tcp",
+            "127.0.0.1:0",
+            "--ws",
+            "127.0.0.1:0",
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--wss",
+            "--log-level",
+            "warn",
+        ],
+    );
     let tcp = listening(&server, "net.tcp");
     let wss = listening(&server, "wss");
     exchange(&tcp, &wss, &["--ca", &cert, "--encryption", "tls"]);
@@ -244,9 +173,9 @@ fn clients_exchange_messages_over_tcp_tls_and_wss() {
 #[test]
 fn command_round_trip_and_ping() {
     let server =
-        Proc::spawn(&["serve", "--tcp", "127.0.0.1:0", "--ws", "off", "--log-level", "warn"]);
+        Proc::spawn(BIN, &["serve", "--tcp", "127.0.0.1:0", "--ws", "off", "--log-level", "warn"]);
     let tcp = listening(&server, "net.tcp");
-    let client = Proc::spawn(&["client", &tcp, "--command", "get /ping"]);
+    let client = Proc::spawn(BIN, &["client", &tcp, "--command", "get /ping"]);
     let (ok, lines) = client.finish();
     assert!(ok, "{lines:#?}");
     assert!(
@@ -262,19 +191,22 @@ fn wrong_password_is_reported() {
     let dir = temp_dir("users");
     let users = dir.join("users.txt");
     std::fs::write(&users, "alice@localhost plain wonderland\n").unwrap();
-    let server = Proc::spawn(&[
-        "serve",
-        "--tcp",
-        "127.0.0.1:0",
-        "--ws",
-        "off",
-        "--auth",
-        "plain",
-        "--users",
-        users.to_str().unwrap(),
-        "--log-level",
-        "warn",
-    ]);
+    let server = Proc::spawn(
+        BIN,
+        &[
+            "serve",
+            "--tcp",
+            "127.0.0.1:0",
+            "--ws",
+            "off",
+            "--auth",
+            "plain",
+            "--users",
+            users.to_str().unwrap(),
+            "--log-level",
+            "warn",
+        ],
+    );
     let tcp = listening(&server, "net.tcp");
     let out = output(
         Command::new(BIN).args([

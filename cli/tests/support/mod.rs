@@ -85,6 +85,41 @@ impl Proc {
         let _ = self.child.wait();
     }
 
+    /// The lines up to and including the next one containing `needle`, in order.
+    pub fn wait_for_lines(&self, needle: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(T)
+                .unwrap_or_else(|_| panic!("no line with {needle:?}; saw {seen:#?}"));
+            let done = line.contains(needle);
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Collects the lines until the process closes its output (it exits), then whether it
+    /// exited successfully.
+    pub fn finish(mut self) -> (bool, Vec<String>) {
+        let deadline = std::time::Instant::now() + T;
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => lines.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("process did not exit in time; output {lines:#?}")
+                }
+            }
+        }
+        let status = self.child.wait().unwrap();
+        (status.success(), lines)
+    }
+
     /// The text after `prefix` on the next stdout line starting with it.
     pub fn wait_for(&self, prefix: &str) -> String {
         let mut seen = Vec::new();
