@@ -297,10 +297,8 @@ impl ChannelCore {
         let Envelope::Command(cmd) = envelope_from_py(py, command)? else {
             return Err(PyValueError::new_err("not a command"));
         };
-        let cmd = self.core().register_command(cmd, completion).map_err(|e| match e {
-            lime::Error::Command(c) => PyValueError::new_err(c.to_string()),
-            other => errors::from_core(py, &other),
-        })?;
+        let cmd =
+            self.core().register_command(cmd, completion).map_err(|e| errors::from_core(py, &e))?;
         to_py_env(py, cmd)
     }
 

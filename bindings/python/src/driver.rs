@@ -150,15 +150,6 @@ fn asyncio_timeout(py: Python<'_>, message: String) -> PyErr {
     }
 }
 
-/// The channel's "send in the wrong state" and other core errors; command errors as the
-/// `ChannelCore` raised them.
-fn core_error(py: Python<'_>, e: &lime::Error) -> PyErr {
-    match e {
-        lime::Error::Command(c) => PyValueError::new_err(c.to_string()),
-        other => errors::from_core(py, other),
-    }
-}
-
 fn wants_id(envelope: &Envelope, ids: IdPolicy) -> bool {
     match (envelope, ids) {
         (Envelope::Session(_), _) => false,
@@ -314,9 +305,9 @@ impl LoopConnection {
                 }
                 Event::CommandFailed { token, error } => {
                     if let Some(future) = this.forget(token) {
-                        let error = match error {
+                        let error = match error.category() {
                             // only `request_with` gives a command a timeout
-                            lime::Error::Timeout(_) => asyncio_timeout(py, error.to_string()),
+                            lime::ErrorCategory::Timeout => asyncio_timeout(py, error.to_string()),
                             _ => errors::closed(
                                 py,
                                 "The connection was closed before the response arrived".into(),
@@ -374,8 +365,7 @@ impl LoopConnection {
         }
         if !ready {
             let error = match &error {
-                Some(lime::Error::Transport(e)) => errors::open_failed(py, &this.uri, e),
-                Some(e) => errors::closed(py, format!("cannot open {}: {e}", this.uri)),
+                Some(e) => errors::open_failed(py, &this.uri, e),
                 None => errors::closed(
                     py,
                     format!("cannot open {}: the connection was closed", this.uri),
@@ -478,11 +468,11 @@ impl LoopConnection {
                         }
                         Err(e) => {
                             s.registered.insert(id, future);
-                            return Err(core_error(py, &e));
+                            return Err(errors::from_core(py, &e));
                         }
                     }
                 }
-                (env, _) => s.conn.send(env).map_err(|e| core_error(py, &e))?,
+                (env, _) => s.conn.send(env).map_err(|e| errors::from_core(py, &e))?,
             }
             id
         };
@@ -580,10 +570,8 @@ impl LoopConnection {
             remote_idle_timeout: seconds("remote_idle_timeout", remote_idle_timeout)?,
             ..defaults
         };
-        let mut conn = ClientConnection::connect(&uri, tls, options).map_err(|e| match &e {
-            lime::Error::Transport(t) => errors::open_failed(py, &uri, t),
-            other => errors::closed(py, format!("cannot open {uri}: {other}")),
-        })?;
+        let mut conn = ClientConnection::connect(&uri, tls, options)
+            .map_err(|e| errors::open_failed(py, &uri, &e))?;
         // Used alone, the transport hands every envelope over and answers nothing itself.
         conn.channel_options_mut().auto_reply_pings = false;
         let websocket = !uri.get(..10).unwrap_or(&uri).eq_ignore_ascii_case("net.tcp://");
@@ -845,7 +833,8 @@ impl LoopConnection {
         let id = {
             let mut s = this.lock();
             let scratch = s.scratch();
-            let command = scratch.register_command(command, ()).map_err(|e| core_error(py, &e))?;
+            let command =
+                scratch.register_command(command, ()).map_err(|e| errors::from_core(py, &e))?;
             scratch.drain_pending();
             let id = command.id.clone().unwrap_or_default();
             if s.registered.contains_key(&id)
@@ -854,7 +843,8 @@ impl LoopConnection {
             {
                 return Err(PyValueError::new_err(lime::CommandError::DuplicateId(id).to_string()));
             }
-            let token = s.conn.send_command(command, timeout).map_err(|e| core_error(py, &e))?;
+            let token =
+                s.conn.send_command(command, timeout).map_err(|e| errors::from_core(py, &e))?;
             s.by_id.insert(id.clone(), token.0);
             s.commands.insert(token.0, (id.clone(), completion));
             id
@@ -890,7 +880,7 @@ impl LoopConnection {
                 if let Some((id, future)) = registered {
                     s.registered.insert(id, future);
                 }
-                return Err(core_error(py, &e));
+                return Err(errors::from_core(py, &e));
             }
             if let Some((id, future)) = registered {
                 s.verbatim.insert(id, future);
@@ -1142,7 +1132,7 @@ impl LoopConnection {
         };
         let mut s = self.lock();
         let scratch = s.scratch();
-        let cmd = scratch.register_command(cmd, ()).map_err(|e| core_error(py, &e))?;
+        let cmd = scratch.register_command(cmd, ()).map_err(|e| errors::from_core(py, &e))?;
         scratch.drain_pending();
         let id = cmd.id.clone().unwrap_or_default();
         if s.registered.contains_key(&id)

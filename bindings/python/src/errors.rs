@@ -1,8 +1,14 @@
 //! The exceptions of `lime_python.errors`, raised from Rust.
 //!
 //! They are defined in Python (multiple inheritance from the builtins lime-python raised, as
-//! orjson and pydantic-core do), looked up by name when raised.
+//! orjson and pydantic-core do), looked up by name when raised. A core error picks its class
+//! through the core's one mapping, [`lime::convert::host_error`] (category and cause), as the
+//! Kotlin/Swift and Dart bindings do: [`class_of`] only names the Python class of each.
 
+use lime::{
+    convert::{host_error, HostError},
+    ErrorCategory,
+};
 use pyo3::{exceptions::PyValueError, prelude::*, types::PyType};
 
 fn raise(py: Python<'_>, name: &str, message: String) -> PyErr {
@@ -17,12 +23,20 @@ fn raise(py: Python<'_>, name: &str, message: String) -> PyErr {
     }
 }
 
-pub(crate) fn envelope_parse(py: Python<'_>, message: String) -> PyErr {
-    raise(py, "EnvelopeParseError", message)
+/// The `lime_python.errors` class of a core error, by its category and cause. Each also
+/// derives from the builtin lime-python 2.0.13 raised there (`ValueError` mostly).
+fn class_of(h: &HostError) -> &'static str {
+    match (h.category, h.cause) {
+        (ErrorCategory::Parse, _) => "EnvelopeParseError",
+        (ErrorCategory::Transport, "envelope_too_large") => "EnvelopeTooLargeError",
+        (ErrorCategory::Session | ErrorCategory::Command, _) => "ChannelStateError",
+        (ErrorCategory::Closed, _) => "ConnectionClosedError",
+        _ => "LimeError",
+    }
 }
 
-pub(crate) fn channel_state(py: Python<'_>, message: String) -> PyErr {
-    raise(py, "ChannelStateError", message)
+pub(crate) fn envelope_parse(py: Python<'_>, message: String) -> PyErr {
+    raise(py, "EnvelopeParseError", message)
 }
 
 pub(crate) fn closed(py: Python<'_>, message: String) -> PyErr {
@@ -30,14 +44,16 @@ pub(crate) fn closed(py: Python<'_>, message: String) -> PyErr {
 }
 
 /// A connection that could not be opened: `lime_python.errors._open_error` picks the class
-/// (an `OSError` for system errors, `ConnectionRefusedError` with errno ECONNREFUSED, an invalid
-/// URI error for a bad URI), as lime-transport-websocket's errors were.
-pub(crate) fn open_failed(py: Python<'_>, uri: &str, e: &lime::TransportError) -> PyErr {
-    let message = format!("cannot open {uri}: {e}");
-    let (kind, errno) = match e {
-        lime::TransportError::InvalidUri(_) => ("uri", None),
-        lime::TransportError::Io(text) => ("os", os_errno(text)),
-        lime::TransportError::Tls(_) => ("os", None),
+/// from the cause [`host_error`] gives (an `OSError` for `io` and `tls`, a
+/// `ConnectionRefusedError` with errno ECONNREFUSED, an invalid URI error for
+/// `invalid_transport_uri`), as lime-transport-websocket's errors were.
+pub(crate) fn open_failed(py: Python<'_>, uri: &str, e: &lime::Error) -> PyErr {
+    let h = host_error(e);
+    let message = format!("cannot open {uri}: {}", h.message);
+    let (kind, errno) = match (h.category, h.cause) {
+        (_, "invalid_transport_uri" | "invalid_uri") => ("uri", None),
+        (ErrorCategory::Transport, "io") => ("os", os_errno(&h.message)),
+        (ErrorCategory::Transport, "tls") => ("os", None),
         _ => ("closed", None),
     };
     let error = py
@@ -56,10 +72,6 @@ fn os_errno(text: &str) -> Option<i32> {
     text[start..].split(')').next()?.parse().ok()
 }
 
-pub(crate) fn too_large(py: Python<'_>, message: String) -> PyErr {
-    raise(py, "EnvelopeTooLargeError", message)
-}
-
 /// A send refused because the peer is not reading (see `LoopConnection.check_room`).
 pub(crate) fn write_buffer_full(py: Python<'_>, message: String) -> PyErr {
     raise(py, "WriteBufferFullError", message)
@@ -69,23 +81,14 @@ pub(crate) fn lime(py: Python<'_>, message: String) -> PyErr {
     raise(py, "LimeError", message)
 }
 
-/// Maps a core error to the matching Python exception.
+/// Maps a core error to the matching Python exception (the class by [`class_of`]).
 pub(crate) fn from_core(py: Python<'_>, e: &lime::Error) -> PyErr {
-    match e {
-        // lime-python's wording for sends in the wrong state.
-        lime::Error::Session(lime::SessionError::InvalidState { action, state })
-            if action.starts_with("send") =>
-        {
-            channel_state(py, format!("Cannot send in the {state} state"))
+    let h = host_error(e);
+    if let lime::Error::Session(lime::SessionError::InvalidState { action, state }) = e {
+        if action.starts_with("send") {
+            // lime-python's wording for sends in the wrong state.
+            return raise(py, class_of(&h), format!("Cannot send in the {state} state"));
         }
-        lime::Error::Parse(_) | lime::Error::Frame(_) => envelope_parse(py, e.to_string()),
-        lime::Error::Session(_) | lime::Error::Command(_) => channel_state(py, e.to_string()),
-        lime::Error::Transport(lime::TransportError::EnvelopeTooLarge { .. }) => {
-            too_large(py, e.to_string())
-        }
-        lime::Error::Closed | lime::Error::Transport(lime::TransportError::Closed) => {
-            closed(py, e.to_string())
-        }
-        _ => lime(py, e.to_string()),
     }
+    raise(py, class_of(&h), h.message)
 }
