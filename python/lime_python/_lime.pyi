@@ -134,13 +134,15 @@ class LoopConnection:
         handshake_timeout: Optional[float] = None,
         remote_ping_interval: Optional[float] = None,
         remote_idle_timeout: Optional[float] = None,
+        use_default_roots: bool = True,
     ) -> "LoopConnection":
         """Must be called with an asyncio loop running. Raises the open errors of
         lime_python.errors (InvalidUriError for a bad URI). Timeouts in seconds:
         handshake_timeout (30 by default) ends the connection when the server leaves a session
         envelope of ours unanswered; remote_ping_interval sends a /ping after that much silence
         from the server, and remote_idle_timeout then finishes the session when it stays
-        silent (both off by default)."""
+        silent (both off by default). use_default_roots=False trusts only ca_pem (not the
+        Mozilla roots)."""
     @property
     def host(self) -> str: ...
     @property

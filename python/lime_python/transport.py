@@ -66,8 +66,9 @@ class NativeTransport(Transport):
     """Base of the native transports (a ``_lime.LoopConnection`` underneath).
 
     Arguments after ``is_trace_enabled`` are keyword-only: ``trusted_roots_pem`` (extra
-    trusted CA certificates for TLS: PEM bytes/text or a file path; the system's roots are
-    always trusted), ``client_certificate_pem``/``client_key_pem`` (a TLS client certificate,
+    trusted CA certificates for TLS: PEM bytes/text or a file path), ``use_default_roots``
+    (True by default: the Mozilla roots are trusted too; False: only ``trusted_roots_pem``),
+    ``client_certificate_pem``/``client_key_pem`` (a TLS client certificate,
     for ``transport`` authentication), ``max_envelope_size`` and ``max_write_buffer_size`` in
     bytes, and in seconds: ``handshake_timeout`` (30 s: the connection ends when the server
     leaves a session envelope unanswered that long), ``remote_ping_interval`` (send ``get /ping``
@@ -93,6 +94,7 @@ class NativeTransport(Transport):
         is_trace_enabled: bool = False,
         *,
         trusted_roots_pem: _Pem = None,
+        use_default_roots: bool = True,
         client_certificate_pem: _Pem = None,
         client_key_pem: _Pem = None,
         ca_pem: _Pem = None,
@@ -113,6 +115,7 @@ class NativeTransport(Transport):
         self.client_cert_pem = _read_pem(_one_of(
             'client_certificate_pem', client_certificate_pem, 'client_cert_pem', client_cert_pem))
         self.client_key_pem = _read_pem(client_key_pem)
+        self.use_default_roots = bool(use_default_roots)
         self.max_envelope_size = max_envelope_size
         self.max_write_buffer_size = max_write_buffer_size
         self.handshake_timeout = handshake_timeout
@@ -173,6 +176,7 @@ class NativeTransport(Transport):
                 uri,
                 self._on_batch,
                 ca_pem=self.ca_pem,
+                use_default_roots=self.use_default_roots,
                 client_cert_pem=self.client_cert_pem,
                 client_key_pem=self.client_key_pem,
                 max_envelope_size=self.max_envelope_size,
@@ -422,7 +426,7 @@ class TcpTransport(NativeTransport):
 
     When the server offers ``tls`` and the session negotiates it, the connection switches to
     TLS right after the server's confirmation, verifying the server's certificate against the
-    system's roots plus ``trusted_roots_pem``.
+    Mozilla roots (unless ``use_default_roots=False``) plus ``trusted_roots_pem``.
     """
 
     trace_label = 'TCP'

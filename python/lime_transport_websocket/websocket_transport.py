@@ -17,7 +17,8 @@ class WebSocketTransport(_NativeTransport):
     ``is_trace_enabled``, ``logger``, ``websocket`` (the native connection, or None),
     ``compression``, ``encryption`` (``tls`` for ``wss://``), ``on_open``, ``on_close`` (also
     called when the server closes the connection), ``on_error``, ``on_envelope``. ``wss://``
-    verifies the server certificate (system roots plus the keyword-only ``ca_pem``).
+    verifies the server certificate (the Mozilla roots unless ``use_default_roots=False``, plus
+    the keyword-only ``trusted_roots_pem``, alias ``ca_pem``).
     """
 
     trace_label = 'WebSocket'

@@ -164,6 +164,25 @@ async def test_wss_verifies_the_certificate(lime_serve, certificate):
     await finish(channel)
 
 
+async def test_use_default_roots_false_trusts_only_the_given_roots(lime_serve, certificate):
+    from lime_python.errors import ConnectionOpenError
+    cert, key = certificate
+    server = lime_serve('--cert', cert, '--key', key, '--wss')
+    uri = server.ws[0]
+    assert uri.startswith('wss://'), uri
+
+    alone = WebSocketTransport(use_default_roots=False)
+    assert alone.use_default_roots is False and WebSocketTransport().use_default_roots is True
+    with pytest.raises(ConnectionOpenError, match='(?i)certificate|issuer') as failure:
+        await asyncio.wait_for(alone.open_async(uri), TIMEOUT)
+    assert isinstance(failure.value, OSError) and 'TLS' in str(failure.value)
+
+    transport = WebSocketTransport(use_default_roots=False, trusted_roots_pem=cert)
+    channel = await connect(transport, uri, 'dave@example.com')
+    assert transport.encryption == 'tls'
+    await finish(channel)
+
+
 async def test_envelopes_can_be_iterated(server):
     alice = await connect(WebSocketTransport(), server.ws[0], 'alice@example.com')
     bob = await connect(TcpTransport(), server.tcp[0], 'bob@example.com', receipts=False)

@@ -111,12 +111,19 @@ pub(crate) struct LoopConnection {
     max_write_buffer: usize,
 }
 
+/// The TLS configuration of a connection: the Mozilla roots unless `use_default_roots` is
+/// false (then only `ca`, as `use_default_roots` of the other hosts), plus `ca`, plus the client
+/// certificate.
 fn tls_config(
+    use_default_roots: bool,
     ca: Option<&[u8]>,
     cert: Option<&[u8]>,
     key: Option<&[u8]>,
 ) -> Result<ClientTlsConfig, lime::TransportError> {
     let mut builder = ClientTlsConfig::builder();
+    if !use_default_roots {
+        builder = builder.without_default_roots();
+    }
     if let Some(ca) = ca {
         builder = builder.add_roots_pem(ca)?;
     }
@@ -531,7 +538,7 @@ const READ_BUFFER: usize = 256 * 1024;
 #[pymethods]
 impl LoopConnection {
     #[new]
-    #[pyo3(signature = (uri, on_batch, ca_pem = None, client_cert_pem = None, client_key_pem = None, max_envelope_size = DEFAULT_MAX_ENVELOPE_SIZE, max_write_buffer_size = DEFAULT_MAX_WRITE_BUFFER, handshake_timeout = None, remote_ping_interval = None, remote_idle_timeout = None))]
+    #[pyo3(signature = (uri, on_batch, ca_pem = None, client_cert_pem = None, client_key_pem = None, max_envelope_size = DEFAULT_MAX_ENVELOPE_SIZE, max_write_buffer_size = DEFAULT_MAX_WRITE_BUFFER, handshake_timeout = None, remote_ping_interval = None, remote_idle_timeout = None, use_default_roots = true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -545,6 +552,7 @@ impl LoopConnection {
         handshake_timeout: Option<f64>,
         remote_ping_interval: Option<f64>,
         remote_idle_timeout: Option<f64>,
+        use_default_roots: bool,
     ) -> PyResult<Self> {
         let seconds = |name: &str, value: Option<f64>| -> PyResult<Option<Duration>> {
             value
@@ -559,9 +567,13 @@ impl LoopConnection {
         };
         let defaults = ClientOptions::default();
         let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
-        let tls =
-            tls_config(ca_pem.as_deref(), client_cert_pem.as_deref(), client_key_pem.as_deref())
-                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let tls = tls_config(
+            use_default_roots,
+            ca_pem.as_deref(),
+            client_cert_pem.as_deref(),
+            client_key_pem.as_deref(),
+        )
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let options = ClientOptions {
             max_envelope_size,
             handshake_timeout: seconds("handshake_timeout", handshake_timeout)?
