@@ -28,7 +28,9 @@
 use std::{
     fmt,
     hash::{Hash, Hasher},
+    ops::Range,
     str::FromStr,
+    sync::Arc,
 };
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
@@ -38,19 +40,29 @@ use crate::error::ParseError;
 /// `name@domain`: who a party is, regardless of the connection it uses.
 ///
 /// Both parts are optional, as in C#: `@domain` has no name and `name` has no domain.
-#[derive(Clone, Debug, Default)]
+///
+/// Cloning is cheap: the text is shared (one allocation per parsed node, none per clone).
+#[derive(Clone, Default)]
 pub struct Identity {
-    name: Option<String>,
-    domain: Option<String>,
+    /// The text the parts point into (for an identity taken from a node, the node's text).
+    text: Arc<str>,
+    name: Option<Range<usize>>,
+    domain: Option<Range<usize>>,
+    /// `Some(end)` when the displayed identity is exactly `text[..end]`.
+    shown: Option<usize>,
 }
 
 /// `name@domain/instance`: one connected party (an identity plus the instance of its session).
 ///
 /// The instance may be empty (`a@b/` keeps its trailing slash) and may contain `/`.
-#[derive(Clone, Debug, Default)]
+///
+/// Cloning is cheap: the text is shared.
+#[derive(Clone, Default)]
 pub struct Node {
     identity: Identity,
-    instance: Option<String>,
+    instance: Option<Range<usize>>,
+    /// The displayed node is exactly the whole text.
+    shown_whole: bool,
 }
 
 fn blank(s: &str) -> bool {
@@ -61,66 +73,122 @@ fn non_blank(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !blank(s))
 }
 
+/// Where `part`, a subslice of `whole`, lies in it (an empty range at the end of `whole` for
+/// anything else, which the callers never pass).
+fn span_of(whole: &str, part: &str) -> Range<usize> {
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    if start <= whole.len() && part.len() <= whole.len() - start {
+        start..start + part.len()
+    } else {
+        debug_assert!(false, "{part:?} is not a slice of {whole:?}");
+        whole.len()..whole.len()
+    }
+}
+
 impl Identity {
     /// Builds an identity from its parts; blank parts count as absent, as in C#.
     pub fn new(name: Option<&str>, domain: Option<&str>) -> Self {
-        Self {
-            name: non_blank(name).map(str::to_owned),
-            domain: non_blank(domain).map(str::to_owned),
-        }
+        Node::new(name, domain, None).identity
     }
 
     /// The part before `@`, if any.
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.name.clone().map(|r| &self.text[r])
     }
 
     /// The part after `@` (up to the first `/`), if any.
     pub fn domain(&self) -> Option<&str> {
-        self.domain.as_deref()
+        self.domain.clone().map(|r| &self.text[r])
     }
 
-    /// Parses like C# `Identity.Parse`, which never fails on non-empty input.
-    fn parse_parts(s: &str) -> Result<Self, ParseError> {
+    /// Parses like C# `Identity.Parse`, which never fails on non-empty input. The parts point
+    /// into `text`.
+    fn parse_parts(text: Arc<str>) -> Result<Self, ParseError> {
+        let s: &str = &text;
         if s.is_empty() {
             return Err(ParseError::invalid_node(s, "an identity cannot be empty"));
         }
         let mut parts = s.split('@');
-        let name = parts.next().filter(|p| !blank(p)).map(str::to_owned);
+        let name = parts.next().filter(|p| !blank(p)).map(|p| span_of(s, p));
         let domain = parts
             .next()
             .filter(|p| !blank(p))
-            .map(|p| p.split('/').next().unwrap_or_default().to_owned());
-        Ok(Self { name, domain })
+            .map(|p| span_of(s, p.split('/').next().unwrap_or_default()));
+        // Displayed as `name@domain` (or `name`): the text itself when the parts are laid out
+        // that way from its start.
+        // The domain may be blank after all (`a@/x`): it is not displayed then.
+        let domain_shown = domain.clone().filter(|d| !blank(&s[d.clone()]));
+        let shown = match (&name, &domain_shown) {
+            (Some(n), Some(d)) if n.start == 0 && d.start == n.end + 1 => Some(d.end),
+            (Some(n), None) if n.start == 0 => Some(n.end),
+            (None, Some(d)) if d.start == 1 => Some(d.end),
+            _ => None,
+        };
+        Ok(Self { text, name, domain, shown })
+    }
+
+    /// The length of the C# `ToString()` form, in bytes, without writing it.
+    fn shown_len(&self) -> usize {
+        let name = self.name().map_or(0, str::len);
+        self.domain().filter(|d| !blank(d)).map_or(name, |d| name + 1 + d.len())
     }
 
     /// Writes the C# `ToString()` form: `name` when the domain is blank, else `name@domain`.
     fn write_to(&self, out: &mut impl fmt::Write) -> fmt::Result {
-        match self.domain.as_deref() {
+        if let Some(end) = self.shown {
+            return out.write_str(&self.text[..end]);
+        }
+        match self.domain() {
             Some(d) if !blank(d) => {
-                out.write_str(self.name.as_deref().unwrap_or(""))?;
+                out.write_str(self.name().unwrap_or(""))?;
                 out.write_char('@')?;
                 out.write_str(d)
             }
-            _ => out.write_str(self.name.as_deref().unwrap_or("")),
+            _ => out.write_str(self.name().unwrap_or("")),
         }
     }
 
     fn key_eq(&self, other: &Self) -> bool {
-        eq_ignore_case(self.name.as_deref(), other.name.as_deref())
-            && eq_ignore_case(self.domain.as_deref(), other.domain.as_deref())
+        eq_ignore_case(self.name(), other.name()) && eq_ignore_case(self.domain(), other.domain())
     }
 
     fn hash_into<H: Hasher>(&self, state: &mut H) {
-        hash_lower(self.name.as_deref(), state);
-        hash_lower(self.domain.as_deref(), state);
+        hash_lower(self.name(), state);
+        hash_lower(self.domain(), state);
     }
 }
 
 impl Node {
     /// Builds a node from its parts; blank name/domain count as absent, the instance is kept as given.
     pub fn new(name: Option<&str>, domain: Option<&str>, instance: Option<&str>) -> Self {
-        Self { identity: Identity::new(name, domain), instance: instance.map(str::to_owned) }
+        let (name, domain) = (non_blank(name), non_blank(domain));
+        let mut text = String::with_capacity(
+            name.map_or(0, str::len)
+                + domain.map_or(0, |d| d.len() + 1)
+                + instance.map_or(0, |i| i.len() + 1),
+        );
+        fn push(text: &mut String, part: &str) -> Range<usize> {
+            let start = text.len();
+            text.push_str(part);
+            start..text.len()
+        }
+        let name = name.map(|n| push(&mut text, n));
+        let domain = domain.map(|d| {
+            text.push('@');
+            push(&mut text, d)
+        });
+        let id_end = text.len();
+        let instance = instance.map(|i| {
+            text.push('/');
+            push(&mut text, i)
+        });
+        // The display is built from the same parts in the same order: it is this text.
+        let shown = Some(id_end);
+        Self {
+            identity: Identity { text: text.into(), name, domain, shown },
+            instance,
+            shown_whole: true,
+        }
     }
 
     /// The part before `@`, if any.
@@ -135,7 +203,7 @@ impl Node {
 
     /// Everything after the first `/` that follows the domain, if there was a `/`.
     pub fn instance(&self) -> Option<&str> {
-        self.instance.as_deref()
+        self.instance.clone().map(|r| &self.identity.text[r])
     }
 
     /// The identity of this node (the node without its instance).
@@ -150,9 +218,8 @@ impl Node {
 
     /// Returns this node with another instance.
     #[must_use]
-    pub fn with_instance(mut self, instance: Option<&str>) -> Self {
-        self.instance = instance.map(str::to_owned);
-        self
+    pub fn with_instance(self, instance: Option<&str>) -> Self {
+        Self::new(self.name(), self.domain(), instance)
     }
 
     /// True when name, domain and instance are all present and non-empty (C# `IsComplete`).
@@ -166,13 +233,62 @@ impl Node {
         if blank(s) {
             return Err(ParseError::invalid_node(s, "a node cannot be empty or blank"));
         }
-        let identity = Identity::parse_parts(s)?;
-        if identity.name.is_none() && identity.domain.as_deref().is_none_or(blank) {
+        let identity = Identity::parse_parts(Arc::from(s))?;
+        if identity.name.is_none() && identity.domain().is_none_or(blank) {
             // C# `Node.Parse("@")` dereferences a null identity string: reject it cleanly.
             return Err(ParseError::invalid_node(s, "a node needs a name or a domain"));
         }
-        let instance = instance_after(s, &identity).map(str::to_owned);
-        Ok(Self { identity, instance })
+        let text: &str = &identity.text;
+        let instance = instance_after(text, &identity).map(|i| span_of(text, i));
+        let shown_whole = identity.shown.is_some_and(|end| match &instance {
+            None => end == text.len(),
+            Some(i) => {
+                text.as_bytes().get(end) == Some(&b'/') && i.start == end + 1 && i.end == text.len()
+            }
+        });
+        Ok(Self { identity, instance, shown_whole })
+    }
+
+    fn write_to(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        if self.shown_whole {
+            return out.write_str(&self.identity.text);
+        }
+        self.identity.write_to(out)?;
+        if let Some(instance) = self.instance() {
+            out.write_str("/")?;
+            out.write_str(instance)?;
+        }
+        Ok(())
+    }
+
+    /// The displayed text without building it, when it is the node's own text.
+    fn shown(&self) -> Option<&str> {
+        self.shown_whole.then_some(&*self.identity.text)
+    }
+}
+
+impl Identity {
+    /// The displayed text without building it, when it is a slice of the identity's text.
+    fn shown(&self) -> Option<&str> {
+        self.shown.map(|end| &self.text[..end])
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("name", &self.name())
+            .field("domain", &self.domain())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("identity", &self.identity)
+            .field("instance", &self.instance())
+            .finish()
     }
 }
 
@@ -180,13 +296,13 @@ impl Node {
 /// `id` being the identity's text (`name`, or `name@domain` when the domain is not blank; see
 /// `Identity::write_to`), measured without writing it.
 fn instance_after<'a>(s: &'a str, identity: &Identity) -> Option<&'a str> {
-    let name = identity.name.as_deref().unwrap_or("");
-    let domain = identity.domain.as_deref().filter(|d| !blank(d));
     // Name and domain are substrings of `s`: ASCII when `s` is.
     if s.is_ascii() {
-        let id_len = name.len() + domain.map_or(0, |d| d.len() + 1);
+        let id_len = identity.shown_len();
         return (s.len() > id_len).then(|| &s[id_len + 1..]);
     }
+    let name = identity.name().unwrap_or("");
+    let domain = identity.domain().filter(|d| !blank(d));
     let units = |t: &str| t.encode_utf16().count();
     let id_units = units(name) + domain.map_or(0, |d| units(d) + 1);
     let s_units: usize = s.encode_utf16().count();
@@ -200,7 +316,8 @@ fn instance_after<'a>(s: &'a str, identity: &Identity) -> Option<&'a str> {
         }
         units += c.len_utf16();
     }
-    Some("")
+    // Within `s`, so that the caller can locate it.
+    Some(&s[s.len()..])
 }
 
 fn eq_ignore_case(a: Option<&str>, b: Option<&str>) -> bool {
@@ -244,8 +361,8 @@ fn hash_lower<H: Hasher>(s: Option<&str>, state: &mut H) {
 impl FromStr for Identity {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let identity = Self::parse_parts(s)?;
-        if identity.name.is_none() && identity.domain.as_deref().is_none_or(blank) {
+        let identity = Self::parse_parts(Arc::from(s))?;
+        if identity.name.is_none() && identity.domain().is_none_or(blank) {
             // `@`, blanks: nothing to display (C# `Identity.Parse` rejects blank text too).
             return Err(ParseError::invalid_node(s, "an identity needs a name or a domain"));
         }
@@ -268,12 +385,7 @@ impl fmt::Display for Identity {
 
 impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.identity.write_to(f)?;
-        if let Some(instance) = &self.instance {
-            f.write_str("/")?;
-            f.write_str(instance)?;
-        }
-        Ok(())
+        self.write_to(f)
     }
 }
 
@@ -292,8 +404,7 @@ impl Hash for Identity {
 
 impl PartialEq for Node {
     fn eq(&self, other: &Self) -> bool {
-        self.identity.key_eq(&other.identity)
-            && eq_ignore_case(self.instance.as_deref(), other.instance.as_deref())
+        self.identity.key_eq(&other.identity) && eq_ignore_case(self.instance(), other.instance())
     }
 }
 impl Eq for Node {}
@@ -301,13 +412,14 @@ impl Eq for Node {}
 impl Hash for Node {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.identity.hash_into(state);
-        hash_lower(self.instance.as_deref(), state);
+        hash_lower(self.instance(), state);
     }
 }
 
 impl From<Identity> for Node {
     fn from(identity: Identity) -> Self {
-        Self { identity, instance: None }
+        let shown_whole = identity.shown == Some(identity.text.len());
+        Self { identity, instance: None, shown_whole }
     }
 }
 
@@ -315,7 +427,10 @@ macro_rules! string_serde {
     ($ty:ty, $what:literal) => {
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(self)
+                match self.shown() {
+                    Some(text) => serializer.serialize_str(text),
+                    None => serializer.collect_str(self),
+                }
             }
         }
 
@@ -402,6 +517,9 @@ mod tests {
         assert_eq!(n.instance(), Some("/x"));
         let n: Node = "ñame@dömain/ínst".parse().unwrap();
         assert_eq!(n.instance(), Some("ínst"));
+        // An empty instance at the end of non-ASCII text (found by a differential run).
+        let n: Node = "ñame@dömain/".parse().unwrap();
+        assert_eq!((n.instance(), n.to_string().as_str()), (Some(""), "ñame@dömain/"));
     }
 
     #[test]
@@ -432,6 +550,49 @@ mod tests {
         let b: Node = format!("{}@example.com/x", long.to_lowercase()).parse().unwrap();
         assert_eq!(state.hash_one(&a), state.hash_one(&b));
         assert_ne!(state.hash_one(&ascii), state.hash_one(&a));
+    }
+
+    #[test]
+    fn built_and_parsed_nodes_display_and_compare_alike() {
+        for (name, domain, instance) in [
+            (Some("a"), Some("b.com"), Some("home")),
+            (Some("a"), None, Some("x")),
+            (None, Some("b.com"), None),
+            (Some("a@x"), Some("b/c"), Some("")),
+            (Some(" "), Some("b"), Some("i/j")),
+        ] {
+            let built = Node::new(name, domain, instance);
+            let shown = built.to_string();
+            assert_eq!(serde_json::to_string(&built).unwrap(), format!("{shown:?}"));
+            let mut by_parts = String::new();
+            by_parts.push_str(built.name().unwrap_or(""));
+            if let Some(d) = built.domain() {
+                by_parts.push('@');
+                by_parts.push_str(d);
+            }
+            assert_eq!(built.identity().to_string(), by_parts);
+            if let Some(i) = built.instance() {
+                by_parts.push('/');
+                by_parts.push_str(i);
+            }
+            assert_eq!(shown, by_parts);
+            assert_eq!(built.to_identity(), Identity::new(name, domain));
+            assert_eq!(Node::from(built.to_identity()).to_string(), built.identity().to_string());
+            let again = built.clone().with_instance(Some("other"));
+            assert_eq!(again.instance(), Some("other"));
+            assert_eq!(again.identity(), built.identity());
+        }
+        // Parsed text that does not display as itself keeps the C# display.
+        let quirky: Node = "a@b@c".parse().unwrap();
+        assert_eq!(serde_json::to_string(&quirky).unwrap(), "\"a@b/c\"");
+        assert_eq!(quirky.to_identity().to_string(), "a@b");
+        let blank_name: Node = " @b/x".parse().unwrap();
+        assert_eq!((blank_name.name(), blank_name.instance()), (None, Some("/x")));
+        assert_eq!(blank_name.to_string(), "@b//x");
+        assert_eq!(
+            format!("{:?}", "a@b/c".parse::<Node>().unwrap()),
+            r#"Node { identity: Identity { name: Some("a"), domain: Some("b") }, instance: Some("c") }"#
+        );
     }
 
     #[test]

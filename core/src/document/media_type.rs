@@ -1,6 +1,7 @@
 //! [`MediaType`]: the MIME type of a document (`type/subtype[+suffix]`).
 
 use std::{
+    borrow::Cow,
     fmt,
     hash::{Hash, Hasher},
     str::FromStr,
@@ -29,7 +30,8 @@ use crate::error::ParseError;
 /// ```
 #[derive(Clone, Debug)]
 pub struct MediaType {
-    text: String,
+    /// Borrowed for the common types (parsing `text/plain` allocates nothing).
+    text: Cow<'static, str>,
     slash: usize,
     plus: Option<usize>,
 }
@@ -47,7 +49,7 @@ impl MediaType {
 
     pub(crate) fn known(s: &'static str) -> Self {
         // invariant: only called with literal, well-formed media types (checked by tests).
-        s.parse().unwrap_or_else(|_| Self { text: s.to_owned(), slash: 0, plus: None })
+        s.parse().unwrap_or(Self { text: Cow::Borrowed(s), slash: 0, plus: None })
     }
 
     /// The top-level type (`application` in `application/json`).
@@ -93,6 +95,13 @@ impl FromStr for MediaType {
         let mut sub_parts = sub.split('+');
         let subtype = sub_parts.next().unwrap_or_default();
         let suffix = sub_parts.next();
+        if sub_parts.next().is_none() {
+            // Already canonical: a common type is not copied.
+            if let Some(known) = COMMON.iter().find(|k| **k == main) {
+                let plus = suffix.map(|_| ty.len() + 1 + subtype.len());
+                return Ok(Self { text: Cow::Borrowed(known), slash: ty.len(), plus });
+            }
+        }
         let mut text = String::with_capacity(main.len());
         text.push_str(ty);
         text.push('/');
@@ -103,9 +112,27 @@ impl FromStr for MediaType {
             text.push_str(suffix);
             at
         });
-        Ok(Self { text, slash: ty.len(), plus })
+        Ok(Self { text: Cow::Owned(text), slash: ty.len(), plus })
     }
 }
+
+/// Media types parsed without a copy of their text (exact spelling only).
+const COMMON: &[&str] = &[
+    "text/plain",
+    "application/json",
+    "application/vnd.lime.ping+json",
+    "application/vnd.lime.receipt+json",
+    "application/vnd.lime.presence+json",
+    "application/vnd.lime.chatstate+json",
+    "application/vnd.lime.account+json",
+    "application/vnd.lime.collection+json",
+    "application/vnd.lime.media-link+json",
+    "application/vnd.lime.web-link+json",
+    "application/vnd.lime.select+json",
+    "application/vnd.lime.contact+json",
+    "application/vnd.lime.location+json",
+    "application/vnd.lime.capability+json",
+];
 
 impl fmt::Display for MediaType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -187,6 +214,26 @@ mod tests {
         for bad in ["", "text", "a/b/c", "/x", "x/"] {
             let err = bad.parse::<MediaType>().unwrap_err();
             assert_eq!(err.kind(), "invalid_media_type", "{bad}");
+        }
+    }
+
+    #[test]
+    fn common_types_parse_like_any_other() {
+        for common in COMMON {
+            let mt: MediaType = common.parse().unwrap();
+            assert!(matches!(mt.text, Cow::Borrowed(_)), "{common}");
+            assert_eq!(mt.to_string(), *common);
+            let with_parameter: MediaType = format!("{common}; charset=utf-8").parse().unwrap();
+            assert!(matches!(with_parameter.text, Cow::Borrowed(_)), "{common}");
+            // Another spelling is copied and reads the same, ignoring case.
+            let upper: MediaType = common.to_ascii_uppercase().parse().unwrap();
+            assert!(matches!(upper.text, Cow::Owned(_)), "{common}");
+            assert_eq!(upper, mt);
+            assert_eq!(
+                (mt.r#type().len(), mt.subtype().len(), mt.suffix().map(str::len)),
+                (upper.r#type().len(), upper.subtype().len(), upper.suffix().map(str::len))
+            );
+            assert_eq!(mt.is_json(), upper.is_json());
         }
     }
 
