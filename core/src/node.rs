@@ -28,7 +28,6 @@
 use std::{
     fmt,
     hash::{Hash, Hasher},
-    ops::Range,
     str::FromStr,
     sync::Arc,
 };
@@ -46,10 +45,10 @@ use crate::error::ParseError;
 pub struct Identity {
     /// The text the parts point into (for an identity taken from a node, the node's text).
     text: Arc<str>,
-    name: Option<Range<usize>>,
-    domain: Option<Range<usize>>,
+    name: Option<Span>,
+    domain: Option<Span>,
     /// `Some(end)` when the displayed identity is exactly `text[..end]`.
-    shown: Option<usize>,
+    shown: Option<u32>,
 }
 
 /// `name@domain/instance`: one connected party (an identity plus the instance of its session).
@@ -60,7 +59,7 @@ pub struct Identity {
 #[derive(Clone, Default)]
 pub struct Node {
     identity: Identity,
-    instance: Option<Range<usize>>,
+    instance: Option<Span>,
     /// The displayed node is exactly the whole text.
     shown_whole: bool,
 }
@@ -73,16 +72,51 @@ fn non_blank(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !blank(s))
 }
 
-/// Where `part`, a subslice of `whole`, lies in it (an empty range at the end of `whole` for
+/// The longest text a node or identity has, in bytes (its parts are `u32` offsets, which keeps
+/// a `Node` at 64 bytes).
+const MAX_TEXT: usize = u32::MAX as usize;
+
+/// A part of a node's text, as byte offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// `start..end` of a text no longer than [`MAX_TEXT`].
+    fn new(start: usize, end: usize) -> Self {
+        let at = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+        Self { start: at(start), end: at(end) }
+    }
+
+    fn of(self, text: &str) -> &str {
+        text.get(self.start as usize..self.end as usize).unwrap_or_default()
+    }
+}
+
+/// Where `part`, a subslice of `whole`, lies in it (an empty span at the end of `whole` for
 /// anything else, which the callers never pass).
-fn span_of(whole: &str, part: &str) -> Range<usize> {
+fn span_of(whole: &str, part: &str) -> Span {
     let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
     if start <= whole.len() && part.len() <= whole.len() - start {
-        start..start + part.len()
+        Span::new(start, start + part.len())
     } else {
         debug_assert!(false, "{part:?} is not a slice of {whole:?}");
-        whole.len()..whole.len()
+        Span::new(whole.len(), whole.len())
     }
+}
+
+/// `part` cut (at a character boundary) to at most `max` bytes.
+fn at_most(part: &str, max: usize) -> &str {
+    if part.len() <= max {
+        return part;
+    }
+    let mut end = max;
+    while !part.is_char_boundary(end) {
+        end -= 1;
+    }
+    &part[..end]
 }
 
 impl Identity {
@@ -93,12 +127,12 @@ impl Identity {
 
     /// The part before `@`, if any.
     pub fn name(&self) -> Option<&str> {
-        self.name.clone().map(|r| &self.text[r])
+        self.name.map(|r| r.of(&self.text))
     }
 
     /// The part after `@` (up to the first `/`), if any.
     pub fn domain(&self) -> Option<&str> {
-        self.domain.clone().map(|r| &self.text[r])
+        self.domain.map(|r| r.of(&self.text))
     }
 
     /// Parses like C# `Identity.Parse`, which never fails on non-empty input. The parts point
@@ -107,6 +141,9 @@ impl Identity {
         let s: &str = &text;
         if s.is_empty() {
             return Err(ParseError::invalid_node(s, "an identity cannot be empty"));
+        }
+        if s.len() > MAX_TEXT {
+            return Err(ParseError::invalid_node(s, "a node cannot be longer than 4 GiB"));
         }
         let mut parts = s.split('@');
         let name = parts.next().filter(|p| !blank(p)).map(|p| span_of(s, p));
@@ -117,8 +154,8 @@ impl Identity {
         // Displayed as `name@domain` (or `name`): the text itself when the parts are laid out
         // that way from its start.
         // The domain may be blank after all (`a@/x`): it is not displayed then.
-        let domain_shown = domain.clone().filter(|d| !blank(&s[d.clone()]));
-        let shown = match (&name, &domain_shown) {
+        let domain_shown = domain.filter(|d| !blank(d.of(s)));
+        let shown = match (name, domain_shown) {
             (Some(n), Some(d)) if n.start == 0 && d.start == n.end + 1 => Some(d.end),
             (Some(n), None) if n.start == 0 => Some(n.end),
             (None, Some(d)) if d.start == 1 => Some(d.end),
@@ -136,7 +173,7 @@ impl Identity {
     /// Writes the C# `ToString()` form: `name` when the domain is blank, else `name@domain`.
     fn write_to(&self, out: &mut impl fmt::Write) -> fmt::Result {
         if let Some(end) = self.shown {
-            return out.write_str(&self.text[..end]);
+            return out.write_str(Span::new(0, end as usize).of(&self.text));
         }
         match self.domain() {
             Some(d) if !blank(d) => {
@@ -160,32 +197,36 @@ impl Identity {
 
 impl Node {
     /// Builds a node from its parts; blank name/domain count as absent, the instance is kept as given.
+    ///
+    /// Parts are cut to 1 GiB each (a node's text is at most 4 GiB).
     pub fn new(name: Option<&str>, domain: Option<&str>, instance: Option<&str>) -> Self {
-        let (name, domain) = (non_blank(name), non_blank(domain));
+        const PART: usize = MAX_TEXT / 4;
+        let name = non_blank(name).map(|n| at_most(n, PART));
+        let domain = non_blank(domain).map(|d| at_most(d, PART));
+        let instance = instance.map(|i| at_most(i, PART));
         let mut text = String::with_capacity(
             name.map_or(0, str::len)
                 + domain.map_or(0, |d| d.len() + 1)
                 + instance.map_or(0, |i| i.len() + 1),
         );
-        fn push(text: &mut String, part: &str) -> Range<usize> {
+        fn push(text: &mut String, part: &str) -> Span {
             let start = text.len();
             text.push_str(part);
-            start..text.len()
+            Span::new(start, text.len())
         }
         let name = name.map(|n| push(&mut text, n));
         let domain = domain.map(|d| {
             text.push('@');
             push(&mut text, d)
         });
-        let id_end = text.len();
+        let id_end = Span::new(0, text.len()).end;
         let instance = instance.map(|i| {
             text.push('/');
             push(&mut text, i)
         });
         // The display is built from the same parts in the same order: it is this text.
-        let shown = Some(id_end);
         Self {
-            identity: Identity { text: text.into(), name, domain, shown },
+            identity: Identity { text: text.into(), name, domain, shown: Some(id_end) },
             instance,
             shown_whole: true,
         }
@@ -203,7 +244,7 @@ impl Node {
 
     /// Everything after the first `/` that follows the domain, if there was a `/`.
     pub fn instance(&self) -> Option<&str> {
-        self.instance.clone().map(|r| &self.identity.text[r])
+        self.instance.map(|r| r.of(&self.identity.text))
     }
 
     /// The identity of this node (the node without its instance).
@@ -240,10 +281,13 @@ impl Node {
         }
         let text: &str = &identity.text;
         let instance = instance_after(text, &identity).map(|i| span_of(text, i));
-        let shown_whole = identity.shown.is_some_and(|end| match &instance {
-            None => end == text.len(),
+        let whole = Span::new(0, text.len()).end;
+        let shown_whole = identity.shown.is_some_and(|end| match instance {
+            None => end == whole,
             Some(i) => {
-                text.as_bytes().get(end) == Some(&b'/') && i.start == end + 1 && i.end == text.len()
+                text.as_bytes().get(end as usize) == Some(&b'/')
+                    && i.start == end + 1
+                    && i.end == whole
             }
         });
         Ok(Self { identity, instance, shown_whole })
@@ -270,7 +314,7 @@ impl Node {
 impl Identity {
     /// The displayed text without building it, when it is a slice of the identity's text.
     fn shown(&self) -> Option<&str> {
-        self.shown.map(|end| &self.text[..end])
+        self.shown.map(|end| Span::new(0, end as usize).of(&self.text))
     }
 }
 
@@ -418,7 +462,7 @@ impl Hash for Node {
 
 impl From<Identity> for Node {
     fn from(identity: Identity) -> Self {
-        let shown_whole = identity.shown == Some(identity.text.len());
+        let shown_whole = identity.shown.is_some_and(|end| end as usize == identity.text.len());
         Self { identity, instance: None, shown_whole }
     }
 }
@@ -593,6 +637,19 @@ mod tests {
             format!("{:?}", "a@b/c".parse::<Node>().unwrap()),
             r#"Node { identity: Identity { name: Some("a"), domain: Some("b") }, instance: Some("c") }"#
         );
+    }
+
+    #[test]
+    fn long_parts_are_cut_at_character_boundaries() {
+        assert_eq!(at_most("ñañ", 2), "ñ");
+        assert_eq!(at_most("ñañ", 3), "ña");
+        assert_eq!(at_most("abc", 5), "abc");
+        assert_eq!(Span::new(1, 3).of("abcd"), "bc");
+        // A span outside its text reads as empty rather than panicking.
+        assert_eq!(Span::new(3, 9).of("abcd"), "");
+        if cfg!(target_pointer_width = "64") {
+            assert_eq!(std::mem::size_of::<Node>(), 64);
+        }
     }
 
     #[test]
