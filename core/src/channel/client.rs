@@ -36,12 +36,13 @@ use std::{
 use bytes::Bytes;
 use futures_util::FutureExt;
 use tokio::{
-    sync::{mpsc, oneshot, watch},
+    sync::{oneshot, watch},
     task::JoinHandle,
     time::timeout,
 };
 
 use super::{
+    events::{events, EventReceiver, EventSender},
     ping::{PingAction, RemotePing},
     queue::{self, write_loop},
     ChannelCore, ChannelOptions, Role,
@@ -227,7 +228,7 @@ impl Shared {
 
 struct Running {
     out: queue::Sender,
-    events: tokio::sync::Mutex<mpsc::Receiver<ChannelEvent>>,
+    events: EventReceiver,
     ended: watch::Receiver<Option<Session>>,
     reader: JoinHandle<()>,
     writer: JoinHandle<()>,
@@ -420,7 +421,7 @@ impl ClientChannel {
         let (sender, receiver) = transport.split();
         let capacity = self.shared.options.buffer.max(1);
         let (out_tx, out_rx) = queue::queue(capacity);
-        let (event_tx, event_rx) = mpsc::channel(capacity);
+        let (event_tx, event_rx) = events(capacity);
         let (ended_tx, ended_rx) = watch::channel(None);
         let writer = tokio::spawn(write_loop(sender, out_rx));
         let reader = tokio::spawn(read_loop(
@@ -430,13 +431,8 @@ impl ClientChannel {
             event_tx,
             ended_tx,
         ));
-        self.running = Some(Running {
-            out: out_tx,
-            events: tokio::sync::Mutex::new(event_rx),
-            ended: ended_rx,
-            reader,
-            writer,
-        });
+        self.running =
+            Some(Running { out: out_tx, events: event_rx, ended: ended_rx, reader, writer });
     }
 
     fn running(&self) -> Result<&Running, Error> {
@@ -501,7 +497,7 @@ impl ClientChannel {
     /// The next event, or `None` once the channel has ended and every event was received.
     /// Safe to call from several tasks (they take turns).
     pub async fn receive(&self) -> Option<ChannelEvent> {
-        self.running.as_ref()?.events.lock().await.recv().await
+        self.running.as_ref()?.events.receive().await
     }
 
     /// Sends `finishing` and waits for the server's `finished` (or `failed`).
@@ -536,7 +532,7 @@ async fn read_loop(
     shared: Arc<Shared>,
     mut receiver: Box<dyn TransportReceiver>,
     out: queue::Sender,
-    events: mpsc::Sender<ChannelEvent>,
+    events: EventSender,
     ended: watch::Sender<Option<Session>>,
 ) {
     let mut ping =
@@ -586,11 +582,9 @@ async fn read_loop(
             }
             handled += 1;
         };
-        for event in pending.drain(..) {
-            if events.send(event).await.is_err() {
-                // The application dropped the channel.
-                return;
-            }
+        if events.send_all(&mut pending).await.is_err() {
+            // The application dropped the channel.
+            return;
         }
         if let Some(end) = end {
             // After the events that came before it.
@@ -622,7 +616,7 @@ const RECEIVE_BATCH: usize = 32;
 async fn handle_received(
     shared: &Shared,
     out: &queue::Sender,
-    events: &mpsc::Sender<ChannelEvent>,
+    events: &EventSender,
     pending: &mut Vec<ChannelEvent>,
     received: TransportResult<Option<Envelope>>,
 ) -> Result<Option<ChannelEvent>, ChannelEvent> {
@@ -641,11 +635,9 @@ async fn handle_received(
         }
     }
     if let Some((response, waiter)) = inbound.response {
-        for event in pending.drain(..) {
-            if events.send(event).await.is_err() {
-                // The application dropped the channel.
-                return Err(ChannelEvent::Closed { error: None });
-            }
+        if events.send_all(pending).await.is_err() {
+            // The application dropped the channel.
+            return Err(ChannelEvent::Closed { error: None });
         }
         // The waiter may have timed out and gone: nothing to do then.
         let _ = waiter.send(response);
