@@ -417,7 +417,87 @@ impl FromStr for Identity {
 impl FromStr for Node {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse_node(s)
+        memo::parse(s)
+    }
+}
+
+/// The nodes each thread parsed last, so that the same text (the `from` and `to` of every
+/// envelope of a conversation) is parsed once and then shared: a hit costs a comparison and
+/// a reference count instead of a parse and an allocation. Parsing is a pure function of the
+/// text, so a hit returns exactly what parsing would.
+mod memo {
+    use std::cell::RefCell;
+
+    use super::{Node, ParseError};
+
+    /// Nodes remembered per thread.
+    const SLOTS: usize = 8;
+    /// Longer text is parsed every time rather than kept alive by the memo.
+    const MAX_LEN: usize = 256;
+
+    struct Memo {
+        nodes: [Option<Node>; SLOTS],
+        /// The slot the next miss replaces.
+        next: usize,
+    }
+
+    thread_local! {
+        static MEMO: RefCell<Memo> = const {
+            RefCell::new(Memo { nodes: [const { None }; SLOTS], next: 0 })
+        };
+    }
+
+    pub(super) fn parse(s: &str) -> Result<Node, ParseError> {
+        if s.len() > MAX_LEN {
+            return Node::parse_node(s);
+        }
+        let hit = MEMO.with(|memo| {
+            let memo = memo.try_borrow().ok()?;
+            memo.nodes.iter().flatten().find(|n| &*n.identity.text == s).cloned()
+        });
+        if let Some(node) = hit {
+            return Ok(node);
+        }
+        let node = Node::parse_node(s)?;
+        MEMO.with(|memo| {
+            if let Ok(mut memo) = memo.try_borrow_mut() {
+                let slot = memo.next;
+                memo.nodes[slot] = Some(node.clone());
+                memo.next = (slot + 1) % SLOTS;
+            }
+        });
+        Ok(node)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_remembered_node_is_the_parsed_node() {
+            for text in ["a@b.com/x", "a@b@c", "\u{3000}@b/x", "ñame@dömain/", "name/inst", "A@B/C"]
+            {
+                let first: Node = text.parse().unwrap();
+                let again: Node = text.parse().unwrap();
+                let fresh = Node::parse_node(text).unwrap();
+                for n in [&first, &again] {
+                    assert_eq!(
+                        (n.name(), n.domain(), n.instance(), n.to_string()),
+                        (fresh.name(), fresh.domain(), fresh.instance(), fresh.to_string()),
+                        "{text}"
+                    );
+                }
+            }
+            // Errors are not remembered, and more texts than slots still parse right.
+            assert!("@".parse::<Node>().is_err());
+            assert!("@".parse::<Node>().is_err());
+            for i in 0..3 * SLOTS {
+                let text = format!("n{i}@d/i{}", i % 5);
+                assert_eq!(text.parse::<Node>().unwrap().to_string(), text);
+            }
+            let long = format!("{}@d/x", "a".repeat(MAX_LEN));
+            assert_eq!(long.parse::<Node>().unwrap().to_string(), long);
+        }
     }
 }
 
