@@ -399,9 +399,10 @@ impl Wire {
             WsState::Done => return Ok(if peer_closed { Next::Ended } else { Next::NeedMore }),
         };
         loop {
-            let payload = match ws.read() {
-                Ok(WsMessage::Text(text)) => Bytes::from(text),
-                Ok(WsMessage::Binary(bytes)) => bytes,
+            let parsed = match ws.read() {
+                // A text frame is UTF-8 (tungstenite checked): its strings are not checked again.
+                Ok(WsMessage::Text(text)) => envelope_from_payload(text.as_bytes(), Some(&text)),
+                Ok(WsMessage::Binary(bytes)) => envelope_from_payload(&bytes, None),
                 Ok(WsMessage::Close(_)) => return Ok(Next::Ended),
                 Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_)) => continue,
                 Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -414,7 +415,7 @@ impl Wire {
                 ) => return Ok(Next::Ended),
                 Err(e) => return Err(ws_error(e, max)),
             };
-            if let Some(envelope) = envelope_from_payload(&payload)? {
+            if let Some(envelope) = parsed? {
                 return Ok(Next::Envelope(envelope));
             }
         }

@@ -203,7 +203,7 @@ impl Envelope {
 impl FromStr for Envelope {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse::from_slice(s.as_bytes())
+        parse::from_str(s)
     }
 }
 

@@ -27,7 +27,18 @@ use crate::{
 };
 
 pub(super) fn from_slice(bytes: &[u8]) -> Result<Envelope, ParseError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    read_envelope(serde_json::Deserializer::from_slice(bytes))
+}
+
+/// [`from_slice`] for text already known to be UTF-8 (a WebSocket text frame, a `&str`): the
+/// strings in it are not validated again.
+pub(super) fn from_str(text: &str) -> Result<Envelope, ParseError> {
+    read_envelope(serde_json::Deserializer::from_str(text))
+}
+
+fn read_envelope<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+) -> Result<Envelope, ParseError> {
     let result = de.deserialize_map(EnvelopeVisitor).map_err(|e| ParseError::from_json(&e))?;
     de.end().map_err(|e| ParseError::from_json(&e))?;
     result
@@ -370,7 +381,17 @@ impl<'de> Visitor<'de> for RoutableVisitor {
 /// read as a `Value` would read it). Accepts and refuses exactly what [`from_slice`] does, with
 /// the same error for the same input.
 pub(super) fn from_slice_routable(bytes: &[u8]) -> Result<Routable, ParseError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    read_routable(serde_json::Deserializer::from_slice(bytes))
+}
+
+/// [`from_slice_routable`] for text already known to be UTF-8.
+pub(super) fn from_str_routable(text: &str) -> Result<Routable, ParseError> {
+    read_routable(serde_json::Deserializer::from_str(text))
+}
+
+fn read_routable<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+) -> Result<Routable, ParseError> {
     let result = de.deserialize_map(RoutableVisitor).map_err(|e| ParseError::from_json(&e))?;
     de.end().map_err(|e| ParseError::from_json(&e))?;
     result

@@ -45,7 +45,21 @@ impl Received {
     /// # Ok::<(), lime::ParseError>(())
     /// ```
     pub fn from_bytes(bytes: Bytes) -> Result<Self, ParseError> {
-        Ok(match parse::from_slice_routable(&bytes)? {
+        let routable = parse::from_slice_routable(&bytes)?;
+        Ok(Self::new(routable, bytes))
+    }
+
+    /// [`from_bytes`](Self::from_bytes) for `bytes` that hold `text` (a WebSocket text frame,
+    /// already checked to be UTF-8), without checking the strings in it again.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+    pub(crate) fn from_text(bytes: Bytes, text: &str) -> Result<Self, ParseError> {
+        debug_assert_eq!(bytes.as_ref(), text.as_bytes());
+        let routable = parse::from_str_routable(text)?;
+        Ok(Self::new(routable, bytes))
+    }
+
+    fn new(routable: Routable, bytes: Bytes) -> Self {
+        match routable {
             Routable::Envelope(envelope) => Self::Envelope(envelope),
             Routable::Message { header, content } => Self::Message(RoutableMessage {
                 id: header.id,
@@ -55,7 +69,7 @@ impl Received {
                 content,
                 bytes,
             }),
-        })
+        }
     }
 }
 
@@ -139,6 +153,18 @@ mod tests {
             "[]",
         ] {
             let full = Envelope::from_slice(json.as_bytes());
+            // Text known to be UTF-8 reads exactly as bytes do.
+            let bytes = Bytes::copy_from_slice(json.as_bytes());
+            match (Received::from_text(bytes, json), read(json)) {
+                (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{json}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{json}"),
+                (a, b) => panic!("{json}: {a:?} vs {b:?}"),
+            }
+            match (json.parse::<Envelope>(), &full) {
+                (Ok(a), Ok(b)) => assert_eq!(&a, b, "{json}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{json}"),
+                (a, b) => panic!("{json}: {a:?} vs {b:?}"),
+            }
             match (read(json), full) {
                 (Ok(Received::Envelope(e)), Ok(f)) => assert_eq!(e, f, "{json}"),
                 (Ok(Received::Message(m)), Ok(Envelope::Message(f))) => {

@@ -130,13 +130,22 @@ impl Iterator for EnvelopeMessages {
 }
 
 /// The envelope in a received WebSocket payload; `None` for an empty or whitespace-only one.
-pub(crate) fn envelope_from_payload(payload: &[u8]) -> TransportResult<Option<Envelope>> {
+///
+/// `text` is the payload of a text frame (tungstenite checked it is UTF-8), so its strings are
+/// not checked again; binary frames are read as bytes.
+pub(crate) fn envelope_from_payload(
+    payload: &[u8],
+    text: Option<&str>,
+) -> TransportResult<Option<Envelope>> {
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    Envelope::from_slice(payload)
-        .map(Some)
-        .map_err(|error| TransportError::Frame(FrameError::Invalid { offset: 0, error }))
+    match text {
+        Some(text) => text.parse(),
+        None => Envelope::from_slice(payload),
+    }
+    .map(Some)
+    .map_err(|error| TransportError::Frame(FrameError::Invalid { offset: 0, error }))
 }
 
 /// [`envelope_from_payload`] for forwarding: a message read only as far as routing needs (see
@@ -144,13 +153,18 @@ pub(crate) fn envelope_from_payload(payload: &[u8]) -> TransportResult<Option<En
 #[cfg(feature = "websocket")]
 pub(crate) fn routable_from_payload(
     payload: &Bytes,
+    text: Option<&str>,
 ) -> TransportResult<Option<crate::envelope::Received>> {
+    use crate::envelope::Received;
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    crate::envelope::Received::from_bytes(payload.clone())
-        .map(Some)
-        .map_err(|error| TransportError::Frame(FrameError::Invalid { offset: 0, error }))
+    match text {
+        Some(text) => Received::from_text(payload.clone(), text),
+        None => Received::from_bytes(payload.clone()),
+    }
+    .map(Some)
+    .map_err(|error| TransportError::Frame(FrameError::Invalid { offset: 0, error }))
 }
 
 /// Where a `ws://` or `wss://` URI leads: the upgrade request (with the `lime` sub-protocol),

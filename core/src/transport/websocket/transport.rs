@@ -97,7 +97,7 @@ async fn receive_from<S, T>(
     max: usize,
     mut last: Option<&mut Option<Bytes>>,
     close: &CloseReason,
-    parse: fn(&Bytes) -> TransportResult<Option<T>>,
+    parse: fn(&Bytes, Option<&str>) -> TransportResult<Option<T>>,
 ) -> TransportResult<Option<T>>
 where
     S: Stream<Item = Result<WsMessage, WsError>> + Unpin + Send,
@@ -106,7 +106,7 @@ where
         return Ok(None);
     }
     loop {
-        let payload = match stream.next().await {
+        let (payload, text) = match stream.next().await {
             None => {
                 *done = true;
                 return Ok(None);
@@ -121,8 +121,10 @@ where
                 close.record(&e);
                 return Err(ws_error(e, max));
             }
-            Some(Ok(WsMessage::Text(text))) => Bytes::from(text),
-            Some(Ok(WsMessage::Binary(bytes))) => bytes,
+            // The text stays beside its bytes (a shared reference, no copy) so that it is not
+            // checked for UTF-8 twice.
+            Some(Ok(WsMessage::Text(text))) => (Bytes::from(text.clone()), Some(text)),
+            Some(Ok(WsMessage::Binary(bytes))) => (bytes, None),
             Some(Ok(WsMessage::Close(frame))) => {
                 tracing::debug!(?frame, "WebSocket closed by the peer");
                 *done = true;
@@ -131,7 +133,7 @@ where
             // tungstenite answers pings itself; pongs and raw frames carry no envelope.
             Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
         };
-        let parsed = parse(&payload);
+        let parsed = parse(&payload, text.as_ref().map(|t| t.as_str()));
         if parsed.is_err() {
             close.set(CloseCode::Invalid);
         }
@@ -395,6 +397,6 @@ impl TransportReceiver for WebSocketReceiver {
     }
 }
 
-fn envelope_payload(payload: &Bytes) -> TransportResult<Option<Envelope>> {
-    envelope_from_payload(payload)
+fn envelope_payload(payload: &Bytes, text: Option<&str>) -> TransportResult<Option<Envelope>> {
+    envelope_from_payload(payload, text)
 }
