@@ -19,6 +19,7 @@ __all__ = [
     "LoopConnection",
     "Server",
     "_shutdown",
+    "_reseed_ids",
 ]
 
 __version__: str
@@ -186,6 +187,15 @@ class LoopConnection:
         response resolves completion (an asyncio future), which fails with
         asyncio.TimeoutError after timeout seconds (None or <= 0: no timeout here). Nothing is
         registered when it raises (errors as send and register_command)."""
+    def request(
+        self, command: Any, timeout: Optional[float] = None
+    ) -> Optional[Tuple[str, Awaitable[Any]]]:
+        """Reads an exact lime_python Command request from its attributes, registers and sends
+        it in one call; returns (id, future), the future (of the connection's loop) resolved
+        with the response or failing with asyncio.TimeoutError after timeout seconds. None,
+        with nothing registered, for a command it does not take as it is (status, reason or
+        timeout set, extra attributes, values that are not plain text, a document the core
+        would rewrite): send it the general way. Errors as request_with."""
     def send(self, envelope: Union[Dict[str, Any], str]) -> None:
         """Sends one envelope (a wire dict or JSON text). Raises ConnectionClosedError when
         closed, EnvelopeParseError for invalid envelopes, ChannelStateError in the wrong state,
@@ -275,6 +285,10 @@ class Server:
     @property
     def session_count(self) -> int: ...
     def shutdown(self) -> Awaitable[None]: ...
+
+def _reseed_ids() -> None:
+    """Makes the next envelope id draw a new random base (registered with
+    os.register_at_fork for forked children)."""
 
 def _shutdown() -> None:
     """Stops the tokio runtime of the Server, if one was started (registered with atexit)."""

@@ -325,6 +325,17 @@ class NativeTransport(Transport):
             self.on_error(error)
             raise
 
+    def _request_object(self, command, timeout: Optional[float]):
+        """``process_command_async``'s fastest path: the native connection reads the exact
+        ``Command`` object, registers and sends it and makes the future its response (or
+        ``asyncio.TimeoutError`` after ``timeout`` seconds) completes; returns
+        ``(id, future)``, or None for a command it does not take as it is."""
+        try:
+            return self._connection.request(command, timeout)
+        except ConnectionClosedError as error:
+            self.on_error(error)
+            raise
+
     def _send_text(self, wire: dict) -> None:
         """Sends a wire dict the channel checked with the core, as ``json.dumps`` writes it
         (for documents the core would rewrite)."""

@@ -413,3 +413,89 @@ async def test_a_closed_transport_and_its_connection_are_collected():
         assert [ref() for ref in refs] == [None, None]
     finally:
         await server.stop()
+
+
+UUID_V4 = r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
+
+
+@pytest.mark.asyncio
+async def test_a_command_request_object_is_read_natively_or_left_to_the_general_path(lime_serve):
+    import re
+
+    from lime_python import Command
+
+    server = lime_serve()
+    transport = TcpTransport()
+    channel = ClientChannel(transport)
+    await asyncio.wait_for(transport.open_async(server.tcp[0]), TIMEOUT)
+    await asyncio.wait_for(channel.establish_session_async(
+        'none', 'none', 'req@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+    connection = transport.connection
+
+    # read from the object: an id is given, the future resolves with the response object
+    command_id, future = connection.request(Command('get', '/ping'), 5)
+    assert re.match(UUID_V4, command_id), command_id
+    response = await asyncio.wait_for(future, TIMEOUT)
+    assert (type(response), response.status, response.id) == (Command, 'success', command_id)
+
+    # its own id is kept
+    command_id, future = connection.request(Command('get', '/ping', id='mine-1'), 5)
+    assert command_id == 'mine-1'
+    assert (await asyncio.wait_for(future, TIMEOUT)).id == 'mine-1'
+
+    # what to_json would write differently is not taken: nothing is registered or sent
+    extra = Command('get', '/ping')
+    extra.custom_header = 'x'  # to_json writes it as customHeader
+    not_plain = Command('get', '/ping', metadata={'n': 1})
+    rewritten = Command('set', '/x', type_n='text/plain', resource=42)
+    for command in (extra, not_plain, rewritten, Command('get', '/ping', status='success')):
+        assert connection.request(command, 5) is None
+    assert connection.pending_output == 0
+
+    # through the channel, both paths answer (the general path sends the extra attribute)
+    assert (await channel.process_command_async(Command('get', '/ping'), 5)).status == 'success'
+    assert (await channel.process_command_async(extra, 5)).status == 'success'
+    assert re.match(UUID_V4, extra.id), extra.id
+    await asyncio.wait_for(channel.send_finishing_session_async(), TIMEOUT)
+
+
+def test_envelope_ids_are_uuid_v4_and_a_forked_child_counts_from_its_own_base(lime_serve):
+    import re
+
+    server = lime_serve()
+    code = textwrap.dedent('''
+        import asyncio, json, os, sys
+        from lime_python import ClientChannel, GuestAuthentication, Message, TcpTransport
+
+        async def one_id():
+            transport = TcpTransport()
+            channel = ClientChannel(transport)
+            await asyncio.wait_for(transport.open_async(sys.argv[1]), 10)
+            await asyncio.wait_for(channel.establish_session_async(
+                'none', 'none', 'ids@example.com', GuestAuthentication(), f'p{os.getpid()}'), 10)
+            message = Message('text/plain', 'x', to='nobody@example.com')
+            channel.send_message(message)
+            await asyncio.wait_for(channel.send_finishing_session_async(), 10)
+            return message.id
+
+        first = asyncio.run(one_id())
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            os.write(write, asyncio.run(one_id()).encode())
+            os._exit(0)
+        os.close(write)
+        os.waitpid(pid, 0)
+        child = os.read(read, 100).decode()
+        print(json.dumps({'first': first, 'child': child, 'again': asyncio.run(one_id())}))
+    ''')
+    done = subprocess.run([sys.executable, '-c', code, server.tcp[0]], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    ids = json.loads(done.stdout.strip().splitlines()[-1])
+    assert all(re.match(UUID_V4, i) for i in ids.values()), ids
+    assert len(set(ids.values())) == 3, ids
+    # the parent counts from one random base (the upper 64 bits stay), the child drew another
+    assert ids['first'][:18] == ids['again'][:18], ids
+    assert ids['child'][:18] != ids['first'][:18], ids

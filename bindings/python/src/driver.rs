@@ -31,14 +31,14 @@ use pyo3::{
     gc::PyVisit,
     intern,
     prelude::*,
-    types::{PyByteArray, PyBytes, PyDict, PyList, PySlice, PyString, PyTuple},
+    types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple},
     PyTraverseError,
 };
 
 use crate::{
     channel::{credentials, negotiation, parse_opt_node, to_py_env, ChannelCore},
     convert::{envelope_from_py, envelope_to_py, received_to_py},
-    errors,
+    errors, ids,
 };
 
 /// The default bound of what may wait for the peer (asyncio's write buffer plus the
@@ -411,6 +411,32 @@ impl LoopConnection {
         Self::flush(slf)
     }
 
+    /// Registers a command request with the connection and writes it (an id given when it has
+    /// none); its response or timeout completes `completion`. Returns the id.
+    fn send_request(
+        &self,
+        py: Python<'_>,
+        mut command: lime::Command,
+        timeout: Option<Duration>,
+        completion: Py<PyAny>,
+    ) -> PyResult<String> {
+        if command.id.as_deref().is_none_or(str::is_empty) {
+            command.id = Some(ids::new_id());
+        }
+        let id = command.id.clone().unwrap_or_default();
+        let mut s = self.lock();
+        if s.registered.contains_key(&id)
+            || s.by_id.contains_key(&id)
+            || s.verbatim.contains_key(&id)
+        {
+            return Err(PyValueError::new_err(lime::CommandError::DuplicateId(id).to_string()));
+        }
+        let token = s.conn.send_command(command, timeout).map_err(|e| errors::from_core(py, &e))?;
+        s.by_id.insert(id.clone(), token.0);
+        s.commands.insert(token.0, (id.clone(), completion));
+        Ok(id)
+    }
+
     fn forget(&self, token: CommandToken) -> Option<Py<PyAny>> {
         let mut s = self.lock();
         let (id, future) = s.commands.remove(&token.0)?;
@@ -457,7 +483,7 @@ impl LoopConnection {
             let mut s = this.lock();
             let ids = s.conn.channel_options_mut().ids;
             if env.id().is_none() && wants_id(&env, ids) {
-                env.set_id(Some(channel::new_id()));
+                env.set_id(Some(ids::new_id()));
             }
             let id = env.id().map(str::to_owned);
             let registered = match (&env, &id) {
@@ -714,16 +740,14 @@ impl LoopConnection {
         let Some(buffer) = this.read_buffer.get() else {
             return Err(PyValueError::new_err("buffer_updated before get_buffer"));
         };
-        // The bytes read, copied out through a slice of exactly their size (a small object,
-        // unlike the 256 KiB one per read it replaces).
-        let end = nbytes.min(buffer.bind(py).len());
-        let chunk = buffer.bind(py).as_any().get_item(PySlice::new(
-            py,
-            0,
-            isize::try_from(end).unwrap_or(isize::MAX),
-            1,
-        ))?;
-        let now_ready = this.receive(&chunk.cast::<PyByteArray>()?.to_vec());
+        let buffer = buffer.bind(py);
+        // SAFETY: the bytes are read in place while the GIL is held and no Python code runs
+        // (`receive` is Rust only), so nothing can resize or free the bytearray meanwhile.
+        #[allow(unsafe_code)] // see the SAFETY note
+        let now_ready = unsafe {
+            let bytes = buffer.as_bytes();
+            this.receive(&bytes[..nbytes.min(bytes.len())])
+        };
         Self::received(slf, now_ready)
     }
 
@@ -842,27 +866,35 @@ impl LoopConnection {
         this.check_room(py)?;
         let timeout =
             timeout.and_then(|t| Duration::try_from_secs_f64(t).ok()).filter(|t| !t.is_zero());
-        let id = {
-            let mut s = this.lock();
-            let scratch = s.scratch();
-            let command =
-                scratch.register_command(command, ()).map_err(|e| errors::from_core(py, &e))?;
-            scratch.drain_pending();
-            let id = command.id.clone().unwrap_or_default();
-            if s.registered.contains_key(&id)
-                || s.by_id.contains_key(&id)
-                || s.verbatim.contains_key(&id)
-            {
-                return Err(PyValueError::new_err(lime::CommandError::DuplicateId(id).to_string()));
-            }
-            let token =
-                s.conn.send_command(command, timeout).map_err(|e| errors::from_core(py, &e))?;
-            s.by_id.insert(id.clone(), token.0);
-            s.commands.insert(token.0, (id.clone(), completion));
-            id
-        };
+        let id = this.send_request(py, command, timeout, completion)?;
         Self::flush_send(slf)?;
         Ok(id)
+    }
+
+    /// `process_command_async`'s path for an exact lime-python `Command` request: reads its
+    /// attributes (no `to_json` dict), registers and sends it in one call, and returns
+    /// `(id, future)`: the future, made here on the connection's loop, is resolved with the
+    /// response or fails with `TimeoutError` after `timeout` seconds (None or not above zero:
+    /// no timeout here). Returns None, registering nothing, for a command this path does not
+    /// take as it is (a status, reason or `timeout` set, attributes beyond `Command`'s, a
+    /// value that is not plain text, a document the core would rewrite): the caller sends it
+    /// the general way, which reports what is wrong with it.
+    #[pyo3(signature = (command, timeout = None))]
+    fn request<'py>(
+        slf: &Bound<'py, Self>,
+        command: &Bound<'py, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<(String, Py<PyAny>)>> {
+        let py = slf.py();
+        let this = slf.get();
+        let Some(command) = command_from_object(py, command)? else { return Ok(None) };
+        this.check_room(py)?;
+        let timeout =
+            timeout.and_then(|t| Duration::try_from_secs_f64(t).ok()).filter(|t| !t.is_zero());
+        let future = this.event_loop.call_method0(py, intern!(py, "create_future"))?;
+        let id = this.send_request(py, command, timeout, future.clone_ref(py))?;
+        Self::flush_send(slf)?;
+        Ok(Some((id, future)))
     }
 
     /// Sends one envelope (a wire dict or JSON text).
@@ -1142,6 +1174,10 @@ impl LoopConnection {
         let Envelope::Command(cmd) = envelope_from_py(py, command)? else {
             return Err(PyValueError::new_err("not a command"));
         };
+        let mut cmd = cmd;
+        if cmd.id.as_deref().is_none_or(str::is_empty) {
+            cmd.id = Some(ids::new_id());
+        }
         let mut s = self.lock();
         let scratch = s.scratch();
         let cmd = scratch.register_command(cmd, ()).map_err(|e| errors::from_core(py, &e))?;
@@ -1318,6 +1354,110 @@ pub(crate) fn message_from_object(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyR
         to: a.node(intern!(py, "to"))?,
         metadata,
         content,
+    }))
+}
+
+/// The attributes `Command.__init__` sets: a command whose `__dict__` holds other keys is
+/// not read natively (`to_json` would write them).
+const COMMAND_ATTRIBUTES: usize = 12;
+
+/// Reads an exact lime-python `Command` request as the core's command, when it is one the
+/// native request path takes as it is (see `LoopConnection.request`); None otherwise.
+fn command_from_object(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Option<lime::Command>> {
+    let dict = obj.getattr(intern!(py, "__dict__"))?;
+    let a = Attrs { py, dict: dict.cast::<PyDict>()? };
+    if a.dict.len() != COMMAND_ATTRIBUTES {
+        return Ok(None);
+    }
+    for key in [intern!(py, "status"), intern!(py, "reason"), intern!(py, "timeout")] {
+        if a.get(key)?.is_some() {
+            return Ok(None);
+        }
+    }
+    // Plain text only, read as the dict path reads it; anything else goes that way.
+    let plain = |key: &Bound<'_, PyString>| -> PyResult<Result<Option<String>, ()>> {
+        match a.get(key)? {
+            None => Ok(Ok(None)),
+            Some(v) => match v.cast::<PyString>() {
+                Ok(s) => Ok(Ok(Some(s.to_cow()?.into_owned()))),
+                Err(_) => Ok(Err(())),
+            },
+        }
+    };
+    let Ok(Some(method_text)) = plain(intern!(py, "method"))? else { return Ok(None) };
+    let Ok(method) = method_text.parse::<CommandMethod>() else { return Ok(None) };
+    if method.as_str() != method_text {
+        return Ok(None);
+    }
+    let uri = match plain(intern!(py, "uri"))? {
+        Ok(None) => None,
+        Ok(Some(text)) => match text.parse::<lime::LimeUri>() {
+            Ok(uri) if uri.as_str() == text => Some(uri),
+            _ => return Ok(None),
+        },
+        Err(()) => return Ok(None),
+    };
+    let resource = match (plain(intern!(py, "type_n"))?, a.get(intern!(py, "resource"))?) {
+        (_, None) => None,
+        (Ok(Some(ty)), Some(value)) => {
+            let Ok(media_type) = ty.parse::<lime::MediaType>() else { return Ok(None) };
+            // the core writes a non-JSON media type's document as a string: other values
+            // go the way that keeps them as json.dumps writes them
+            if !media_type.is_json() && !value.is_instance_of::<PyString>() {
+                return Ok(None);
+            }
+            match crate::convert::from_py(&value) {
+                Ok(value) => Some(lime::Document::new(media_type, value)),
+                Err(_) => return Ok(None),
+            }
+        }
+        _ => return Ok(None),
+    };
+    let node = |key: &Bound<'_, PyString>| -> PyResult<Result<Option<lime::Node>, ()>> {
+        Ok(match plain(key)? {
+            Ok(None) => Ok(None),
+            Ok(Some(text)) => text.parse::<lime::Node>().map(Some).map_err(drop),
+            Err(()) => Err(()),
+        })
+    };
+    let (Ok(from), Ok(to), Ok(pp)) =
+        (node(intern!(py, "from_n"))?, node(intern!(py, "to"))?, node(intern!(py, "pp"))?)
+    else {
+        return Ok(None);
+    };
+    let id = match a.get(intern!(py, "id"))? {
+        None => None,
+        Some(v) => match v.cast::<PyString>() {
+            Ok(s) => Some(s.to_cow()?.into_owned()),
+            Err(_) => return Ok(None),
+        },
+    };
+    let metadata = match a.get(intern!(py, "metadata"))? {
+        None => None,
+        Some(v) => {
+            let Ok(map) = v.cast::<PyDict>() else { return Ok(None) };
+            let mut metadata = lime::Metadata::new();
+            for (key, value) in map.iter() {
+                let (Ok(key), Ok(value)) = (key.cast::<PyString>(), value.cast::<PyString>())
+                else {
+                    return Ok(None);
+                };
+                metadata.insert(key.to_cow()?.into_owned(), value.to_cow()?.into_owned());
+            }
+            Some(metadata)
+        }
+    };
+    Ok(Some(lime::Command {
+        id,
+        from,
+        pp,
+        to,
+        metadata,
+        uri,
+        method,
+        status: CommandStatus::Pending,
+        resource,
+        reason: None,
     }))
 }
 

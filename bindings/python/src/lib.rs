@@ -13,6 +13,7 @@ mod codec;
 mod convert;
 mod driver;
 mod errors;
+mod ids;
 mod runtime;
 mod server;
 
@@ -33,6 +34,12 @@ fn _lime(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<channel::Inbound>()?;
     m.add_class::<driver::LoopConnection>()?;
     m.add_class::<server::Server>()?;
+    // A forked child counts its envelope ids from a base of its own (see `ids`).
+    let reseed = wrap_pyfunction!(ids::_reseed_ids, m)?;
+    m.add_function(reseed.clone())?;
+    let kwargs = pyo3::types::PyDict::new(m.py());
+    kwargs.set_item("after_in_child", reseed)?;
+    m.py().import("os")?.call_method("register_at_fork", (), Some(&kwargs))?;
     let shutdown = wrap_pyfunction!(runtime::_shutdown, m)?;
     m.add_function(shutdown.clone())?;
     m.py().import("atexit")?.call_method1("register", (shutdown,))?;

@@ -148,10 +148,11 @@ class Channel(
             return
         self._send_verbatim(envelope, data, native)
 
-    def _native_request(self, command: Command, request: dict) -> bool:
+    def _native_request(self, command: Command, request: dict = None) -> bool:
         """True when ``process_command_async`` may register and send ``command`` in one native
-        call: an exact ``Command`` whose JSON form the core keeps as it is, on an open native
-        transport whose ``send`` (and this channel's ``send_command``) nobody replaced."""
+        call: an exact ``Command`` (whose JSON form, ``request`` when given, the core keeps as it
+        is) on an open native transport whose ``send`` (and this channel's ``send_command``)
+        nobody replaced."""
         transport = self.transport
         return (type(command) is Command  # noqa: E721 (subclasses may change their JSON form)
                 and getattr(transport, '_request_with', None) is not None
@@ -161,7 +162,7 @@ class Channel(
                 and type(transport).send is _native_send()
                 and not transport.is_trace_enabled
                 and transport.is_open
-                and _documents.rewritten(request) is None)
+                and (request is None or _documents.rewritten(request) is None))
 
     def _send_verbatim(self, envelope: Envelope, data: dict, native: bool, error=None) -> None:
         """Sends an envelope whose document the core would rewrite (or cannot hold) as
@@ -194,18 +195,27 @@ class Channel(
         ``CommandTimeoutError`` (a ``TimeoutError`` / ``asyncio.TimeoutError``) after
         ``timeout`` seconds, with ``command.timeout`` set to True.
         """
-        loop = get_running_loop()
-        future = loop.create_future()
-        request = command.to_json()
-        transport = self.transport
         sent = False
-        if self._native_request(command, request):
-            try:
-                # registered and sent in one native call, the timeout kept by the connection
-                command_id = transport._request_with(self._core, request, future, timeout)
+        loop = None
+        if self._native_request(command):
+            # read from the object, registered and sent in one native call, the future made
+            # there and the timeout kept by the connection (None: the general path below)
+            native = self.transport._request_object(command, timeout)
+            if native is not None:
+                command_id, future = native
                 sent = True
-            except TypeError:  # a resource the core cannot hold: the general path below
-                pass
+        if not sent:
+            loop = get_running_loop()
+            future = loop.create_future()
+            request = command.to_json()
+            transport = self.transport
+            if self._native_request(command, request):
+                try:
+                    # registered and sent in one native call, the timeout kept by the connection
+                    command_id = transport._request_with(self._core, request, future, timeout)
+                    sent = True
+                except TypeError:  # a resource the core cannot hold: the general path below
+                    pass
         if not sent:
             try:
                 wire = self._core.register_command(request, future)
