@@ -353,10 +353,11 @@ class NativeTransport(Transport):
         """``_send_with`` for an exact ``Message``, read by the native side from its attributes."""
         if self.is_trace_enabled:
             return self._send_with(core, message.to_json())
-        if not self.is_open:
+        connection = self._connection  # is_open, inline: this runs for every message sent
+        if connection is None or not connection.is_open:
             self._raise(ConnectionClosedError('The connection is not open'))
         try:
-            return self._connection.send_message_with(core, message)
+            return connection.send_message_with(core, message)
         except ConnectionClosedError as error:
             self.on_error(error)
             raise

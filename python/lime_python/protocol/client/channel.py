@@ -114,22 +114,25 @@ class Channel(
 
     def _send(self, envelope: Envelope) -> None:
         transport = self.transport
-        native = (getattr(transport, '_send_with', None) is not None
-                  and 'send' not in transport.__dict__
-                  and type(transport).send is _native_send())
-        # exact Messages only: subclasses may change their JSON form
-        if native and type(envelope) is Message:  # noqa: E721
+        # exact Messages on a native transport whose send nobody replaced first (the hot path
+        # of an echo bot): subclasses may change their JSON form
+        if (type(envelope) is Message  # noqa: E721
+                and type(transport).send is (_NATIVE_SEND or _native_send())
+                and 'send' not in transport.__dict__):
             content = envelope.content
             if content is None or type(content) is str \
                     or _documents.is_json_type(envelope.type_n):  # noqa: E721
                 try:
                     envelope_id = transport._send_message_with(self._core, envelope)
                 except TypeError as error:
-                    self._send_verbatim(envelope, envelope.to_json(), native, error)
+                    self._send_verbatim(envelope, envelope.to_json(), True, error)
                     return
                 if envelope.id is None and envelope_id is not None:
                     envelope.id = envelope_id
                 return
+        native = (getattr(transport, '_send_with', None) is not None
+                  and 'send' not in transport.__dict__
+                  and type(transport).send is _native_send())
         data = envelope.to_json()
         if _documents.rewritten(data) is None:
             try:
