@@ -13,6 +13,8 @@ use serde::{
 };
 use serde_json::Value;
 
+mod flat;
+
 use super::{Authentication, Command, Envelope, Message, Metadata, Notification, Session};
 use crate::{
     document::{Document, MediaType},
@@ -27,12 +29,18 @@ use crate::{
 };
 
 pub(super) fn from_slice(bytes: &[u8]) -> Result<Envelope, ParseError> {
-    read_envelope(serde_json::Deserializer::from_slice(bytes))
+    match std::str::from_utf8(bytes) {
+        Ok(text) => from_str(text),
+        Err(_) => read_envelope(serde_json::Deserializer::from_slice(bytes)),
+    }
 }
 
 /// [`from_slice`] for text already known to be UTF-8 (a WebSocket text frame, a `&str`): the
 /// strings in it are not validated again.
 pub(super) fn from_str(text: &str) -> Result<Envelope, ParseError> {
+    if let Some((raw, _)) = flat::read(text, false) {
+        return build(raw);
+    }
     read_envelope(serde_json::Deserializer::from_str(text))
 }
 
@@ -176,10 +184,17 @@ macro_rules! fields {
                         f.write_str("a property name")
                     }
                     fn visit_str<E>(self, v: &str) -> Result<Field, E> {
-                        Ok(match v { $($name => Field::$variant,)* _ => Field::Other })
+                        Ok(Field::named(v))
                     }
                 }
                 d.deserialize_identifier(V)
+            }
+        }
+
+        impl Field {
+            /// The field a key names.
+            fn named(key: &str) -> Self {
+                match key { $($name => Field::$variant,)* _ => Field::Other }
             }
         }
     };
@@ -338,12 +353,14 @@ fn read_fields<'de, A: MapAccess<'de>>(
 /// envelope in full.
 // Short-lived and moved once: boxing either variant would cost an allocation per envelope.
 #[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
 pub(super) enum Routable {
     Message { header: RoutingHeader, content: bool },
     Envelope(Envelope),
 }
 
 /// The header fields of a message, parsed and checked as [`from_slice`] does.
+#[derive(Debug)]
 pub(super) struct RoutingHeader {
     pub(super) id: Option<String>,
     pub(super) from: Option<Node>,
@@ -362,30 +379,40 @@ impl<'de> Visitor<'de> for RoutableVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let (raw, probe) = read_fields(&mut map, true)?;
-        let Some(probe) = probe else { return Ok(build(raw).map(Routable::Envelope)) };
-        // What `build_message` checks, in its order, without building the document.
-        let checked = header(raw.id, raw.from, raw.pp, raw.to, raw.metadata).and_then(|h| {
-            if probe == Probe::Value {
-                opt(raw.media_type, |s| s.parse::<MediaType>("type"))?;
-            }
-            Ok(Routable::Message {
-                header: RoutingHeader { id: h.id, from: h.from, pp: h.pp, to: h.to },
-                content: probe == Probe::Value,
-            })
-        });
-        Ok(checked)
+        Ok(routable(raw, probe))
     }
+}
+
+/// What [`from_slice_routable`] makes of the members it read.
+fn routable(raw: Raw<'_>, probe: Option<Probe>) -> Result<Routable, ParseError> {
+    let Some(probe) = probe else { return build(raw).map(Routable::Envelope) };
+    // What `build_message` checks, in its order, without building the document.
+    header(raw.id, raw.from, raw.pp, raw.to, raw.metadata).and_then(|h| {
+        if probe == Probe::Value {
+            opt(raw.media_type, |s| s.parse::<MediaType>("type"))?;
+        }
+        Ok(Routable::Message {
+            header: RoutingHeader { id: h.id, from: h.from, pp: h.pp, to: h.to },
+            content: probe == Probe::Value,
+        })
+    })
 }
 
 /// Like [`from_slice`], but a message's content is only read, not built (every value in it
 /// read as a `Value` would read it). Accepts and refuses exactly what [`from_slice`] does, with
 /// the same error for the same input.
 pub(super) fn from_slice_routable(bytes: &[u8]) -> Result<Routable, ParseError> {
-    read_routable(serde_json::Deserializer::from_slice(bytes))
+    match std::str::from_utf8(bytes) {
+        Ok(text) => from_str_routable(text),
+        Err(_) => read_routable(serde_json::Deserializer::from_slice(bytes)),
+    }
 }
 
 /// [`from_slice_routable`] for text already known to be UTF-8.
 pub(super) fn from_str_routable(text: &str) -> Result<Routable, ParseError> {
+    if let Some((raw, probe)) = flat::read(text, true) {
+        return routable(raw, probe);
+    }
     read_routable(serde_json::Deserializer::from_str(text))
 }
 

@@ -1,0 +1,240 @@
+//! A fast reader for the common shape of an envelope: one flat JSON object whose keys and
+//! values are all strings without escapes or control characters, as in
+//! `{"id":"…","from":"…","to":"…","type":"text/plain","content":"…"}`, a `received`
+//! notification or a `get /ping` request.
+//!
+//! It fills the same [`Raw`] the serde pass fills, so what it reads is built (and refused)
+//! by the same code. It gives up (`None`) on anything else: another value (number, `null`,
+//! object, array), an escape, a control character, malformed JSON. The serde pass then reads
+//! the text from the start, errors included. So it only ever answers for text that serde_json
+//! accepts, and answers what that pass answers; the property test in `tests/properties.rs`
+//! and the unit tests below compare the two.
+
+use std::borrow::Cow;
+
+use memchr::memchr2;
+use serde_json::Value;
+
+use super::{Field, Probe, Raw, Scalar};
+
+/// Reads `text` as a flat object of plain strings into a [`Raw`] (with `skip_content`, a
+/// `content` string is only noted as present, as the serde pass's probe does).
+pub(super) fn read(text: &str, skip_content: bool) -> Option<(Raw<'_>, Option<Probe>)> {
+    let bytes = text.as_bytes();
+    let mut at = skip_ws(bytes, 0);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    let mut raw = Raw::default();
+    let mut probe = None;
+    at = skip_ws(bytes, at + 1);
+    if bytes.get(at) == Some(&b'}') {
+        at += 1;
+    } else {
+        loop {
+            let (key, next) = string(text, at)?;
+            at = skip_ws(bytes, next);
+            if bytes.get(at) != Some(&b':') {
+                return None;
+            }
+            at = skip_ws(bytes, at + 1);
+            let (value, next) = string(text, at)?;
+            put(&mut raw, &mut probe, Field::named(key), value, skip_content);
+            at = skip_ws(bytes, next);
+            match bytes.get(at) {
+                Some(b',') => at = skip_ws(bytes, at + 1),
+                Some(b'}') => {
+                    at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    // Only whitespace may follow the object.
+    (skip_ws(bytes, at) == bytes.len()).then_some((raw, probe))
+}
+
+/// Stores one member as `read_fields` does (a later duplicate replaces an earlier one).
+fn put<'a>(
+    raw: &mut Raw<'a>,
+    probe: &mut Option<Probe>,
+    field: Field,
+    value: &'a str,
+    skip_content: bool,
+) {
+    let scalar = || Some(Scalar::Str(Cow::Borrowed(value)));
+    let json = || Some(Value::String(value.to_owned()));
+    match field {
+        Field::Content if skip_content => *probe = Some(Probe::Value),
+        Field::Id => raw.id = scalar(),
+        Field::From => raw.from = scalar(),
+        Field::Pp => raw.pp = scalar(),
+        Field::To => raw.to = scalar(),
+        Field::Metadata => raw.metadata = json(),
+        Field::Type => raw.media_type = scalar(),
+        Field::Content => raw.content = json(),
+        Field::Resource => raw.resource = json(),
+        Field::Event => raw.event = scalar(),
+        Field::Reason => raw.reason = json(),
+        Field::Method => raw.method = scalar(),
+        Field::Uri => raw.uri = scalar(),
+        Field::Status => raw.status = scalar(),
+        Field::State => raw.state = scalar(),
+        Field::EncryptionOptions => raw.encryption_options = json(),
+        Field::Encryption => raw.encryption = scalar(),
+        Field::CompressionOptions => raw.compression_options = json(),
+        Field::Compression => raw.compression = scalar(),
+        Field::SchemeOptions => raw.scheme_options = json(),
+        Field::Scheme => raw.scheme = scalar(),
+        Field::Authentication => raw.authentication = json(),
+        Field::Other => {}
+    }
+}
+
+/// JSON's whitespace (serde_json's too): space, tab, line feed, carriage return.
+fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(at) {
+        at += 1;
+    }
+    at
+}
+
+/// The string starting at `at` (its opening quote) and the index after its closing quote;
+/// `None` unless it is a plain string (no escape, no control character).
+fn string(text: &str, at: usize) -> Option<(&str, usize)> {
+    let bytes = text.as_bytes();
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let start = at + 1;
+    let len = memchr2(b'"', b'\\', bytes.get(start..)?)?;
+    let end = start + len;
+    if bytes[end] != b'"' || bytes[start..end].iter().any(|b| *b < 0x20) {
+        return None;
+    }
+    // Both ends are ASCII quotes, so character boundaries.
+    Some((text.get(start..end)?, end + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{from_slice, from_slice_routable};
+    use super::*;
+
+    /// The serde pass alone, for comparison.
+    fn serde_only(text: &str) -> String {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let result = serde::Deserializer::deserialize_map(&mut de, super::super::EnvelopeVisitor)
+            .map_err(|e| crate::ParseError::from_json(&e))
+            .and_then(|r| {
+                de.end().map_err(|e| crate::ParseError::from_json(&e))?;
+                r
+            });
+        format!("{result:?}")
+    }
+
+    #[test]
+    fn reads_the_common_shapes_and_gives_up_on_the_rest() {
+        for text in [
+            r#"{"id":"1","from":"a@x/1","to":"b@x/2","type":"text/plain","content":"hi"}"#,
+            r#" { "id" : "1" , "event" : "received" , "to" : "b@x" } "#,
+            r#"{"id":"2","to":"postmaster@x","method":"get","uri":"/ping"}"#,
+            r#"{"state":"new"}"#,
+            r#"{"content":"a","content":"b","x":"y","type":"text/plain"}"#,
+            r#"{"content":"x","type":"bad type"}"#,
+            r#"{"content":"x","metadata":"not an object"}"#,
+            r#"{"content":"ñ €","from":"@","to":""}"#,
+            r#"{}"#,
+        ] {
+            assert!(read(text, false).is_some(), "{text}");
+            // The full parse (fast path) and the serde pass agree, errors included.
+            assert_eq!(format!("{:?}", from_slice(text.as_bytes())), serde_only(text), "{text}");
+            let routable =
+                from_slice_routable(text.as_bytes()).map(|_| ()).map_err(|e| e.to_string());
+            let full = from_slice(text.as_bytes()).map(|_| ()).map_err(|e| e.to_string());
+            assert_eq!(routable, full, "{text}");
+        }
+        for text in [
+            r#"{"id":"1","content":"a\nb"}"#,
+            "{\"id\":\"1\",\"content\":\"tab\there\"}",
+            r#"{"id":1,"content":"x"}"#,
+            r#"{"id":"1","content":null}"#,
+            r#"{"content":{"a":"b"}}"#,
+            r#"{"content":"x",}"#,
+            r#"{"content":"x"} x"#,
+            r#"{"content":"x""#,
+            r#"{"content" "x"}"#,
+            r#"["content","x"]"#,
+            "",
+            "\u{000b}{}",
+        ] {
+            assert!(read(text, false).is_none(), "{text}");
+            assert_eq!(format!("{:?}", from_slice(text.as_bytes())), serde_only(text), "{text}");
+        }
+    }
+
+    fn serde_routable(text: &str) -> String {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let result = serde::Deserializer::deserialize_map(&mut de, super::super::RoutableVisitor)
+            .map_err(|e| crate::ParseError::from_json(&e))
+            .and_then(|r| {
+                de.end().map_err(|e| crate::ParseError::from_json(&e))?;
+                r
+            });
+        format!("{result:?}")
+    }
+
+    use proptest::prelude::*;
+
+    /// Members shaped like envelopes, with everything the fast reader must give up on mixed in.
+    fn member() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("id"),
+            Just("from"),
+            Just("to"),
+            Just("pp"),
+            Just("type"),
+            Just("content"),
+            Just("event"),
+            Just("method"),
+            Just("uri"),
+            Just("status"),
+            Just("state"),
+            Just("metadata"),
+            Just("resource"),
+            Just("reason"),
+            Just("scheme"),
+            Just("x"),
+        ];
+        let value = prop_oneof![
+            4 => "[a-z@/.+ é中0-9-]{0,12}".prop_map(|s| format!("\"{s}\"")),
+            1 => Just("\"text/plain\"".to_owned()),
+            1 => Just("\"received\"".to_owned()),
+            1 => Just("\"a@b.com/x\"".to_owned()),
+            1 => Just("\"a\\nb\"".to_owned()),
+            1 => Just("\"tab\there\"".to_owned()),
+            1 => Just("null".to_owned()),
+            1 => Just("12".to_owned()),
+            1 => Just("{\"a\":\"b\"}".to_owned()),
+            1 => Just("\"unterminated".to_owned()),
+        ];
+        let ws = prop_oneof![Just(""), Just(" "), Just("\n\t"), Just("\u{b}")];
+        (key, ws.clone(), value, ws)
+            .prop_map(|(k, w1, v, w2)| format!("{w1}\"{k}\"{w2}:{w1}{v}{w2}"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+        #[test]
+        fn the_fast_reader_answers_what_the_serde_pass_answers(
+            members in proptest::collection::vec(member(), 0..7),
+            trailing in prop_oneof![Just(""), Just(","), Just(" "), Just("}")],
+        ) {
+            let text = format!("{{{}{trailing}}}", members.join(","));
+            prop_assert_eq!(format!("{:?}", from_slice(text.as_bytes())), serde_only(&text), "{}", text);
+            prop_assert_eq!(format!("{:?}", super::super::from_str(&text)), serde_only(&text), "{}", text);
+            prop_assert_eq!(format!("{:?}", from_slice_routable(text.as_bytes())), serde_routable(&text), "{}", text);
+        }
+    }
+}
