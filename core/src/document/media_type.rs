@@ -83,6 +83,11 @@ impl FromStr for MediaType {
     type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(known) = COMMON.iter().find(|k| **k == s) {
+            // The common types as spelled: nothing to split or copy.
+            let slash = known.find('/').unwrap_or_default();
+            return Ok(Self { text: Cow::Borrowed(known), slash, plus: known.rfind('+') });
+        }
         let main = s.split(';').next().unwrap_or_default();
         let mut parts = main.split('/');
         let (Some(ty), Some(sub), None) = (parts.next(), parts.next(), parts.next()) else {

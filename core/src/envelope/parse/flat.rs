@@ -12,7 +12,6 @@
 
 use std::borrow::Cow;
 
-use memchr::memchr2;
 use serde_json::Value;
 
 use super::{Field, Probe, Raw, Scalar};
@@ -108,13 +107,37 @@ fn string(text: &str, at: usize) -> Option<(&str, usize)> {
         return None;
     }
     let start = at + 1;
-    let len = memchr2(b'"', b'\\', bytes.get(start..)?)?;
-    let end = start + len;
-    if bytes[end] != b'"' || bytes[start..end].iter().any(|b| *b < 0x20) {
-        return None;
-    }
+    let end = start + plain_len(bytes.get(start..)?)?;
     // Both ends are ASCII quotes, so character boundaries.
     Some((text.get(start..end)?, end + 1))
+}
+
+/// The index of the first `"` in `bytes`, if no backslash or control character comes before it.
+/// Eight bytes at a time while none of them is special (the usual "has a byte less than"
+/// word tricks), then byte by byte.
+fn plain_len(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Non-zero when some byte of `w` is below `n` (for n <= 0x80).
+    let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w & HIGH;
+    let mut i = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let backslash = w ^ (ONES * u64::from(b'\\'));
+        if below(quote, 1) | below(backslash, 1) | below(w, 0x20) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    for (j, b) in bytes.get(i..)?.iter().enumerate() {
+        match b {
+            b'"' => return Some(i + j),
+            b'\\' | 0..=0x1f => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -132,6 +155,28 @@ mod tests {
                 r
             });
         format!("{result:?}")
+    }
+
+    #[test]
+    fn plain_strings_end_at_their_quote_at_any_offset() {
+        for len in 0..40 {
+            let body: String = "aé€b".chars().cycle().take(len).collect();
+            for special in ["\\", "\u{1}", "\n", "\u{1f}"] {
+                for at in 0..=body.len() {
+                    if !body.is_char_boundary(at) {
+                        continue;
+                    }
+                    let plain = format!("{}\"rest", &body[..at]);
+                    assert_eq!(plain_len(plain.as_bytes()), Some(at), "{plain:?}");
+                    let bad = format!("{}{special}{}\"", &body[..at], &body[at..]);
+                    assert_eq!(plain_len(bad.as_bytes()), None, "{bad:?}");
+                }
+            }
+            assert_eq!(plain_len(body.as_bytes()), None, "no closing quote");
+            // Bytes just above the control range and high bytes are plain.
+            let edge = format!("{body} ~\u{7f}\u{80}ÿ\"");
+            assert_eq!(plain_len(edge.as_bytes()), Some(edge.len() - 1));
+        }
     }
 
     #[test]
