@@ -186,7 +186,12 @@ impl Identity {
     }
 
     fn key_eq(&self, other: &Self) -> bool {
-        eq_ignore_case(self.name(), other.name()) && eq_ignore_case(self.domain(), other.domain())
+        // The same parts of the same shared text (clones, memo hits): equal without comparing.
+        let same = Arc::ptr_eq(&self.text, &other.text)
+            && self.name == other.name
+            && self.domain == other.domain;
+        same || (eq_ignore_case(self.name(), other.name())
+            && eq_ignore_case(self.domain(), other.domain()))
     }
 
     fn hash_into<H: Hasher>(&self, state: &mut H) {
@@ -528,7 +533,10 @@ impl Hash for Identity {
 
 impl PartialEq for Node {
     fn eq(&self, other: &Self) -> bool {
-        self.identity.key_eq(&other.identity) && eq_ignore_case(self.instance(), other.instance())
+        let same_text = Arc::ptr_eq(&self.identity.text, &other.identity.text);
+        self.identity.key_eq(&other.identity)
+            && ((same_text && self.instance == other.instance)
+                || eq_ignore_case(self.instance(), other.instance()))
     }
 }
 impl Eq for Node {}
@@ -653,6 +661,11 @@ mod tests {
         assert_eq!(a, b);
         let set: HashSet<Node> = [a, b].into_iter().collect();
         assert_eq!(set.len(), 1);
+        // Clones share their text; a node and its identity's node share it too but differ.
+        let shared: Node = "Zed@Example.com/1".parse().unwrap();
+        assert_eq!(shared.clone(), shared);
+        assert_ne!(Node::from(shared.to_identity()), shared);
+        assert_eq!(shared.to_identity(), *shared.identity());
         let c: Node = "alice@example.com".parse().unwrap();
         assert_ne!(set.iter().next().unwrap(), &c);
         assert_eq!("ÀB@x".parse::<Identity>().unwrap(), "àb@X".parse::<Identity>().unwrap());
