@@ -311,7 +311,7 @@ impl Node {
     }
 
     /// The displayed text without building it, when it is the node's own text.
-    fn shown(&self) -> Option<&str> {
+    pub(crate) fn shown(&self) -> Option<&str> {
         self.shown_whole.then_some(&*self.identity.text)
     }
 }

@@ -182,8 +182,49 @@ fn envelope() -> impl Strategy<Value = Envelope> {
     prop_oneof![message, notification, command, session]
 }
 
+/// Text messages as applications send them (the shape `Envelope::write_json` writes without
+/// serde), with the characters JSON escapes and node texts that do not display as themselves
+/// mixed in.
+fn text_message() -> impl Strategy<Value = Envelope> {
+    let text = || {
+        prop_oneof![
+            4 => "[a-zA-Z0-9 é中\u{7f}/]{0,24}",
+            1 => "[a-zA-Z0-9 é中\"\\\\\u{1}\u{1f}\u{7f}/]{0,24}",
+        ]
+    };
+    let node_text = prop_oneof![
+        4 => (name_part(), name_part(), "[a-z0-9]{0,6}").prop_map(|(n, d, i)| format!("{n}@{d}/{i}")),
+        1 => Just("a@b@c".to_owned()),
+        1 => Just(" @b/x".to_owned()),
+        1 => Just("q\"uote@x/1".to_owned()),
+        1 => Just("name".to_owned()),
+    ];
+    let node = node_text.prop_map(|t| t.parse::<Node>().unwrap());
+    let media_type =
+        prop_oneof![Just("text/plain"), Just("text/x-\"q"), Just("application/x-custom")];
+    (
+        option::of(text()),
+        option::of(node.clone()),
+        option::of(node.clone()),
+        option::of(node),
+        text(),
+        media_type,
+    )
+        .prop_map(|(id, from, pp, to, content, mt)| {
+            let doc = Document::new(mt.parse().unwrap(), Value::String(content));
+            Envelope::Message(Message { id, from, pp, to, metadata: None, content: Some(doc) })
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_fast_writer_writes_what_serde_writes(env in prop_oneof![text_message(), envelope()]) {
+        let fast = env.to_vec();
+        let serde = serde_json::to_vec(&env).unwrap();
+        prop_assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&serde));
+    }
 
     #[test]
     fn serialize_then_parse_is_identity(env in envelope()) {

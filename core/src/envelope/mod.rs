@@ -133,6 +133,11 @@ impl Envelope {
 
     /// Appends the canonical JSON bytes to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
+        if let Self::Message(m) = self {
+            if write_plain_message(m, out) {
+                return;
+            }
+        }
         // invariant: writing to a Vec cannot fail and no Serialize impl here reports errors.
         let result = serde_json::to_writer(&mut *out, self);
         debug_assert!(result.is_ok(), "{result:?}");
@@ -314,6 +319,54 @@ fn write_header<M: SerializeMap>(
     Ok(())
 }
 
+/// Writes the common message (text content, no metadata, every string free of what JSON
+/// escapes) byte for byte as the `Serialize` impl would, without serde's per-byte escaping;
+/// `false` (nothing written) for any other message.
+fn write_plain_message(m: &Message, out: &mut Vec<u8>) -> bool {
+    let Some(doc) = &m.content else { return false };
+    let serde_json::Value::String(content) = doc.value() else { return false };
+    if m.metadata.is_some() {
+        return false;
+    }
+    fn node(n: &Option<Node>) -> Option<Option<&str>> {
+        match n {
+            None => Some(None),
+            Some(n) => n.shown().map(Some),
+        }
+    }
+    let (Some(from), Some(pp), Some(to)) = (node(&m.from), node(&m.pp), node(&m.to)) else {
+        return false;
+    };
+    let media_type = doc.media_type().as_str();
+    let members = [
+        ("type", Some(media_type)),
+        ("content", Some(content.as_str())),
+        ("id", m.id.as_deref()),
+        ("from", from),
+        ("pp", pp),
+        ("to", to),
+    ];
+    if !members.iter().all(|(_, v)| v.is_none_or(parse::is_plain)) {
+        return false;
+    }
+    out.push(b'{');
+    let mut first = true;
+    for (key, value) in members {
+        let Some(value) = value else { continue };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":\"");
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'"');
+    }
+    out.push(b'}');
+    true
+}
+
 /// Writes `type` and the document under `key`, when there is one. A document whose value is
 /// JSON `null` counts as absent: `null` is never written.
 fn write_content<M: SerializeMap>(
@@ -326,4 +379,39 @@ fn write_content<M: SerializeMap>(
         map.serialize_entry(key, doc.value())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod plain_writer_tests {
+    use super::*;
+
+    #[test]
+    fn plain_messages_take_the_fast_writer_and_others_do_not() {
+        let node = |s: &str| s.parse::<Node>().unwrap();
+        let plain = Message::text("Hello, Bob!").with_id("1").with_to(node("bob@x.com/phone"));
+        let mut plain = plain;
+        plain.from = Some(node("alice@x.com/home"));
+        plain.pp = Some(Node::new(Some("carol"), Some("x.com"), None));
+        let mut out = Vec::new();
+        assert!(write_plain_message(&plain, &mut out));
+        assert_eq!(out, serde_json::to_vec(&Envelope::Message(plain.clone())).unwrap());
+        assert_eq!(
+            String::from_utf8(std::mem::take(&mut out)).unwrap(),
+            r#"{"type":"text/plain","content":"Hello, Bob!","id":"1","from":"alice@x.com/home","pp":"carol@x.com","to":"bob@x.com/phone"}"#
+        );
+        let quoted = Message::text("say \"hi\"");
+        let quirky = Message { to: Some(node("a@b@c")), ..Message::text("x") };
+        let json = Message {
+            content: Some(Document::json(serde_json::json!({"a": 1}))),
+            ..Message::text("x")
+        };
+        let mut with_metadata = Message::text("x");
+        with_metadata.metadata = Some([("k".to_owned(), "v".to_owned())].into_iter().collect());
+        for other in [quoted, quirky, json, with_metadata] {
+            assert!(!write_plain_message(&other, &mut out), "{other:?}");
+            assert!(out.is_empty());
+            let env = Envelope::Message(other);
+            assert_eq!(env.to_vec(), serde_json::to_vec(&env).unwrap());
+        }
+    }
 }

@@ -113,9 +113,20 @@ fn string(text: &str, at: usize) -> Option<(&str, usize)> {
 }
 
 /// The index of the first `"` in `bytes`, if no backslash or control character comes before it.
-/// Eight bytes at a time while none of them is special (the usual "has a byte less than"
-/// word tricks), then byte by byte.
 fn plain_len(bytes: &[u8]) -> Option<usize> {
+    first_special(bytes).filter(|i| bytes[*i] == b'"')
+}
+
+/// True when `s` can be written as a JSON string without escapes (what serde_json escapes:
+/// `"`, backslash and control characters).
+pub(in crate::envelope) fn is_plain(s: &str) -> bool {
+    first_special(s.as_bytes()).is_none()
+}
+
+/// The index of the first quote, backslash or control character in `bytes`. Eight bytes at a
+/// time while none of them is special (the usual "has a byte less than" word tricks), then
+/// byte by byte.
+fn first_special(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // Non-zero when some byte of `w` is below `n` (for n <= 0x80).
@@ -130,14 +141,8 @@ fn plain_len(bytes: &[u8]) -> Option<usize> {
         }
         i += 8;
     }
-    for (j, b) in bytes.get(i..)?.iter().enumerate() {
-        match b {
-            b'"' => return Some(i + j),
-            b'\\' | 0..=0x1f => return None,
-            _ => {}
-        }
-    }
-    None
+    let rest = bytes.get(i..)?;
+    rest.iter().position(|b| matches!(b, b'"' | b'\\' | 0..=0x1f)).map(|j| i + j)
 }
 
 #[cfg(test)]

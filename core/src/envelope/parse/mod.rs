@@ -15,6 +15,8 @@ use serde_json::Value;
 
 mod flat;
 
+pub(super) use flat::is_plain;
+
 use super::{Authentication, Command, Envelope, Message, Metadata, Notification, Session};
 use crate::{
     document::{Document, MediaType},
