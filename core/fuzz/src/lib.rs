@@ -18,6 +18,9 @@ pub fn node_is_textual(node: &Node) -> bool {
 /// it is serialized but not parsed again.
 pub fn check_envelope_roundtrip(envelope: &Envelope) {
     let bytes = envelope.to_vec();
+    // `to_vec` writes common messages without serde: byte for byte what serde writes.
+    let serde = serde_json::to_vec(envelope).expect("an envelope always serializes");
+    assert_eq!(bytes, serde, "the fast writer and serde disagree");
     if matches!(envelope, Envelope::Message(m) if m.content.is_none()) {
         return;
     }
