@@ -243,6 +243,23 @@ impl Receiver {
         item
     }
 
+    /// Moves queued envelopes to `batch` (under one lock) until it holds `max`; returns their
+    /// bytes. They stay counted as pending until [`written`](Self::written).
+    pub(crate) fn take_more(&mut self, batch: &mut Vec<Bytes>, max: usize) -> usize {
+        let mut st = self.inner.state();
+        let n = max.saturating_sub(batch.len()).min(st.items.len());
+        let mut bytes = 0;
+        for item in st.items.drain(..n) {
+            bytes += item.len();
+            batch.push(item);
+        }
+        if st.items.is_empty() && st.items.capacity() > 0 {
+            // an idle session keeps no queue storage
+            st.items = VecDeque::new();
+        }
+        bytes
+    }
+
     /// Releases `count` envelopes of `bytes` bytes taken from the queue, once written (or
     /// dropped).
     pub(crate) fn written(&self, count: usize, bytes: usize) {
@@ -295,15 +312,7 @@ pub(crate) async fn write_loop_with_deadline(
     while let Some(first) = rx.recv().await {
         let mut bytes = first.len();
         let mut batch = vec![first];
-        while batch.len() < 64 {
-            match rx.try_recv() {
-                Some(more) => {
-                    bytes += more.len();
-                    batch.push(more);
-                }
-                None => break,
-            }
-        }
+        bytes += rx.take_more(&mut batch, 64);
         let count = batch.len();
         let result = match deadline {
             None => sender.send_many(&mut batch).await,
@@ -357,6 +366,24 @@ mod tests {
         assert_eq!(rx.recv().await.unwrap(), "a");
         assert_eq!(rx.recv().await.unwrap(), "b");
         assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_taken_in_order_up_to_its_size_and_stays_pending_until_written() {
+        let (tx, mut rx) = queue(8);
+        for item in ["a", "bb", "ccc", "dddd", "eeeee"] {
+            tx.send(Bytes::from(item)).await.unwrap();
+        }
+        let mut batch = vec![rx.recv().await.unwrap()];
+        assert_eq!(rx.take_more(&mut batch, 3), 5);
+        assert_eq!(batch, ["a", "bb", "ccc"]);
+        assert_eq!(tx.usage().envelopes, 5, "taken but not yet written");
+        rx.written(3, 6);
+        assert_eq!(tx.usage(), Usage { envelopes: 2, bytes: 9, peak_bytes: 15 });
+        let mut rest = Vec::new();
+        assert_eq!(rx.take_more(&mut rest, 64), 9);
+        assert_eq!(rest, ["dddd", "eeeee"]);
+        assert_eq!(rx.take_more(&mut rest, 64), 0);
     }
 
     #[tokio::test]

@@ -16,15 +16,20 @@ use serde_json::Value;
 
 use super::{Field, Probe, Raw, Scalar};
 
-/// Reads `text` as a flat object of plain strings into a [`Raw`] (with `skip_content`, a
-/// `content` string is only noted as present, as the serde pass's probe does).
-pub(super) fn read(text: &str, skip_content: bool) -> Option<(Raw<'_>, Option<Probe>)> {
+/// Reads `text` as a flat object of plain strings into `raw`, a fresh [`Raw`] (with
+/// `skip_content`, a `content` string is only noted as present, as the serde pass's probe
+/// does, and returned). On `None`, `raw` holds part of the text and is to be dropped. It is
+/// filled in place because it is large (a move costs more than reading a short envelope).
+pub(super) fn read<'a>(
+    text: &'a str,
+    skip_content: bool,
+    raw: &mut Raw<'a>,
+) -> Option<Option<Probe>> {
     let bytes = text.as_bytes();
     let mut at = skip_ws(bytes, 0);
     if bytes.get(at) != Some(&b'{') {
         return None;
     }
-    let mut raw = Raw::default();
     let mut probe = None;
     at = skip_ws(bytes, at + 1);
     if bytes.get(at) == Some(&b'}') {
@@ -38,7 +43,7 @@ pub(super) fn read(text: &str, skip_content: bool) -> Option<(Raw<'_>, Option<Pr
             }
             at = skip_ws(bytes, at + 1);
             let (value, next) = string(text, at)?;
-            put(&mut raw, &mut probe, Field::named(key), value, skip_content);
+            put(raw, &mut probe, Field::named(key), value, skip_content);
             at = skip_ws(bytes, next);
             match bytes.get(at) {
                 Some(b',') => at = skip_ws(bytes, at + 1),
@@ -51,7 +56,7 @@ pub(super) fn read(text: &str, skip_content: bool) -> Option<(Raw<'_>, Option<Pr
         }
     }
     // Only whitespace may follow the object.
-    (skip_ws(bytes, at) == bytes.len()).then_some((raw, probe))
+    (skip_ws(bytes, at) == bytes.len()).then_some(probe)
 }
 
 /// Stores one member as `read_fields` does (a later duplicate replaces an earlier one).
@@ -197,7 +202,7 @@ mod tests {
             r#"{"content":"ñ €","from":"@","to":""}"#,
             r#"{}"#,
         ] {
-            assert!(read(text, false).is_some(), "{text}");
+            assert!(read(text, false, &mut Raw::default()).is_some(), "{text}");
             // The full parse (fast path) and the serde pass agree, errors included.
             assert_eq!(format!("{:?}", from_slice(text.as_bytes())), serde_only(text), "{text}");
             let routable =
@@ -219,7 +224,7 @@ mod tests {
             "",
             "\u{000b}{}",
         ] {
-            assert!(read(text, false).is_none(), "{text}");
+            assert!(read(text, false, &mut Raw::default()).is_none(), "{text}");
             assert_eq!(format!("{:?}", from_slice(text.as_bytes())), serde_only(text), "{text}");
         }
     }

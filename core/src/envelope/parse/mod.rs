@@ -40,7 +40,8 @@ pub(super) fn from_slice(bytes: &[u8]) -> Result<Envelope, ParseError> {
 /// [`from_slice`] for text already known to be UTF-8 (a WebSocket text frame, a `&str`): the
 /// strings in it are not validated again.
 pub(super) fn from_str(text: &str) -> Result<Envelope, ParseError> {
-    if let Some((raw, _)) = flat::read(text, false) {
+    let mut raw = Raw::default();
+    if flat::read(text, false, &mut raw).is_some() {
         return build(raw);
     }
     read_envelope(serde_json::Deserializer::from_str(text))
@@ -412,7 +413,8 @@ pub(super) fn from_slice_routable(bytes: &[u8]) -> Result<Routable, ParseError> 
 
 /// [`from_slice_routable`] for text already known to be UTF-8.
 pub(super) fn from_str_routable(text: &str) -> Result<Routable, ParseError> {
-    if let Some((raw, probe)) = flat::read(text, true) {
+    let mut raw = Raw::default();
+    if let Some(probe) = flat::read(text, true, &mut raw) {
         return routable(raw, probe);
     }
     read_routable(serde_json::Deserializer::from_str(text))
