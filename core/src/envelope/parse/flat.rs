@@ -10,11 +10,12 @@
 //! accepts, and answers what that pass answers; the property test in `tests/properties.rs`
 //! and the unit tests below compare the two.
 
-use std::borrow::Cow;
+use serde::{
+    de::value::{BorrowedStrDeserializer, Error},
+    Deserialize,
+};
 
-use serde_json::Value;
-
-use super::{Field, Probe, Raw, Scalar};
+use super::{store, Field, MemberValue, Probe, Raw};
 
 /// Reads `text` as a flat object of plain strings into `raw`, a fresh [`Raw`] (with
 /// `skip_content`, a `content` string is only noted as present, as the serde pass's probe
@@ -43,7 +44,8 @@ pub(super) fn read<'a>(
             }
             at = skip_ws(bytes, at + 1);
             let (value, next) = string(text, at)?;
-            put(raw, &mut probe, Field::named(key), value, skip_content);
+            // Reading a string as any of the member types cannot fail.
+            store(raw, &mut probe, Field::named(key), Plain(value), skip_content).ok()?;
             at = skip_ws(bytes, next);
             match bytes.get(at) {
                 Some(b',') => at = skip_ws(bytes, at + 1),
@@ -59,40 +61,13 @@ pub(super) fn read<'a>(
     (skip_ws(bytes, at) == bytes.len()).then_some(probe)
 }
 
-/// Stores one member as `read_fields` does (a later duplicate replaces an earlier one).
-fn put<'a>(
-    raw: &mut Raw<'a>,
-    probe: &mut Option<Probe>,
-    field: Field,
-    value: &'a str,
-    skip_content: bool,
-) {
-    let scalar = || Some(Scalar::Str(Cow::Borrowed(value)));
-    let json = || Some(Value::String(value.to_owned()));
-    match field {
-        Field::Content if skip_content => *probe = Some(Probe::Value),
-        Field::Id => raw.id = scalar(),
-        Field::From => raw.from = scalar(),
-        Field::Pp => raw.pp = scalar(),
-        Field::To => raw.to = scalar(),
-        Field::Metadata => raw.metadata = json(),
-        Field::Type => raw.media_type = scalar(),
-        Field::Content => raw.content = json(),
-        Field::Resource => raw.resource = json(),
-        Field::Event => raw.event = scalar(),
-        Field::Reason => raw.reason = json(),
-        Field::Method => raw.method = scalar(),
-        Field::Uri => raw.uri = scalar(),
-        Field::Status => raw.status = scalar(),
-        Field::State => raw.state = scalar(),
-        Field::EncryptionOptions => raw.encryption_options = json(),
-        Field::Encryption => raw.encryption = scalar(),
-        Field::CompressionOptions => raw.compression_options = json(),
-        Field::Compression => raw.compression = scalar(),
-        Field::SchemeOptions => raw.scheme_options = json(),
-        Field::Scheme => raw.scheme = scalar(),
-        Field::Authentication => raw.authentication = json(),
-        Field::Other => {}
+/// A plain string value, read as serde would read it from the JSON text (a `Scalar` borrows it).
+struct Plain<'a>(&'a str);
+
+impl<'a> MemberValue<'a> for Plain<'a> {
+    type Error = Error;
+    fn read<T: Deserialize<'a>>(&mut self) -> Result<T, Error> {
+        T::deserialize(BorrowedStrDeserializer::new(self.0))
     }
 }
 
@@ -157,14 +132,8 @@ mod tests {
 
     /// The serde pass alone, for comparison.
     fn serde_only(text: &str) -> String {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let result = serde::Deserializer::deserialize_map(&mut de, super::super::EnvelopeVisitor)
-            .map_err(|e| crate::ParseError::from_json(&e))
-            .and_then(|r| {
-                de.end().map_err(|e| crate::ParseError::from_json(&e))?;
-                r
-            });
-        format!("{result:?}")
+        let de = serde_json::Deserializer::from_str(text);
+        format!("{:?}", super::super::read_json(de, super::super::EnvelopeVisitor))
     }
 
     #[test]
@@ -230,14 +199,8 @@ mod tests {
     }
 
     fn serde_routable(text: &str) -> String {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let result = serde::Deserializer::deserialize_map(&mut de, super::super::RoutableVisitor)
-            .map_err(|e| crate::ParseError::from_json(&e))
-            .and_then(|r| {
-                de.end().map_err(|e| crate::ParseError::from_json(&e))?;
-                r
-            });
-        format!("{result:?}")
+        let de = serde_json::Deserializer::from_str(text);
+        format!("{:?}", super::super::read_json(de, super::super::RoutableVisitor))
     }
 
     use proptest::prelude::*;

@@ -33,7 +33,7 @@ use crate::{
 pub(super) fn from_slice(bytes: &[u8]) -> Result<Envelope, ParseError> {
     match std::str::from_utf8(bytes) {
         Ok(text) => from_str(text),
-        Err(_) => read_envelope(serde_json::Deserializer::from_slice(bytes)),
+        Err(_) => read_json(serde_json::Deserializer::from_slice(bytes), EnvelopeVisitor),
     }
 }
 
@@ -44,13 +44,17 @@ pub(super) fn from_str(text: &str) -> Result<Envelope, ParseError> {
     if flat::read(text, false, &mut raw).is_some() {
         return build(raw);
     }
-    read_envelope(serde_json::Deserializer::from_str(text))
+    read_json(serde_json::Deserializer::from_str(text), EnvelopeVisitor)
 }
 
-fn read_envelope<'de, R: serde_json::de::Read<'de>>(
-    mut de: serde_json::Deserializer<R>,
-) -> Result<Envelope, ParseError> {
-    let result = de.deserialize_map(EnvelopeVisitor).map_err(|e| ParseError::from_json(&e))?;
+/// The serde pass: one JSON object read by `visitor`, then only whitespace. A JSON error wins
+/// over the visitor's own (semantic) error.
+fn read_json<'de, R, V, T>(mut de: serde_json::Deserializer<R>, visitor: V) -> Result<T, ParseError>
+where
+    R: serde_json::de::Read<'de>,
+    V: Visitor<'de, Value = Result<T, ParseError>>,
+{
+    let result = de.deserialize_map(visitor).map_err(|e| ParseError::from_json(&e))?;
     de.end().map_err(|e| ParseError::from_json(&e))?;
     result
 }
@@ -316,40 +320,66 @@ fn read_fields<'de, A: MapAccess<'de>>(
 ) -> Result<(Raw<'de>, Option<Probe>), A::Error> {
     let mut raw = Raw::default();
     let mut probe = None;
-    {
-        while let Some(field) = map.next_key::<Field>()? {
-            match field {
-                Field::Content if skip_content => probe = Some(map.next_value::<Probe>()?),
-                Field::Id => raw.id = Some(map.next_value()?),
-                Field::From => raw.from = Some(map.next_value()?),
-                Field::Pp => raw.pp = Some(map.next_value()?),
-                Field::To => raw.to = Some(map.next_value()?),
-                Field::Metadata => raw.metadata = Some(map.next_value()?),
-                Field::Type => raw.media_type = Some(map.next_value()?),
-                Field::Content => raw.content = Some(map.next_value()?),
-                Field::Resource => raw.resource = Some(map.next_value()?),
-                Field::Event => raw.event = Some(map.next_value()?),
-                Field::Reason => raw.reason = Some(map.next_value()?),
-                Field::Method => raw.method = Some(map.next_value()?),
-                Field::Uri => raw.uri = Some(map.next_value()?),
-                Field::Status => raw.status = Some(map.next_value()?),
-                Field::State => raw.state = Some(map.next_value()?),
-                Field::EncryptionOptions => raw.encryption_options = Some(map.next_value()?),
-                Field::Encryption => raw.encryption = Some(map.next_value()?),
-                Field::CompressionOptions => raw.compression_options = Some(map.next_value()?),
-                Field::Compression => raw.compression = Some(map.next_value()?),
-                Field::SchemeOptions => raw.scheme_options = Some(map.next_value()?),
-                Field::Scheme => raw.scheme = Some(map.next_value()?),
-                Field::Authentication => {
-                    raw.authentication = Some(map.next_value()?);
-                }
-                Field::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
+    while let Some(field) = map.next_key::<Field>()? {
+        store(&mut raw, &mut probe, field, FromMap(&mut *map), skip_content)?;
     }
     Ok((raw, probe))
+}
+
+/// The value of the member being read, as whatever type its field needs: from serde's map
+/// access, or from a plain string of the fast reader (`flat`).
+trait MemberValue<'de> {
+    type Error;
+    fn read<T: Deserialize<'de>>(&mut self) -> Result<T, Self::Error>;
+}
+
+/// The next value of a serde map.
+struct FromMap<'a, A>(&'a mut A);
+
+impl<'de, A: MapAccess<'de>> MemberValue<'de> for FromMap<'_, A> {
+    type Error = A::Error;
+    fn read<T: Deserialize<'de>>(&mut self) -> Result<T, A::Error> {
+        self.0.next_value()
+    }
+}
+
+/// Stores the member `field` into `raw` (a later duplicate replaces an earlier one). With
+/// `skip_content`, `content` is only probed.
+fn store<'de, M: MemberValue<'de>>(
+    raw: &mut Raw<'de>,
+    probe: &mut Option<Probe>,
+    field: Field,
+    mut value: M,
+    skip_content: bool,
+) -> Result<(), M::Error> {
+    match field {
+        Field::Content if skip_content => *probe = Some(value.read()?),
+        Field::Id => raw.id = Some(value.read()?),
+        Field::From => raw.from = Some(value.read()?),
+        Field::Pp => raw.pp = Some(value.read()?),
+        Field::To => raw.to = Some(value.read()?),
+        Field::Metadata => raw.metadata = Some(value.read()?),
+        Field::Type => raw.media_type = Some(value.read()?),
+        Field::Content => raw.content = Some(value.read()?),
+        Field::Resource => raw.resource = Some(value.read()?),
+        Field::Event => raw.event = Some(value.read()?),
+        Field::Reason => raw.reason = Some(value.read()?),
+        Field::Method => raw.method = Some(value.read()?),
+        Field::Uri => raw.uri = Some(value.read()?),
+        Field::Status => raw.status = Some(value.read()?),
+        Field::State => raw.state = Some(value.read()?),
+        Field::EncryptionOptions => raw.encryption_options = Some(value.read()?),
+        Field::Encryption => raw.encryption = Some(value.read()?),
+        Field::CompressionOptions => raw.compression_options = Some(value.read()?),
+        Field::Compression => raw.compression = Some(value.read()?),
+        Field::SchemeOptions => raw.scheme_options = Some(value.read()?),
+        Field::Scheme => raw.scheme = Some(value.read()?),
+        Field::Authentication => raw.authentication = Some(value.read()?),
+        Field::Other => {
+            value.read::<IgnoredAny>()?;
+        }
+    }
+    Ok(())
 }
 
 /// What [`from_slice_routable`] read: a message's header (the content skipped), or any other
@@ -407,7 +437,7 @@ fn routable(raw: Raw<'_>, probe: Option<Probe>) -> Result<Routable, ParseError> 
 pub(super) fn from_slice_routable(bytes: &[u8]) -> Result<Routable, ParseError> {
     match std::str::from_utf8(bytes) {
         Ok(text) => from_str_routable(text),
-        Err(_) => read_routable(serde_json::Deserializer::from_slice(bytes)),
+        Err(_) => read_json(serde_json::Deserializer::from_slice(bytes), RoutableVisitor),
     }
 }
 
@@ -417,15 +447,7 @@ pub(super) fn from_str_routable(text: &str) -> Result<Routable, ParseError> {
     if let Some(probe) = flat::read(text, true, &mut raw) {
         return routable(raw, probe);
     }
-    read_routable(serde_json::Deserializer::from_str(text))
-}
-
-fn read_routable<'de, R: serde_json::de::Read<'de>>(
-    mut de: serde_json::Deserializer<R>,
-) -> Result<Routable, ParseError> {
-    let result = de.deserialize_map(RoutableVisitor).map_err(|e| ParseError::from_json(&e))?;
-    de.end().map_err(|e| ParseError::from_json(&e))?;
-    result
+    read_json(serde_json::Deserializer::from_str(text), RoutableVisitor)
 }
 
 fn build(raw: Raw<'_>) -> Result<Envelope, ParseError> {
