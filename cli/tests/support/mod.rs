@@ -66,17 +66,9 @@ impl Proc {
 
     /// The next line containing `needle`.
     pub fn wait_for_text(&self, needle: &str) -> String {
-        let mut seen = Vec::new();
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(T)
-                .unwrap_or_else(|_| panic!("no line with {needle:?}; saw {seen:#?}"));
-            if line.contains(needle) {
-                return line;
-            }
-            seen.push(line);
-        }
+        let mut lines = self.wait_for_lines(needle);
+        // wait_for_lines returns only once the last line contains `needle`.
+        lines.pop().unwrap_or_default()
     }
 
     /// Kills the process at once (SIGKILL) and reaps it.

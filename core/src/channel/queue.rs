@@ -236,9 +236,8 @@ impl Receiver {
     pub(crate) fn try_recv(&mut self) -> Option<Bytes> {
         let mut st = self.inner.state();
         let item = st.items.pop_front();
-        if item.is_some() && st.items.is_empty() && st.items.capacity() > 0 {
-            // an idle session keeps no queue storage
-            st.items = VecDeque::new();
+        if item.is_some() {
+            release_if_empty(&mut st);
         }
         item
     }
@@ -253,10 +252,7 @@ impl Receiver {
             bytes += item.len();
             batch.push(item);
         }
-        if st.items.is_empty() && st.items.capacity() > 0 {
-            // an idle session keeps no queue storage
-            st.items = VecDeque::new();
-        }
+        release_if_empty(&mut st);
         bytes
     }
 
@@ -269,6 +265,13 @@ impl Receiver {
         let waiting = st.waiting > 0;
         drop(st);
         self.inner.freed(waiting);
+    }
+}
+
+/// An idle session keeps no queue storage: an emptied queue gives its buffer back.
+fn release_if_empty(st: &mut State) {
+    if st.items.is_empty() && st.items.capacity() > 0 {
+        st.items = VecDeque::new();
     }
 }
 

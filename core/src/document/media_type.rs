@@ -83,12 +83,13 @@ impl FromStr for MediaType {
     type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Some(known) = COMMON.iter().find(|k| **k == s) {
-            // The common types as spelled: nothing to split or copy.
+        let main = s.split(';').next().unwrap_or_default();
+        if let Some(known) = COMMON.iter().find(|k| **k == main) {
+            // A common type as spelled (parameters dropped): nothing to split or copy. Each
+            // has one `/` and at most one `+`.
             let slash = known.find('/').unwrap_or_default();
             return Ok(Self { text: Cow::Borrowed(known), slash, plus: known.rfind('+') });
         }
-        let main = s.split(';').next().unwrap_or_default();
         let mut parts = main.split('/');
         let (Some(ty), Some(sub), None) = (parts.next(), parts.next(), parts.next()) else {
             return Err(ParseError::invalid_media_type(s, "expected `type/subtype`"));
@@ -100,13 +101,6 @@ impl FromStr for MediaType {
         let mut sub_parts = sub.split('+');
         let subtype = sub_parts.next().unwrap_or_default();
         let suffix = sub_parts.next();
-        if sub_parts.next().is_none() {
-            // Already canonical: a common type is not copied.
-            if let Some(known) = COMMON.iter().find(|k| **k == main) {
-                let plus = suffix.map(|_| ty.len() + 1 + subtype.len());
-                return Ok(Self { text: Cow::Borrowed(known), slash: ty.len(), plus });
-            }
-        }
         let mut text = String::with_capacity(main.len());
         text.push_str(ty);
         text.push('/');
