@@ -164,6 +164,11 @@ impl Identity {
         Ok(Self { text, name, domain, shown })
     }
 
+    /// The displayed text without building it, when it is a slice of the identity's text.
+    fn shown(&self) -> Option<&str> {
+        self.shown.map(|end| Span::new(0, end as usize).of(&self.text))
+    }
+
     /// The length of the C# `ToString()` form, in bytes, without writing it.
     fn shown_len(&self) -> usize {
         let name = self.name().map_or(0, str::len);
@@ -172,8 +177,8 @@ impl Identity {
 
     /// Writes the C# `ToString()` form: `name` when the domain is blank, else `name@domain`.
     fn write_to(&self, out: &mut impl fmt::Write) -> fmt::Result {
-        if let Some(end) = self.shown {
-            return out.write_str(Span::new(0, end as usize).of(&self.text));
+        if let Some(text) = self.shown() {
+            return out.write_str(text);
         }
         match self.domain() {
             Some(d) if !blank(d) => {
@@ -299,8 +304,8 @@ impl Node {
     }
 
     fn write_to(&self, out: &mut impl fmt::Write) -> fmt::Result {
-        if self.shown_whole {
-            return out.write_str(&self.identity.text);
+        if let Some(text) = self.shown() {
+            return out.write_str(text);
         }
         self.identity.write_to(out)?;
         if let Some(instance) = self.instance() {
@@ -313,13 +318,6 @@ impl Node {
     /// The displayed text without building it, when it is the node's own text.
     pub(crate) fn shown(&self) -> Option<&str> {
         self.shown_whole.then_some(&*self.identity.text)
-    }
-}
-
-impl Identity {
-    /// The displayed text without building it, when it is a slice of the identity's text.
-    fn shown(&self) -> Option<&str> {
-        self.shown.map(|end| Span::new(0, end as usize).of(&self.text))
     }
 }
 
