@@ -34,7 +34,6 @@ use std::{
 };
 
 use bytes::Bytes;
-use futures_util::FutureExt;
 use tokio::{
     sync::{oneshot, watch},
     task::JoinHandle,
@@ -42,14 +41,15 @@ use tokio::{
 };
 
 use super::{
+    driver::{self, Established},
     events::{events, EventReceiver, EventSender},
     ping::{PingAction, RemotePing},
-    queue::{self, write_loop},
+    queue::{self, write_loop, WriterEnd},
     ChannelCore, ChannelOptions, Role,
 };
 use crate::{
     error::{SessionError, TransportError},
-    transport::{Transport, TransportReceiver, TransportResult},
+    transport::{whole, Received, Transport, TransportReceiver, TransportResult},
     Authentication, AuthenticationScheme, Command, Envelope, Error, Identity, Message, Node,
     Notification, Session, SessionCompression, SessionEncryption, SessionState,
     DEFAULT_MAX_ENVELOPE_SIZE,
@@ -528,6 +528,7 @@ impl ClientChannel {
     }
 }
 
+/// The reader task: the established loop over the client's side, then the end of the channel.
 async fn read_loop(
     shared: Arc<Shared>,
     mut receiver: Box<dyn TransportReceiver>,
@@ -537,63 +538,18 @@ async fn read_loop(
 ) {
     let mut ping =
         RemotePing::new(shared.options.remote_ping_interval, shared.options.remote_idle_timeout);
-    let mut pending = Vec::new();
-    let end = loop {
-        let received = tokio::select! {
-            r = receiver.receive() => r,
-            action = ping.next() => {
-                let outgoing = match action {
-                    PingAction::SendPing => {
-                        // The response is matched and dropped: only its arrival matters.
-                        let (tx, _) = oneshot::channel();
-                        shared.core().register_command(Command::ping_request(), tx).map(Envelope::from)
-                    }
-                    PingAction::IdleTimeout => shared.core().finishing_session().map(Envelope::from),
-                };
-                if let Ok(env) = outgoing {
-                    if out.send(Bytes::from(env.to_vec())).await.is_err() {
-                        break ChannelEvent::Closed { error: Some("the writer stopped".into()) };
-                    }
-                }
-                if action == PingAction::IdleTimeout {
-                    break ChannelEvent::Closed { error: Some("the server did not answer pings in time".into()) };
-                }
-                continue;
-            }
-        };
-        ping.received();
-        // This envelope and whatever else has already arrived (up to a batch) are handled
-        // before the application hears of them, so it is woken once per batch rather than
-        // once per envelope.
-        let mut received = received;
-        let mut handled = 1;
-        let end = loop {
-            match handle_received(&shared, &out, &events, &mut pending, received).await {
-                Ok(Some(event)) => pending.push(event),
-                Ok(None) => {}
-                Err(end) => break Some(end),
-            }
-            if handled == RECEIVE_BATCH {
-                break None;
-            }
-            match receiver.receive().now_or_never() {
-                Some(next) => received = next,
-                None => break None,
-            }
-            handled += 1;
-        };
-        if events.send_all(&mut pending).await.is_err() {
-            // The application dropped the channel.
-            return;
-        }
-        if let Some(end) = end {
-            // After the events that came before it.
-            if let ChannelEvent::Finished(session) | ChannelEvent::Failed(session) = &end {
-                let _ = ended.send(Some(session.clone()));
-            }
-            break end;
-        }
+    let mut side = Side { shared: &shared, out: &out, events: &events, pending: Vec::new() };
+    // The writer is not watched: after a failed write, what the server sent before it closed
+    // (its `failed` session, say) is still read.
+    let end = driver::run(&mut side, receiver.as_mut(), &mut ping, &mut None).await;
+    let Some(end) = end else {
+        // The application dropped the channel.
+        return;
     };
+    if let ChannelEvent::Finished(session) | ChannelEvent::Failed(session) = &end {
+        // After the events that came before it.
+        let _ = ended.send(Some(session.clone()));
+    }
     {
         let mut core = shared.core();
         core.fail();
@@ -606,9 +562,71 @@ async fn read_loop(
     let _ = events.send(end).await;
 }
 
-/// Envelopes the read loop handles one after the other, without waiting, before passing their
-/// events on.
-const RECEIVE_BATCH: usize = 32;
+/// The client as the established loop drives it: deliveries are collected over a batch and
+/// passed to the application at its end (it is woken once per batch, not per envelope).
+struct Side<'a> {
+    shared: &'a Shared,
+    out: &'a queue::Sender,
+    events: &'a EventSender,
+    pending: Vec<ChannelEvent>,
+}
+
+/// The channel ends with its last event, or `None` when the application is gone.
+impl Established for Side<'_> {
+    type End = Option<ChannelEvent>;
+    const ROUTABLE: bool = false;
+
+    async fn handle(
+        &mut self,
+        received: TransportResult<Option<Received>>,
+        _: &mut dyn TransportReceiver,
+    ) -> Result<(), Option<ChannelEvent>> {
+        let received = whole(received);
+        match handle_received(self.shared, self.out, self.events, &mut self.pending, received).await
+        {
+            Ok(Some(event)) => self.pending.push(event),
+            Ok(None) => {}
+            Err(end) => return Err(Some(end)),
+        }
+        Ok(())
+    }
+
+    async fn batch_end(&mut self) -> Result<(), Option<ChannelEvent>> {
+        self.events.send_all(&mut self.pending).await.map_err(|_| None)
+    }
+
+    async fn ping(&mut self, action: PingAction) -> Result<(), Option<ChannelEvent>> {
+        let outgoing = match action {
+            PingAction::SendPing => {
+                // The response is matched and dropped: only its arrival matters.
+                let (tx, _) = oneshot::channel();
+                self.shared.core().register_command(Command::ping_request(), tx).map(Envelope::from)
+            }
+            PingAction::IdleTimeout => self.shared.core().finishing_session().map(Envelope::from),
+        };
+        if let Ok(env) = outgoing {
+            if self.out.send(Bytes::from(env.to_vec())).await.is_err() {
+                return Err(Some(ChannelEvent::Closed {
+                    error: Some("the writer stopped".into()),
+                }));
+            }
+        }
+        if action == PingAction::IdleTimeout {
+            return Err(Some(ChannelEvent::Closed {
+                error: Some("the server did not answer pings in time".into()),
+            }));
+        }
+        Ok(())
+    }
+
+    async fn interrupted(&mut self) -> Option<ChannelEvent> {
+        std::future::pending().await
+    }
+
+    fn writer_ended(&mut self, _: WriterEnd) -> Option<ChannelEvent> {
+        Some(ChannelEvent::Closed { error: Some("the writer stopped".into()) })
+    }
+}
 
 /// Handles one received envelope: `Ok(Some(event))` for the application, `Err(end)` when the
 /// channel ends with it. The answer to a command is handed over after the `pending` events

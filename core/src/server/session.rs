@@ -3,15 +3,14 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
-
-use futures_util::FutureExt;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{
     auth::AuthRequest, identity::check_claimed_node, router::RouteCache, AuthOutcome, Shared,
 };
 use crate::{
     channel::{
+        driver::{self, Established},
         new_id,
         ping::{PingAction, RemotePing},
         queue::{self, write_loop_with_deadline, WriterEnd},
@@ -345,7 +344,19 @@ async fn established(
     let (sender, receiver) = transport.split();
     let mut writer =
         Some(tokio::spawn(write_loop_with_deadline(sender, out_rx, shared.config.send_timeout)));
-    let end = read_loop(&shared, &mut core, receiver, &node, &out_tx, kick, &mut writer).await;
+    let mut receiver = receiver;
+    let mut ping =
+        RemotePing::new(shared.config.remote_ping_interval, shared.config.remote_idle_timeout);
+    let mut side = Side {
+        shared: &shared,
+        core: &mut core,
+        node: &node,
+        out: &out_tx,
+        cache: None,
+        shutdown: shared.shutdown.clone(),
+        kick,
+    };
+    let end = driver::run(&mut side, receiver.as_mut(), &mut ping, &mut writer).await;
     shared.router.unregister(&entry);
     drop(entry);
     let last = end
@@ -365,92 +376,67 @@ async fn established(
     tracing::debug!(%node, "session ended");
 }
 
-/// Returns the session envelope to send last (finished or failed), if any.
-async fn read_loop(
-    shared: &Shared,
-    core: &mut ChannelCore<()>,
-    mut receiver: Box<dyn TransportReceiver>,
-    node: &Node,
-    out: &queue::Sender,
-    mut kick: oneshot::Receiver<Reason>,
-    writer: &mut Option<tokio::task::JoinHandle<WriterEnd>>,
-) -> Option<Session> {
-    let mut shutdown = shared.shutdown.clone();
-    let mut ping =
-        RemotePing::new(shared.config.remote_ping_interval, shared.config.remote_idle_timeout);
-    // Allocated with the first message routed, so an idle session holds only the pointer.
-    let mut cache: Option<Box<RouteCache>> = None;
-    loop {
-        let received = tokio::select! {
-            r = receiver.receive_routable() => Some(r),
-            action = ping.next() => {
-                if action == PingAction::IdleTimeout {
-                    return Some(Session::new(SessionState::Finished));
-                }
-                None
-            }
-            _ = shutdown.wait_for(|s| *s) => {
-                return Some(Session::failed(Reason::new(codes::SESSION_ERROR, "The server is being shut down")));
-            }
-            reason = &mut kick => {
-                return Some(Session::failed(reason.unwrap_or_else(|_| Reason::new(codes::SESSION_ERROR, "The session was terminated by the server"))));
-            }
-            // The writer ended: the connection failed, or it stopped reading (slow consumer).
-            end = async {
-                match writer.as_mut() {
-                    Some(w) => w.await,
-                    None => std::future::pending().await,
-                }
-            }, if writer.is_some() => {
-                *writer = None;
-                if let Ok(WriterEnd::Stalled) = end {
-                    tracing::debug!(%node, "ending a slow consumer: a write stayed blocked past the send timeout");
-                    shared.router.slow_consumer();
-                }
-                return None;
-            }
-        };
-        let Some(received) = received else {
-            if let Ok(req) = core.register_command(Command::ping_request(), ()) {
-                if out.send(Bytes::from(Envelope::from(req).to_vec())).await.is_err() {
-                    return None;
-                }
-            }
-            continue;
-        };
-        ping.received();
-        let batch = receive_batch(shared, core, receiver.as_mut(), node, out, &mut cache, received);
-        // Boxed: an idle session's future holds only the `select!` above.
-        if let Err(end) = Box::pin(batch).await {
-            return end;
-        }
-    }
+/// A server session as the established loop drives it: each envelope is handled (and routed)
+/// as it arrives; the server's shutdown and a replacing session end it from outside.
+struct Side<'a> {
+    shared: &'a Shared,
+    core: &'a mut ChannelCore<()>,
+    node: &'a Node,
+    out: &'a queue::Sender,
+    /// Allocated with the first message routed, so an idle session holds only the pointer.
+    cache: Option<Box<RouteCache>>,
+    shutdown: watch::Receiver<bool>,
+    kick: oneshot::Receiver<Reason>,
 }
 
-/// Envelopes handled one after the other without going back to the read loop's `select!`.
-const RECEIVE_BATCH: usize = 32;
+/// The session ends with the session envelope to send last (finished or failed), if any.
+impl Established for Side<'_> {
+    type End = Option<Session>;
+    const ROUTABLE: bool = true;
 
-/// Handles `first`, then whatever else has already arrived, up to a batch, before the read loop
-/// looks at its timers and signals again (their futures cost more than routing a message);
-/// `Err(end)` ends the session.
-async fn receive_batch(
-    shared: &Shared,
-    core: &mut ChannelCore<()>,
-    receiver: &mut dyn TransportReceiver,
-    node: &Node,
-    out: &queue::Sender,
-    cache: &mut Option<Box<RouteCache>>,
-    first: Result<Option<Received>, TransportError>,
-) -> Result<(), Option<Session>> {
-    let mut received = first;
-    for _ in 1..RECEIVE_BATCH {
-        receive_one(shared, core, receiver, node, out, cache, received).await?;
-        match receiver.receive_routable().now_or_never() {
-            Some(next) => received = next,
-            None => return Ok(()),
+    async fn handle(
+        &mut self,
+        received: Result<Option<Received>, TransportError>,
+        receiver: &mut dyn TransportReceiver,
+    ) -> Result<(), Option<Session>> {
+        let Self { shared, core, node, out, cache, .. } = self;
+        receive_one(shared, core, receiver, node, out, cache, received).await
+    }
+
+    async fn batch_end(&mut self) -> Result<(), Option<Session>> {
+        Ok(())
+    }
+
+    async fn ping(&mut self, action: PingAction) -> Result<(), Option<Session>> {
+        if action == PingAction::IdleTimeout {
+            return Err(Some(Session::new(SessionState::Finished)));
+        }
+        if let Ok(req) = self.core.register_command(Command::ping_request(), ()) {
+            if self.out.send(Bytes::from(Envelope::from(req).to_vec())).await.is_err() {
+                return Err(None);
+            }
+        }
+        Ok(())
+    }
+
+    async fn interrupted(&mut self) -> Option<Session> {
+        tokio::select! {
+            _ = self.shutdown.wait_for(|s| *s) => {
+                Some(Session::failed(Reason::new(codes::SESSION_ERROR, "The server is being shut down")))
+            }
+            reason = &mut self.kick => {
+                Some(Session::failed(reason.unwrap_or_else(|_| Reason::new(codes::SESSION_ERROR, "The session was terminated by the server"))))
+            }
         }
     }
-    receive_one(shared, core, receiver, node, out, cache, received).await
+
+    fn writer_ended(&mut self, end: WriterEnd) -> Option<Session> {
+        if end == WriterEnd::Stalled {
+            tracing::debug!(node = %self.node, "ending a slow consumer: a write stayed blocked past the send timeout");
+            self.shared.router.slow_consumer();
+        }
+        None
+    }
 }
 
 /// Handles one result of `receive_routable`; `Err(end)` ends the session.

@@ -190,6 +190,20 @@ impl Default for TransportOptions {
     }
 }
 
+/// A received envelope in full (a reader that is not `routable` returns only those).
+pub(crate) fn whole(
+    received: TransportResult<Option<Received>>,
+) -> TransportResult<Option<Envelope>> {
+    match received? {
+        None => Ok(None),
+        Some(Received::Envelope(envelope)) => Ok(Some(envelope)),
+        Some(Received::Message(message)) => message
+            .into_envelope()
+            .map(|(envelope, _)| Some(envelope))
+            .map_err(|error| crate::FrameError::Invalid { offset: 0, error }.into()),
+    }
+}
+
 pub(crate) fn check_size(json: &Bytes, limit: usize) -> TransportResult<()> {
     if json.len() > limit {
         return Err(TransportError::EnvelopeTooLarge { size: json.len(), limit });

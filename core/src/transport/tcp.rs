@@ -44,7 +44,8 @@ use tokio::{
 use super::{
     check_size,
     tls::{ClientTlsConfig, ServerTlsConfig},
-    Received, Transport, TransportOptions, TransportReceiver, TransportResult, TransportSender,
+    whole, Received, Transport, TransportOptions, TransportReceiver, TransportResult,
+    TransportSender,
 };
 use crate::{
     codec::FrameDecoder,
@@ -579,18 +580,6 @@ impl TcpReceiver {
                 self.reader.receive_layered(Socket::Half(half), LayersRef::Shared(shared)).await
             }
         }
-    }
-}
-
-/// A received envelope in full (a reader that is not `routable` returns only those).
-fn whole(received: TransportResult<Option<Received>>) -> TransportResult<Option<Envelope>> {
-    match received? {
-        None => Ok(None),
-        Some(Received::Envelope(envelope)) => Ok(Some(envelope)),
-        Some(Received::Message(message)) => message
-            .into_envelope()
-            .map(|(envelope, _)| Some(envelope))
-            .map_err(|error| FrameError::Invalid { offset: 0, error }.into()),
     }
 }
 
