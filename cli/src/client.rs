@@ -150,7 +150,7 @@ async fn session(args: &Args) -> Result<(), String> {
         ..ClientOptions::default()
     };
     options.channel.auto_notify_receipt = args.receipts;
-    let mut channel = ClientChannel::with_options(transport, options);
+    let channel = ClientChannel::with_options(transport, options);
     let auth = match (&args.password, &args.key) {
         (Some(p), _) => Authentication::plain(p),
         (_, Some(k)) => Authentication::key(k),

@@ -101,7 +101,7 @@ async fn demo() -> Result<(), String> {
         "1. alice connects over TCP, negotiates TLS in band and authenticates with a password"
     );
     let transport = step("alice connects", connect(&tcp, &client_tls)).await?;
-    let mut alice = ClientChannel::with_options(transport, options.clone());
+    let alice = ClientChannel::with_options(transport, options.clone());
     let s = step("alice starts", alice.start_new_session()).await?;
     show("server → alice", "offers options", &s.into());
     println!("  alice → server chooses encryption tls; after the server confirms, both ends run the TLS handshake on the same socket");
@@ -121,7 +121,7 @@ async fn demo() -> Result<(), String> {
 
     println!("\n2. bob connects over WebSocket as a guest");
     let transport = step("bob connects", connect(&ws, &ClientTlsConfig::default())).await?;
-    let mut bob = ClientChannel::with_options(transport, options);
+    let bob = ClientChannel::with_options(transport, options);
     let bob_id = "bob@localhost".parse().map_err(|e| format!("{e}"))?;
     let s = step(
         "bob establishes",

@@ -60,7 +60,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
 
 async fn run(args: Args) -> Result<ExitCode, Box<dyn Error>> {
     let transport = connect(&args.uri, &ClientTlsConfig::default()).await?;
-    let mut channel = ClientChannel::new(transport);
+    let channel = ClientChannel::new(transport);
     channel
         .establish_session(EstablishOptions::new(
             "commander@localhost".parse()?,

@@ -35,7 +35,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // Open the transport and run the handshake: new session, negotiation (the server's first
     // options), guest authentication.
     let transport = connect(&uri, &ClientTlsConfig::default()).await?;
-    let mut channel = ClientChannel::new(transport);
+    let channel = ClientChannel::new(transport);
     let identity = "echo@localhost".parse()?;
     let session = channel
         .establish_session(EstablishOptions::new(identity, "bot", Authentication::Guest))

@@ -44,7 +44,7 @@ fn make_certs(dir: &Path) -> Result<(), Box<dyn Error>> {
 /// Connects, negotiates TLS, and runs one `get /ping` round trip.
 async fn ping_over_tls(uri: &str, tls: &ClientTlsConfig) -> Result<Duration, Box<dyn Error>> {
     let started = std::time::Instant::now();
-    let mut channel = ClientChannel::new(connect(uri, tls).await?);
+    let channel = ClientChannel::new(connect(uri, tls).await?);
     // The TLS handshake happens inside `establish_session`, right after the server accepts
     // the negotiated `tls` encryption; certificate errors surface there.
     let options = EstablishOptions::new("secure@localhost".parse()?, "tls", Authentication::Guest)

@@ -354,3 +354,37 @@ async fn a_cancelled_command_is_forgotten_and_a_full_queue_loses_nothing() {
     assert_eq!(text_of(&within(bob.receive()).await.unwrap()), "done");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_over_the_in_memory_pair_and_a_close_during_a_handshake_step() {
+    let server = server(None, false).await;
+    // any transport: the in-memory pair, served by the same server
+    let (ours, served) = lime::transport::memory::MemoryTransport::pair();
+    server.serve(Box::new(served));
+    let alice = Arc::new(Client::with_transport(Box::new(ours), ClientOptions::default()));
+    establish(&alice, "alice", None).await;
+    let bob = connect(&tcp_uri(&server), ClientTlsConfig::default()).await;
+    establish(&bob, "bob", None).await;
+    bob.send_message(to("alice", "through memory")).await.unwrap();
+    assert_eq!(text_of(&within(alice.receive()).await.unwrap()), "through memory");
+
+    // a step waiting for the server's answer ends with Closed when the client is closed: a
+    // raw peer that never answers holds the step open
+    let (ours, mut peer) = lime::transport::memory::MemoryTransport::pair();
+    let carol = Arc::new(Client::with_transport(Box::new(ours), ClientOptions::default()));
+    let step = {
+        let carol = carol.clone();
+        tokio::spawn(async move { carol.start_new_session().await })
+    };
+    // the `new` session reached the peer: the step now waits for its answer
+    let new = within(lime::transport::Transport::receive(&mut peer)).await.unwrap().unwrap();
+    assert!(matches!(new, lime::Envelope::Session(ref s) if s.state == SessionState::New));
+    carol.close_now();
+    assert!(matches!(within(step).await.unwrap(), Err(Error::Closed)));
+    assert_eq!(carol.state(), SessionState::Failed);
+    assert!(carol.is_closed());
+    assert!(within(carol.receive()).await.is_none(), "the event queue ended");
+    // the peer sees the connection end
+    assert!(within(lime::transport::Transport::receive(&mut peer)).await.unwrap().is_none());
+    server.shutdown().await;
+}

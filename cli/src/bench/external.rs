@@ -68,7 +68,7 @@ async fn open(uri: &str, identity: &str, receipts: bool) -> Result<ClientChannel
     let transport =
         within(STALL, &format!("connecting to {uri}"), lime::transport::connect(uri, &tls)).await?;
     let channel = ChannelOptions { auto_notify_receipt: receipts, ..ChannelOptions::client() };
-    let mut channel = ClientChannel::with_options(
+    let channel = ClientChannel::with_options(
         transport,
         ClientOptions { channel, buffer: 4096, ..ClientOptions::default() },
     );

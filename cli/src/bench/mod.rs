@@ -355,7 +355,7 @@ async fn open_channel(
     let tls = lime::transport::tls::ClientTlsConfig::default();
     let transport =
         within(STALL, &format!("connecting to {uri}"), lime::transport::connect(uri, &tls)).await?;
-    let mut channel = ClientChannel::with_options(
+    let channel = ClientChannel::with_options(
         transport,
         ClientOptions { buffer, ..ClientOptions::default() },
     );
@@ -368,7 +368,7 @@ async fn open_channel(
 }
 
 /// Finishes the session (expecting `finished`) and closes the channel.
-async fn close_channel(mut channel: lime::channel::ClientChannel) -> Result<(), String> {
+async fn close_channel(channel: lime::channel::ClientChannel) -> Result<(), String> {
     let end = within(STALL, "finishing the session", channel.finish()).await;
     channel.close().await;
     match end?.state {

@@ -1,12 +1,16 @@
 //! [`ClientChannel`]: a LIME client session over any [`Transport`], driven by tokio.
 //!
-//! The handshake methods (`start_new_session`, `negotiate_session`, `authenticate_session`,
-//! or all of them through [`ClientChannel::establish_session`]) run on the caller's task.
-//! Once the session is established the transport is split and two tasks take over: a reader
-//! that feeds [`ChannelCore`] (which answers pings, sends receipts and completes pending
-//! commands) and a writer that drains a bounded queue. The application receives messages,
-//! notifications, commands and the end of the session from [`ClientChannel::receive`]; the
-//! queues are bounded, so a slow consumer slows the peer down instead of growing memory.
+//! Every method takes `&self`, so the channel can be shared (`Arc<ClientChannel>`) between
+//! tasks and threads. The handshake methods (`start_new_session`, `negotiate_session`,
+//! `authenticate_session`, or all of them through [`ClientChannel::establish_session`]) run on
+//! the caller's task and take turns (with [`ClientChannel::finish`]) on one lock that holds
+//! the whole transport. Once the session is established the transport is split and two tasks
+//! take over: a reader running the crate's one established loop (`channel/driver.rs`, the
+//! server sessions' loop too) that feeds [`ChannelCore`] (which answers pings, sends receipts
+//! and completes pending commands), and a writer that drains a bounded queue. The application
+//! receives messages, notifications, commands and the end of the session from
+//! [`ClientChannel::receive`]; the queues are bounded, so a slow consumer slows the peer down
+//! instead of growing memory.
 //!
 //! # Examples
 //!
@@ -17,7 +21,7 @@
 //!
 //! # async fn run() -> Result<(), lime::Error> {
 //! let transport = connect("net.tcp://127.0.0.1:55321", &ClientTlsConfig::default()).await?;
-//! let mut channel = ClientChannel::new(transport);
+//! let channel = ClientChannel::new(transport);
 //! channel
 //!     .establish_session(EstablishOptions::new("alice@example.com".parse()?, "home", Authentication::Guest))
 //!     .await?;
@@ -29,14 +33,17 @@
 //! ```
 
 use std::{
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc, Mutex, MutexGuard, OnceLock, PoisonError,
+    },
     time::Duration,
 };
 
 use bytes::Bytes;
 use tokio::{
     sync::{oneshot, watch},
-    task::JoinHandle,
+    task::{AbortHandle, JoinHandle},
     time::timeout,
 };
 
@@ -214,34 +221,73 @@ pub(crate) fn establishment_result(session: Session) -> Result<Session, Error> {
 
 type Pending = oneshot::Sender<Command>;
 
+/// How long a closing channel keeps writing what is queued (and its goodbye: a close frame,
+/// TLS close_notify) to a peer that does not read.
+pub const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(5);
+
 struct Shared {
     core: Mutex<ChannelCore<Pending>>,
-    options: ClientOptions,
+    options: Mutex<ClientOptions>,
+    /// Copies of the options read on every send or handshake step.
+    max_envelope_size: AtomicUsize,
+    handshake_timeout: AtomicU64,
 }
 
 impl Shared {
     fn core(&self) -> MutexGuard<'_, ChannelCore<Pending>> {
         // invariant: no code panics while holding the lock; recover the data if one did.
-        self.core.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn options(&self) -> MutexGuard<'_, ClientOptions> {
+        self.options.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn configure(&self, options: ClientOptions) {
+        self.max_envelope_size.store(options.max_envelope_size, Ordering::Release);
+        let nanos = u64::try_from(options.handshake_timeout.as_nanos()).unwrap_or(u64::MAX);
+        self.handshake_timeout.store(nanos, Ordering::Release);
+        self.core().options_mut().clone_from(&options.channel);
+        *self.options() = options;
+    }
+
+    fn handshake_timeout(&self) -> Duration {
+        Duration::from_nanos(self.handshake_timeout.load(Ordering::Acquire))
     }
 }
 
+/// The tasks of an established channel.
 struct Running {
     out: queue::Sender,
-    events: EventReceiver,
     ended: watch::Receiver<Option<Session>>,
     reader: JoinHandle<()>,
-    writer: JoinHandle<()>,
+    writer: AbortHandle,
+    /// True once the writer task has stopped (after closing the transport).
+    writer_stopped: watch::Receiver<bool>,
+}
+
+/// What the transport said about itself, kept for reads after it was split.
+struct Facts {
+    encryption: SessionEncryption,
+    compression: SessionCompression,
+    subprotocol: Option<String>,
 }
 
 /// A client session. See the [module docs](self).
 pub struct ClientChannel {
     shared: Arc<Shared>,
     /// The whole transport until the session is established (then it is split between the
-    /// reader and writer tasks). Behind a mutex only so that the channel is `Sync`; the
-    /// handshake methods take `&mut self` and never lock it.
-    transport: std::sync::Mutex<Option<Box<dyn Transport>>>,
-    running: Option<Running>,
+    /// reader and writer tasks). The async lock serializes the handshake steps and `finish`.
+    handshake: tokio::sync::Mutex<Option<Box<dyn Transport>>>,
+    /// The reader and writer tasks, from the establishment on.
+    running: OnceLock<Running>,
+    /// The event queue exists from the start, so it can be waited on before the session is
+    /// established; its sending side moves to the reader task then.
+    events: Arc<EventReceiver>,
+    event_sender: Mutex<Option<EventSender>>,
+    /// Set by [`close_now`](Self::close_now): ends a handshake step in progress.
+    closed: watch::Sender<bool>,
+    facts: Mutex<Facts>,
 }
 
 impl std::fmt::Debug for ClientChannel {
@@ -255,7 +301,7 @@ impl std::fmt::Debug for ClientChannel {
     }
 }
 
-/// A `ClientChannel` can be shared between tasks (`Arc<ClientChannel>`) once established.
+/// A `ClientChannel` can be shared between tasks and threads (`Arc<ClientChannel>`).
 const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<ClientChannel>();
@@ -263,11 +309,13 @@ const _: () = {
 
 impl Drop for ClientChannel {
     fn drop(&mut self) {
-        if let Some(r) = &self.running {
-            r.reader.abort();
-            r.writer.abort();
-        }
+        self.close_now();
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // invariant: no code panics while holding these locks; recover the data if one did.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl ClientChannel {
@@ -279,12 +327,31 @@ impl ClientChannel {
     /// A channel with explicit options.
     pub fn with_options(transport: Box<dyn Transport>, options: ClientOptions) -> Self {
         let core = ChannelCore::new(Role::Client, options.channel.clone());
+        let (event_sender, events) = events(options.buffer);
+        let facts = Facts {
+            encryption: transport.encryption(),
+            compression: transport.compression(),
+            subprotocol: transport.subprotocol(),
+        };
+        let shared = Shared {
+            core: Mutex::new(core),
+            options: Mutex::new(options.clone()),
+            max_envelope_size: AtomicUsize::new(0),
+            handshake_timeout: AtomicU64::new(0),
+        };
+        shared.configure(options);
         Self {
-            shared: Arc::new(Shared { core: Mutex::new(core), options }),
-            transport: std::sync::Mutex::new(Some(transport)),
-            running: None,
+            shared: Arc::new(shared),
+            handshake: tokio::sync::Mutex::new(Some(transport)),
+            running: OnceLock::new(),
+            events: Arc::new(events),
+            event_sender: Mutex::new(Some(event_sender)),
+            closed: watch::Sender::new(false),
+            facts: Mutex::new(facts),
         }
     }
+
+    // ----- plain reads --------------------------------------------------------------------
 
     /// The session state.
     pub fn state(&self) -> SessionState {
@@ -306,100 +373,190 @@ impl ClientChannel {
         self.shared.core().remote_node().cloned()
     }
 
-    fn slot(&mut self) -> &mut Option<Box<dyn Transport>> {
-        self.transport.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The transport's encryption (`tls` after the in-band upgrade, and for `wss://`).
+    pub fn encryption(&self) -> SessionEncryption {
+        lock(&self.facts).encryption
     }
 
-    fn transport(&mut self) -> Result<&mut Box<dyn Transport>, Error> {
-        self.slot().as_mut().ok_or(Error::Closed)
+    /// The transport's compression.
+    pub fn compression(&self) -> SessionCompression {
+        lock(&self.facts).compression
     }
+
+    /// The WebSocket sub-protocol the server chose, if any.
+    pub fn subprotocol(&self) -> Option<String> {
+        lock(&self.facts).subprotocol.clone()
+    }
+
+    /// Number of commands waiting for their response.
+    pub fn pending_commands(&self) -> usize {
+        self.shared.core().pending_commands()
+    }
+
+    /// True once the connection is over (closed by us, or the session or connection ended).
+    pub fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+            || matches!(self.state(), SessionState::Finished | SessionState::Failed)
+            || self.running.get().is_some_and(|r| r.reader.is_finished())
+    }
+
+    /// Changes the channel behaviour (ping replies, receipts, ids) from now on.
+    pub fn set_channel_options(&self, options: ChannelOptions) {
+        self.shared.options().channel.clone_from(&options);
+        *self.shared.core().options_mut() = options;
+    }
+
+    /// Replaces the options given at construction, for a host that opened the transport
+    /// before it knew them: the channel behaviour, the event queue's capacity and the send
+    /// limit apply at once, the handshake timeout from the next step, the outgoing queue's
+    /// capacity, remote ping and idle timeout from the establishment. The limit of received
+    /// envelopes stays the transport's.
+    pub fn set_options(&self, options: ClientOptions) {
+        self.events.set_capacity(options.buffer);
+        self.shared.configure(options);
+    }
+
+    // ----- handshake ----------------------------------------------------------------------
 
     /// Sends a session envelope and waits for the server's next session envelope.
-    async fn exchange(&mut self, session: Session) -> Result<Session, Error> {
-        let limit = self.shared.options.handshake_timeout;
-        let transport = self.transport()?;
-        transport.send(&session.into()).await?;
-        self.receive_session(limit).await
+    async fn exchange(
+        &self,
+        slot: &mut Option<Box<dyn Transport>>,
+        session: Session,
+    ) -> Result<Session, Error> {
+        let transport = slot.as_mut().ok_or(Error::Closed)?;
+        let sent = transport.send(&session.into()).await;
+        if let Err(e) = sent {
+            self.abandon(slot).await;
+            return Err(e.into());
+        }
+        self.receive_session(slot).await
     }
 
-    async fn receive_session(&mut self, limit: Duration) -> Result<Session, Error> {
-        let transport = self.transport()?;
-        let received = match timeout(limit, transport.receive()).await {
-            Err(_) => return Err(Error::Timeout(limit)),
-            Ok(r) => r?,
+    /// The server's next session envelope. A step that fails (the connection, a timeout, a
+    /// protocol error, [`close`](Self::close)) leaves the channel closed: the state is
+    /// `failed` and the event queue ends.
+    async fn receive_session(
+        &self,
+        slot: &mut Option<Box<dyn Transport>>,
+    ) -> Result<Session, Error> {
+        let limit = self.shared.handshake_timeout();
+        let transport = slot.as_mut().ok_or(Error::Closed)?;
+        let mut closed = self.closed.subscribe();
+        let received = tokio::select! {
+            r = timeout(limit, transport.receive()) => r,
+            _ = closed.wait_for(|c| *c) => Ok(Ok(None)),
         };
-        let Some(envelope) = received else {
-            *self.slot() = None;
-            self.shared.core().fail();
-            return Err(Error::Closed);
+        let envelope = match received {
+            Err(_) => Err(Error::Timeout(limit)),
+            Ok(Err(e)) => Err(e.into()),
+            Ok(Ok(None)) => Err(Error::Closed),
+            Ok(Ok(Some(envelope))) => Ok(envelope),
         };
-        let inbound = self.shared.core().receive(envelope)?;
-        let session = inbound
-            .session
-            .ok_or_else(|| SessionError::Protocol("expected a session envelope".into()))?;
-        if inbound.close {
-            if let Some(mut t) = self.slot().take() {
-                let _ = t.close().await;
+        let inbound = envelope.and_then(|e| self.shared.core().receive(e));
+        let session = inbound.and_then(|inbound| {
+            let close = inbound.close;
+            let session = inbound
+                .session
+                .ok_or_else(|| SessionError::Protocol("expected a session envelope".into()))?;
+            Ok((session, close))
+        });
+        match session {
+            Err(e) => {
+                self.abandon(slot).await;
+                Err(e)
             }
-        } else if session.state == SessionState::Established {
-            self.run();
+            Ok((session, true)) => {
+                // A failed (or finished) handshake: the server closes; so do we.
+                self.abandon(slot).await;
+                Ok(session)
+            }
+            Ok((session, false)) => {
+                if session.state == SessionState::Established {
+                    self.run(slot);
+                }
+                Ok(session)
+            }
         }
-        Ok(session)
+    }
+
+    /// Ends a handshake that cannot go on: closes the transport, fails the session and ends
+    /// the event queue.
+    async fn abandon(&self, slot: &mut Option<Box<dyn Transport>>) {
+        if let Some(mut t) = slot.take() {
+            let _ = timeout(CLOSE_FLUSH_LIMIT, t.close()).await;
+        }
+        self.shared.core().fail();
+        lock(&self.event_sender).take();
+    }
+
+    /// The transport, for a handshake step: waits for the step before it.
+    async fn step(&self) -> tokio::sync::MutexGuard<'_, Option<Box<dyn Transport>>> {
+        self.handshake.lock().await
     }
 
     /// Sends `{"state":"new"}` and returns the server's reply (negotiating, authenticating,
     /// established or failed).
-    pub async fn start_new_session(&mut self) -> Result<Session, Error> {
+    pub async fn start_new_session(&self) -> Result<Session, Error> {
+        let mut slot = self.step().await;
         let new = self.shared.core().start_new_session()?;
-        self.exchange(new).await
+        self.exchange(&mut slot, new).await
     }
 
     /// Sends the negotiation choice; on the server's confirmation applies the options to the
     /// transport (the TLS upgrade happens here) and returns the session that follows
     /// (authenticating, established or failed).
     pub async fn negotiate_session(
-        &mut self,
+        &self,
         compression: SessionCompression,
         encryption: SessionEncryption,
     ) -> Result<Session, Error> {
+        let mut slot = self.step().await;
         let choice = self.shared.core().negotiate_session(compression, encryption)?;
-        let confirmation = self.exchange(choice).await?;
+        let confirmation = self.exchange(&mut slot, choice).await?;
         if confirmation.state != SessionState::Negotiating {
             return Ok(confirmation);
         }
-        let transport = self.transport()?;
         let compression = confirmation.compression.unwrap_or(compression);
         let encryption = confirmation.encryption.unwrap_or(encryption);
+        let transport = slot.as_mut().ok_or(Error::Closed)?;
+        let mut switched = Ok(());
         if transport.encryption() != encryption {
-            transport.set_encryption(encryption).await?;
+            switched = transport.set_encryption(encryption).await;
         }
-        if transport.compression() != compression {
-            transport.set_compression(compression).await?;
+        if switched.is_ok() && transport.compression() != compression {
+            switched = transport.set_compression(compression).await;
         }
-        let limit = self.shared.options.handshake_timeout;
-        self.receive_session(limit).await
+        {
+            let mut facts = lock(&self.facts);
+            facts.encryption = transport.encryption();
+            facts.compression = transport.compression();
+        }
+        if let Err(e) = switched {
+            self.abandon(&mut slot).await;
+            return Err(e.into());
+        }
+        self.receive_session(&mut slot).await
     }
 
     /// Sends credentials and returns the server's reply (a round-trip `authenticating`,
     /// established or failed).
     pub async fn authenticate_session(
-        &mut self,
+        &self,
         identity: &Identity,
         authentication: Authentication,
         instance: Option<&str>,
     ) -> Result<Session, Error> {
+        let mut slot = self.step().await;
         let session =
             self.shared.core().authenticate_session(identity, authentication, instance)?;
-        self.exchange(session).await
+        self.exchange(&mut slot, session).await
     }
 
     /// Runs the whole handshake: start, negotiate (first offered option unless chosen),
     /// authenticate (as many rounds as the server asks). Returns the `established` session, or
     /// [`SessionError::Failed`] with the server's reason.
-    pub async fn establish_session(
-        &mut self,
-        mut options: EstablishOptions,
-    ) -> Result<Session, Error> {
+    pub async fn establish_session(&self, mut options: EstablishOptions) -> Result<Session, Error> {
         let mut session = self.start_new_session().await?;
         if session.state == SessionState::Negotiating {
             let (compression, encryption) = options.choose(&session);
@@ -416,14 +573,20 @@ impl ClientChannel {
     }
 
     /// Starts the reader and writer tasks on the split transport.
-    fn run(&mut self) {
-        let Some(transport) = self.slot().take() else { return };
+    fn run(&self, slot: &mut Option<Box<dyn Transport>>) {
+        let (Some(transport), Some(event_tx)) = (slot.take(), lock(&self.event_sender).take())
+        else {
+            return;
+        };
         let (sender, receiver) = transport.split();
-        let capacity = self.shared.options.buffer.max(1);
+        let capacity = self.shared.options().buffer.max(1);
         let (out_tx, out_rx) = queue::queue(capacity);
-        let (event_tx, event_rx) = events(capacity);
         let (ended_tx, ended_rx) = watch::channel(None);
-        let writer = tokio::spawn(write_loop(sender, out_rx));
+        let (stopped_tx, stopped_rx) = watch::channel(false);
+        let writer = tokio::spawn(async move {
+            write_loop(sender, out_rx).await;
+            let _ = stopped_tx.send(true);
+        });
         let reader = tokio::spawn(read_loop(
             self.shared.clone(),
             receiver,
@@ -431,15 +594,26 @@ impl ClientChannel {
             event_tx,
             ended_tx,
         ));
-        self.running =
-            Some(Running { out: out_tx, events: event_rx, ended: ended_rx, reader, writer });
+        let running = Running {
+            out: out_tx,
+            ended: ended_rx,
+            reader,
+            writer: writer.abort_handle(),
+            writer_stopped: stopped_rx,
+        };
+        if self.running.set(running).is_err() {
+            // invariant: `run` follows the one `established` of the session.
+            tracing::warn!("a second establishment of one channel was ignored");
+        }
     }
 
     fn running(&self) -> Result<&Running, Error> {
-        self.running.as_ref().ok_or_else(|| {
+        self.running.get().ok_or_else(|| {
             SessionError::InvalidState { action: "use the channel", state: self.state() }.into()
         })
     }
+
+    // ----- sending ------------------------------------------------------------------------
 
     async fn queue(&self, envelope: Envelope) -> Result<(), Error> {
         let envelope = self.shared.core().prepare_send(envelope)?;
@@ -448,14 +622,15 @@ impl ClientChannel {
 
     async fn queue_prepared(&self, envelope: &Envelope) -> Result<(), Error> {
         let bytes = Bytes::from(envelope.to_vec());
-        let limit = self.shared.options.max_envelope_size;
+        let limit = self.shared.max_envelope_size.load(Ordering::Acquire);
         if bytes.len() > limit {
             return Err(TransportError::EnvelopeTooLarge { size: bytes.len(), limit }.into());
         }
         self.running()?.out.send(bytes).await.map_err(|_| Error::Closed)
     }
 
-    /// Sends a message (established only).
+    /// Sends a message (established only: before the session and after its end, a
+    /// [`SessionError::InvalidState`]).
     pub async fn send_message(&self, message: Message) -> Result<(), Error> {
         self.queue(message.into()).await
     }
@@ -470,8 +645,10 @@ impl ClientChannel {
         self.queue(command.into()).await
     }
 
-    /// Sends a command request and waits up to `limit` for the response with the same id.
-    /// A `failure` response is returned as is (check its `status` and `reason`).
+    /// Sends a command request (an id is assigned when it has none) and waits up to `limit`
+    /// for the response with the same id ([`Error::Timeout`] after that). A `failure`
+    /// response is returned as is (check its `status` and `reason`). Cancelling the call
+    /// forgets the command.
     pub async fn process_command(
         &self,
         command: Command,
@@ -479,32 +656,42 @@ impl ClientChannel {
     ) -> Result<Command, Error> {
         let (tx, rx) = oneshot::channel();
         let request = self.shared.core().register_command(command, tx)?;
-        let id = request.id.clone().unwrap_or_default();
-        if let Err(e) = self.queue_prepared(&request.into()).await {
-            self.shared.core().cancel_command(&id);
-            return Err(e);
-        }
-        match timeout(limit, rx).await {
+        let forget = Forget { shared: &self.shared, id: request.id.clone() };
+        self.queue_prepared(&request.into()).await?;
+        let result = match timeout(limit, rx).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(_)) => Err(Error::Closed),
-            Err(_) => {
-                self.shared.core().cancel_command(&id);
-                Err(Error::Timeout(limit))
-            }
-        }
+            Err(_) => Err(Error::Timeout(limit)),
+        };
+        // Answered or not, the core no longer holds it once the waiter is gone.
+        drop(forget);
+        result
     }
 
-    /// The next event, or `None` once the channel has ended and every event was received.
-    /// Safe to call from several tasks (they take turns).
+    // ----- receiving ----------------------------------------------------------------------
+
+    /// The next event, or `None` once the channel has ended and every event was received
+    /// (and at once before the session is established). Safe to call from several tasks
+    /// (they take turns).
     pub async fn receive(&self) -> Option<ChannelEvent> {
-        self.running.as_ref()?.events.receive().await
+        self.running.get()?;
+        self.events.receive().await
     }
 
-    /// Sends `finishing` and waits for the server's `finished` (or `failed`).
-    pub async fn finish(&mut self) -> Result<Session, Error> {
+    /// The event queue, readable before the session is established (for [`Client`](crate::Client)).
+    pub(crate) fn events(&self) -> &Arc<EventReceiver> {
+        &self.events
+    }
+
+    // ----- ending -------------------------------------------------------------------------
+
+    /// Sends `finishing` and waits for the server's `finished` (or `failed`). The event queue
+    /// delivers the same session, then ends.
+    pub async fn finish(&self) -> Result<Session, Error> {
+        let _step = self.step().await;
         let finishing = self.shared.core().finishing_session()?;
         self.queue_prepared(&finishing.into()).await?;
-        let limit = self.shared.options.handshake_timeout;
+        let limit = self.shared.handshake_timeout();
         let mut ended = self.running()?.ended.clone();
         let result = timeout(limit, ended.wait_for(Option::is_some)).await;
         match result {
@@ -514,17 +701,66 @@ impl ClientChannel {
         }
     }
 
-    /// Closes the transport without a session envelope.
-    pub async fn close(&mut self) {
-        if let Some(mut t) = self.slot().take() {
-            let _ = t.close().await;
+    /// Closes the connection without a session envelope and waits until what was queued and
+    /// the goodbye (close frame, close_notify) are written, for at most
+    /// [`CLOSE_FLUSH_LIMIT`]. The event queue ends without an end event; pending commands
+    /// fail with [`Error::Closed`].
+    pub async fn close(&self) {
+        self.close_now();
+        if let Ok(mut slot) = self.handshake.try_lock() {
+            self.abandon(&mut slot).await;
         }
-        if let Some(r) = self.running.take() {
+        if let Some(r) = self.running.get() {
+            let mut stopped = r.writer_stopped.clone();
+            if timeout(CLOSE_FLUSH_LIMIT, stopped.wait_for(|s| *s)).await.is_err() {
+                r.writer.abort();
+            }
+        }
+    }
+
+    /// Starts closing as [`close`](Self::close) does, without waiting (for a host's
+    /// synchronous teardown, such as a binding object being freed). A handshake step in
+    /// progress fails with [`Error::Closed`].
+    pub fn close_now(&self) {
+        self.closed.send_replace(true);
+        {
+            let mut core = self.shared.core();
+            core.fail();
+            // Waiters see their sender dropped: `Error::Closed`.
+            drop(core.drain_pending());
+        }
+        lock(&self.event_sender).take();
+        if let Some(r) = self.running.get() {
             r.reader.abort();
-            drop(r.out);
-            let _ = r.writer.await;
+            r.out.end();
+            // The writer writes what is queued and closes, within a bound.
+            let writer = r.writer.clone();
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) if !r.writer.is_finished() => {
+                    runtime.spawn(async move {
+                        tokio::time::sleep(CLOSE_FLUSH_LIMIT).await;
+                        writer.abort();
+                    });
+                }
+                Ok(_) => {}
+                Err(_) => writer.abort(),
+            }
         }
-        self.shared.core().fail();
+    }
+}
+
+/// Forgets a command in the core when its caller stops waiting (answered, timed out or
+/// cancelled).
+struct Forget<'a> {
+    shared: &'a Shared,
+    id: Option<String>,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = &self.id {
+            self.shared.core().cancel_command(id);
+        }
     }
 }
 
@@ -536,8 +772,10 @@ async fn read_loop(
     events: EventSender,
     ended: watch::Sender<Option<Session>>,
 ) {
-    let mut ping =
-        RemotePing::new(shared.options.remote_ping_interval, shared.options.remote_idle_timeout);
+    let mut ping = {
+        let options = shared.options();
+        RemotePing::new(options.remote_ping_interval, options.remote_idle_timeout)
+    };
     let mut side = Side { shared: &shared, out: &out, events: &events, pending: Vec::new() };
     // The writer is not watched: after a failed write, what the server sent before it closed
     // (its `failed` session, say) is still read.

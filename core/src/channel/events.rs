@@ -11,7 +11,10 @@
 
 use std::{
     collections::VecDeque,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex, MutexGuard, PoisonError,
+    },
 };
 
 use tokio::sync::Notify;
@@ -32,7 +35,7 @@ struct Inner {
     ready: Notify,
     /// Events were taken, or the receiver is gone.
     space: Notify,
-    capacity: usize,
+    capacity: AtomicUsize,
 }
 
 impl Inner {
@@ -66,7 +69,7 @@ pub(crate) fn events(capacity: usize) -> (EventSender, EventReceiver) {
         }),
         ready: Notify::new(),
         space: Notify::new(),
-        capacity: capacity.max(1),
+        capacity: AtomicUsize::new(capacity.max(1)),
     });
     (EventSender { inner: inner.clone() }, EventReceiver { inner })
 }
@@ -84,7 +87,8 @@ impl EventSender {
                 if st.receiver_gone {
                     return Err(ReceiverGone);
                 }
-                let room = self.inner.capacity.saturating_sub(st.items.len());
+                let room =
+                    self.inner.capacity.load(Ordering::Relaxed).saturating_sub(st.items.len());
                 if room > 0 {
                     st.items.extend(batch.by_ref().take(room));
                     drop(st);
@@ -111,6 +115,12 @@ impl Drop for EventSender {
 }
 
 impl EventReceiver {
+    /// Holds at most `capacity` (at least 1) events from now on.
+    pub(crate) fn set_capacity(&self, capacity: usize) {
+        self.inner.capacity.store(capacity.max(1), Ordering::Relaxed);
+        self.inner.space.notify_waiters();
+    }
+
     /// The next event; `None` once the sender is gone and every event was taken.
     pub(crate) async fn receive(&self) -> Option<ChannelEvent> {
         loop {
@@ -120,7 +130,8 @@ impl EventReceiver {
             {
                 let mut st = self.inner.state();
                 if let Some(event) = st.items.pop_front() {
-                    let was_full = st.items.len() + 1 == self.inner.capacity;
+                    let was_full =
+                        st.items.len() + 1 >= self.inner.capacity.load(Ordering::Relaxed);
                     drop(st);
                     if was_full {
                         self.inner.space.notify_waiters();

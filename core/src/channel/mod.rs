@@ -6,7 +6,7 @@
 pub mod client;
 mod core;
 pub(crate) mod driver;
-mod events;
+pub(crate) mod events;
 pub(crate) mod ping;
 pub(crate) mod queue;
 

@@ -14,7 +14,7 @@
 use std::{
     collections::VecDeque,
     sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
     },
     time::Duration,
@@ -48,6 +48,8 @@ struct Inner {
     capacity: usize,
     max_bytes: usize,
     senders: AtomicUsize,
+    /// [`Sender::end`] was called: the receiver ends once the queue is empty.
+    ended: AtomicBool,
 }
 
 impl Inner {
@@ -99,6 +101,7 @@ pub(crate) fn bounded(capacity: usize, max_bytes: usize) -> (Sender, Receiver) {
         capacity: capacity.max(1),
         max_bytes: max_bytes.max(1),
         senders: AtomicUsize::new(1),
+        ended: AtomicBool::new(false),
     });
     (Sender { inner: inner.clone() }, Receiver { inner })
 }
@@ -138,7 +141,7 @@ impl Sender {
             notified.as_mut().enable();
             {
                 let mut st = self.inner.state();
-                if st.closed {
+                if st.closed || self.inner.ended.load(Ordering::Acquire) {
                     return Err(Closed);
                 }
                 if self.inner.fits(&st, item.len()) {
@@ -194,6 +197,15 @@ impl Drop for Waiting<'_> {
     }
 }
 
+impl Sender {
+    /// Ends the queue for every sender: later sends fail, and the receiver ends once what is
+    /// queued was taken (as when the last sender is dropped).
+    pub(crate) fn end(&self) {
+        self.inner.ended.store(true, Ordering::Release);
+        self.inner.ready.notify_one();
+    }
+}
+
 impl Clone for Sender {
     fn clone(&self) -> Self {
         self.inner.senders.fetch_add(1, Ordering::AcqRel);
@@ -224,7 +236,9 @@ impl Receiver {
             if let Some(item) = self.try_recv() {
                 return Some(item);
             }
-            if self.inner.senders.load(Ordering::Acquire) == 0 {
+            if self.inner.senders.load(Ordering::Acquire) == 0
+                || self.inner.ended.load(Ordering::Acquire)
+            {
                 return self.try_recv();
             }
             self.inner.ready.notified().await;

@@ -92,15 +92,12 @@
 //! control (asyncio's `pause_writing`) checks [`pending_output`](ClientConnection::pending_output)
 //! and refuses or delays sends beyond its own bound.
 //!
-//! # Towards thin tokio drivers
+//! # Who drives it
 //!
-//! The tokio transports and a shareable `Arc` client become drivers of this object: one task
-//! owns the socket and the connection behind a mutex (every method here is short and never
-//! waits), reads into [`receive`](ClientConnection::receive), writes
-//! [`take_output`](ClientConnection::take_output) after each call, sleeps until
-//! [`next_deadline`](ClientConnection::next_deadline), and forwards [`Event`]s to subscribers
-//! and command completions (by [`CommandToken`]) to waiting futures. Sends from any thread lock,
-//! call `send`, and wake the writer.
+//! A host loop that is not tokio: the Python drop-in runs it on the asyncio loop thread (one
+//! native call per received chunk). Tokio code uses [`ClientChannel`](crate::ClientChannel) or
+//! [`Client`](crate::Client) over the tokio transports, which share this connection's framer,
+//! TLS and gzip layers and channel core, and run the crate's one established loop.
 
 pub(crate) mod layers;
 mod wire;

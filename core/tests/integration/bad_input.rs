@@ -132,8 +132,7 @@ async fn unsupported_scheme_and_invalid_negotiation_choice() {
     assert_eq!(reason.code, codes::SESSION_NEGOTIATION_INVALID_OPTIONS);
 
     // a scheme the server did not offer (key) → 13
-    let mut c =
-        client(&tcp_uri(&server), &ClientTlsConfig::default(), ClientOptions::default()).await;
+    let c = client(&tcp_uri(&server), &ClientTlsConfig::default(), ClientOptions::default()).await;
     let err = within(
         c.establish_session(
             EstablishOptions::new("k@localhost".parse().unwrap(), "x", Authentication::key("k"))
@@ -154,7 +153,7 @@ async fn oversize_envelope_closes_the_receivers_connection_and_the_sender_stays_
     let server = start(cfg).await;
     // sender side: our client refuses to send it and its channel stays usable
     let small = ClientOptions { max_envelope_size: 1024, ..ClientOptions::default() };
-    let mut a = client(&tcp_uri(&server), &ClientTlsConfig::default(), small).await;
+    let a = client(&tcp_uri(&server), &ClientTlsConfig::default(), small).await;
     within(a.establish_session(EstablishOptions::new(
         "a@localhost".parse().unwrap(),
         "1",
@@ -213,7 +212,7 @@ async fn malformed_json_after_established_fails_only_that_session() {
 async fn abrupt_disconnect_releases_the_node() {
     let server = start(config()).await;
     let uri = tcp_uri(&server);
-    let mut first = guest(&uri, &ClientTlsConfig::default(), "gone", "1").await;
+    let first = guest(&uri, &ClientTlsConfig::default(), "gone", "1").await;
     assert_eq!(server.session_count(), 1);
     first.close().await;
     drop(first);
@@ -221,7 +220,7 @@ async fn abrupt_disconnect_releases_the_node() {
     let mut attempts = 0;
     let again = loop {
         attempts += 1;
-        let mut c = client(&uri, &ClientTlsConfig::default(), ClientOptions::default()).await;
+        let c = client(&uri, &ClientTlsConfig::default(), ClientOptions::default()).await;
         match within(c.establish_session(EstablishOptions::new(
             "gone@localhost".parse().unwrap(),
             "1",

@@ -37,7 +37,7 @@ pub async fn client(uri: &str, tls: &ClientTlsConfig, options: ClientOptions) ->
 }
 
 pub async fn guest(uri: &str, tls: &ClientTlsConfig, name: &str, instance: &str) -> ClientChannel {
-    let mut c = client(uri, tls, ClientOptions::default()).await;
+    let c = client(uri, tls, ClientOptions::default()).await;
     let identity: Identity = format!("{name}@localhost").parse().unwrap();
     within(c.establish_session(EstablishOptions::new(identity, instance, Authentication::Guest)))
         .await
@@ -58,7 +58,7 @@ pub async fn memory_guest_in(
 ) -> ClientChannel {
     let (client, served) = MemoryTransport::pair();
     server.serve(Box::new(served));
-    let mut c = ClientChannel::new(Box::new(client));
+    let c = ClientChannel::new(Box::new(client));
     let identity: Identity = format!("{name}@{domain}").parse().unwrap();
     within(c.establish_session(EstablishOptions::new(identity, instance, Authentication::Guest)))
         .await

@@ -19,7 +19,7 @@ async fn full_scenario(uri: &str, tls: &ClientTlsConfig) {
         channel: ChannelOptions { auto_notify_receipt: true, ..ChannelOptions::client() },
         ..ClientOptions::default()
     };
-    let mut alice = client(uri, tls, receipts.clone()).await;
+    let alice = client(uri, tls, receipts.clone()).await;
     within(alice.establish_session(EstablishOptions::new(
         "alice@localhost".parse().unwrap(),
         "home",
@@ -29,7 +29,7 @@ async fn full_scenario(uri: &str, tls: &ClientTlsConfig) {
     .unwrap();
     assert_eq!(alice.state(), SessionState::Established);
     assert_eq!(alice.local_node().unwrap().to_string(), "alice@localhost/home");
-    let mut bob = client(uri, tls, receipts).await;
+    let bob = client(uri, tls, receipts).await;
     within(bob.establish_session(EstablishOptions::new(
         "bob@localhost".parse().unwrap(),
         "phone",
@@ -122,7 +122,7 @@ async fn tcp_tls_negotiated_in_band() {
     let tls = client_tls(&certs);
     let uri = tcp_uri(&server);
     // the server offers [none, tls]; establish picks the first unless told: choose tls
-    let mut c = client(&uri, &tls, ClientOptions::default()).await;
+    let c = client(&uri, &tls, ClientOptions::default()).await;
     let first = within(c.start_new_session()).await.unwrap();
     assert_eq!(first.state, SessionState::Negotiating);
     assert_eq!(
@@ -148,7 +148,7 @@ async fn tcp_tls_negotiated_in_band() {
 }
 
 async fn full_scenario_tls(uri: &str, tls: &ClientTlsConfig) {
-    let mut a = client(uri, tls, ClientOptions::default()).await;
+    let a = client(uri, tls, ClientOptions::default()).await;
     within(
         a.establish_session(
             EstablishOptions::new(
@@ -161,7 +161,7 @@ async fn full_scenario_tls(uri: &str, tls: &ClientTlsConfig) {
     )
     .await
     .unwrap();
-    let mut b = client(uri, tls, ClientOptions::default()).await;
+    let b = client(uri, tls, ClientOptions::default()).await;
     within(
         b.establish_session(
             EstablishOptions::new("bob@localhost".parse().unwrap(), "tls", Authentication::Guest)
@@ -185,7 +185,7 @@ async fn wss_session() {
     let server = start(ServerConfig { tls: Some(server_tls(&certs)), wss: true, ..config() }).await;
     let tls = client_tls(&certs);
     let uri = ws_uri(&server, true);
-    let mut a = guest(&uri, &tls, "a", "1").await;
+    let a = guest(&uri, &tls, "a", "1").await;
     let b = guest(&uri, &tls, "b", "1").await;
     a.send_message(Message::text("over wss").with_to("b@localhost/1".parse().unwrap()))
         .await
@@ -210,7 +210,7 @@ async fn gzip_negotiated_when_both_enable_it() {
     ))
     .await
     .unwrap();
-    let mut a = lime::channel::ClientChannel::new(transport);
+    let a = lime::channel::ClientChannel::new(transport);
     let first = within(a.start_new_session()).await.unwrap();
     assert_eq!(
         first.compression_options,
@@ -239,8 +239,7 @@ async fn gzip_negotiated_when_both_enable_it() {
 #[tokio::test]
 async fn wrong_password_fails_with_reason_13() {
     let server = start(config()).await;
-    let mut c =
-        client(&tcp_uri(&server), &ClientTlsConfig::default(), ClientOptions::default()).await;
+    let c = client(&tcp_uri(&server), &ClientTlsConfig::default(), ClientOptions::default()).await;
     let err = within(c.establish_session(EstablishOptions::new(
         "alice@localhost".parse().unwrap(),
         "x",
@@ -283,7 +282,7 @@ async fn duplicate_node_is_rejected_with_reason_12() {
     let server = start(config()).await;
     let uri = tcp_uri(&server);
     let _first = guest(&uri, &ClientTlsConfig::default(), "dup", "same").await;
-    let mut second = client(&uri, &ClientTlsConfig::default(), ClientOptions::default()).await;
+    let second = client(&uri, &ClientTlsConfig::default(), ClientOptions::default()).await;
     let err = within(second.establish_session(EstablishOptions::new(
         "dup@localhost".parse().unwrap(),
         "same",
@@ -299,8 +298,7 @@ async fn duplicate_node_is_rejected_with_reason_12() {
 #[tokio::test]
 async fn missing_instance_registers_as_default() {
     let server = start(config()).await;
-    let mut c =
-        client(&tcp_uri(&server), &ClientTlsConfig::default(), ClientOptions::default()).await;
+    let c = client(&tcp_uri(&server), &ClientTlsConfig::default(), ClientOptions::default()).await;
     within(c.start_new_session()).await.unwrap();
     let est = within(c.authenticate_session(
         &"noinst@localhost".parse().unwrap(),
@@ -366,7 +364,7 @@ async fn memory_transport_sessions() {
     for i in 0..3 {
         let (a, b) = lime::transport::memory::MemoryTransport::pair();
         server.serve(Box::new(b));
-        let mut c = lime::channel::ClientChannel::new(Box::new(a));
+        let c = lime::channel::ClientChannel::new(Box::new(a));
         within(c.establish_session(EstablishOptions::new(
             format!("m{i}@localhost").parse().unwrap(),
             "mem",
@@ -401,7 +399,7 @@ async fn server_pings_idle_sessions_and_finishes_silent_ones() {
     })
     .await;
     // a well-behaved client answers the pings automatically and stays established
-    let mut polite = lime::channel::ClientChannel::new(Box::new(raw_memory(&server)));
+    let polite = lime::channel::ClientChannel::new(Box::new(raw_memory(&server)));
     within(polite.establish_session(EstablishOptions::new(
         "polite@localhost".parse().unwrap(),
         "1",

@@ -61,7 +61,7 @@ async fn establish(
     authentication: Authentication,
     encryption: SessionEncryption,
 ) -> Result<ClientChannel, Error> {
-    let mut c = client(uri, tls, ClientOptions::default()).await;
+    let c = client(uri, tls, ClientOptions::default()).await;
     let identity: Identity = identity.parse().unwrap();
     let options = EstablishOptions::new(identity, "1", authentication)
         .negotiate(SessionCompression::None, encryption);
@@ -307,7 +307,7 @@ async fn failed_authentications_are_throttled_per_identity_and_recover() {
         let (client, served) = MemoryTransport::pair();
         server.serve(Box::new(served));
         async move {
-            let mut c = ClientChannel::new(Box::new(client));
+            let c = ClientChannel::new(Box::new(client));
             let identity: Identity = "alice@localhost".parse().unwrap();
             let options = EstablishOptions::new(identity, "1", Authentication::plain(password));
             within(c.establish_session(options)).await.map(|_| c)
@@ -324,7 +324,7 @@ async fn failed_authentications_are_throttled_per_identity_and_recover() {
     tokio::time::sleep(Duration::from_millis(1_900)).await;
     failed_with(attempt("wonderland").await, codes::SESSION_AUTHENTICATION_FAILED);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut c = attempt("wonderland").await.expect("the right password after the cool-down");
+    let c = attempt("wonderland").await.expect("the right password after the cool-down");
     assert_eq!(auth.checked.load(Ordering::Relaxed), 5);
     within(c.finish()).await.unwrap();
     // Other identities were never throttled.
@@ -657,7 +657,7 @@ async fn transport_authentication_reads_sans_before_the_common_name() {
             .await,
             codes::SESSION_AUTHENTICATION_FAILED,
         );
-        let mut c = establish(
+        let c = establish(
             uri,
             &sans,
             "x@good.example",
@@ -669,7 +669,7 @@ async fn transport_authentication_reads_sans_before_the_common_name() {
         assert_eq!(c.local_node(), Some("x@good.example/1".parse::<Node>().unwrap()));
         within(c.finish()).await.unwrap();
         // Without SANs, the CN is the name.
-        let mut c = establish(
+        let c = establish(
             uri,
             &cn_only,
             "y@legacy.example",
