@@ -499,3 +499,110 @@ def test_envelope_ids_are_uuid_v4_and_a_forked_child_counts_from_its_own_base(li
     # the parent counts from one random base (the upper 64 bits stay), the child drew another
     assert ids['first'][:18] == ids['again'][:18], ids
     assert ids['child'][:18] != ids['first'][:18], ids
+
+
+async def _established(server, name):
+    transport = TcpTransport()
+    channel = ClientChannel(transport)
+    await asyncio.wait_for(transport.open_async(server.tcp[0]), TIMEOUT)
+    await asyncio.wait_for(channel.establish_session_async(
+        'none', 'none', f'{name}@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+    return transport, channel
+
+
+@pytest.mark.asyncio
+async def test_a_command_response_wakes_its_task_in_the_loop_turn_that_reads_it(lime_serve):
+    """process_command_async awaits a _lime.Completion: the read that brings the response also
+    resumes the awaiting coroutine, so asyncio's loop polls once per request (an asyncio.Future
+    wakes its task with call_soon: a second loop turn and poll per request)."""
+    from lime_python import Command
+
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop):
+        pytest.skip('counts the polls of asyncio\'s selector loop')
+    transport, channel = await _established(lime_serve(), 'turns')
+    selector = loop._selector
+    select = selector.select
+    polls = 0
+
+    def counting_select(timeout=None):
+        nonlocal polls
+        polls += 1
+        return select(timeout)
+
+    selector.select = counting_select
+    try:
+        for _ in range(50):
+            response = await channel.process_command_async(Command('get', '/ping'), 5)
+            assert (type(response), response.status) == (Command, 'success')
+    finally:
+        del selector.select
+    assert polls <= 60, polls  # 100 when each response took two loop turns
+    await asyncio.wait_for(channel.send_finishing_session_async(), TIMEOUT)
+
+
+@pytest.mark.asyncio
+async def test_the_completion_of_a_request_is_an_asyncio_future(lime_serve):
+    from lime_python import Command, _lime
+
+    loop = asyncio.get_running_loop()
+    transport, channel = await _established(lime_serve(), 'completion')
+    connection = transport.connection
+
+    _, completion = connection.request(Command('get', '/ping'), 5)
+    assert isinstance(completion, _lime.Completion) and asyncio.isfuture(completion)
+    assert completion.get_loop() is loop and not completion.done()
+    assert (await asyncio.wait_for(completion, TIMEOUT)).status == 'success'
+    assert completion.done() and not completion.cancelled() and completion.exception() is None
+
+    # settled from Python (as lime-python's command_resolves do): callbacks run in a later
+    # loop turn, as a Future's, and a late response is dropped
+    _, completion = connection.request(Command('get', '/ping'), 5)
+    called, removed = [], []
+    completion.add_done_callback(called.append)
+    completion.add_done_callback(removed.append)
+    assert completion.remove_done_callback(removed.append) == 1
+    completion.set_result('mine')
+    assert called == [] and await completion == 'mine'
+    with pytest.raises(asyncio.InvalidStateError):
+        completion.set_result('again')
+    await asyncio.sleep(0)
+    assert called == [completion] and removed == []
+
+    _, failing = connection.request(Command('get', '/ping'), 5)
+    failing.set_exception(ValueError('no'))
+    with pytest.raises(ValueError):
+        await failing
+    assert isinstance(failing.exception(), ValueError)
+
+    # gather, and a task awaiting a command cancelled: CancelledError, the connection goes on
+    _, first = connection.request(Command('get', '/ping'), 5)
+    _, second = connection.request(Command('get', '/ping'), 5)
+    answers = await asyncio.wait_for(asyncio.gather(first, second), TIMEOUT)
+    assert [answer.status for answer in answers] == ['success', 'success']
+    task = asyncio.ensure_future(channel.process_command_async(Command('get', '/ping'), 5))
+    await asyncio.sleep(0)  # one loop turn: the task sent its request and waits
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (await channel.process_command_async(Command('get', '/ping'), 5)).status == 'success'
+    await asyncio.wait_for(channel.send_finishing_session_async(), TIMEOUT)
+
+
+@pytest.mark.asyncio
+async def test_an_unanswered_command_times_out_on_the_native_path(lime_serve):
+    from lime_python import Command
+    from lime_python.errors import CommandTimeoutError
+
+    server = lime_serve()
+    _, alice = await _established(server, 'alice')
+    _, bob = await _established(server, 'bob')
+    bob.on_command = lambda command: None  # bob never answers
+    command = Command('get', '/anything', to=str(bob.local_node))
+    with pytest.raises(CommandTimeoutError):
+        await alice.process_command_async(command, 0.2)
+    assert command.timeout is True
+    assert alice.command_resolves == {}
+    assert (await alice.process_command_async(Command('get', '/ping'), 5)).status == 'success'
+    for channel in (alice, bob):
+        await asyncio.wait_for(channel.send_finishing_session_async(), TIMEOUT)

@@ -37,6 +37,7 @@ use pyo3::{
 
 use crate::{
     channel::{credentials, negotiation, parse_opt_node, to_py_env, ChannelCore},
+    completion::{Callback, Completion},
     convert::{envelope_from_py, envelope_to_py, received_to_py},
     errors, ids,
 };
@@ -92,6 +93,11 @@ struct State {
     lost: bool,
     /// Why the socket was lost, reported with the end when the connection had no error.
     lost_error: Option<String>,
+    /// The loop is running this connection for a read or a timer (no task runs): completions
+    /// settled now wake their tasks when it is done (see [`LoopConnection::woken`]).
+    wake_now: bool,
+    /// Those completions and their callbacks.
+    wakeups: Vec<(Py<Completion>, Vec<Callback>)>,
 }
 
 /// A LIME client connection run on the asyncio loop (see `_lime.pyi`).
@@ -294,7 +300,9 @@ impl LoopConnection {
                         _ => None,
                     };
                     match verbatim {
-                        Some(future) => resolve(py, &future, received_to_py(py, &c.into())?)?,
+                        Some(future) => {
+                            Self::complete(slf, &future, Ok(received_to_py(py, &c.into())?))?;
+                        }
                         None => item(intern!(py, "command"), this.object(py, &c.into())?)?,
                     }
                 }
@@ -307,7 +315,7 @@ impl LoopConnection {
                 Event::CommandResponse { token, response } => {
                     let future = this.forget(token);
                     if let Some(future) = future {
-                        resolve(py, &future, this.object(py, &response.into())?)?;
+                        Self::complete(slf, &future, Ok(this.object(py, &response.into())?))?;
                     }
                 }
                 Event::CommandFailed { token, error } => {
@@ -320,7 +328,7 @@ impl LoopConnection {
                                 "The connection was closed before the response arrived".into(),
                             ),
                         };
-                        reject(py, &future, &error)?;
+                        Self::complete(slf, &future, Err(&error))?;
                     }
                 }
                 Event::Closed { error } => Self::on_closed(slf, error, &batch)?,
@@ -358,7 +366,7 @@ impl LoopConnection {
         let closed =
             errors::closed(py, "The connection was closed before the response arrived".into());
         for future in futures {
-            reject(py, &future, &closed)?;
+            Self::complete(slf, &future, Err(&closed))?;
         }
         let ended = errors::closed(py, "The connection is closed".into());
         for future in drains {
@@ -435,6 +443,64 @@ impl LoopConnection {
         s.by_id.insert(id.clone(), token.0);
         s.commands.insert(token.0, (id.clone(), completion));
         Ok(id)
+    }
+
+    /// Completes a command's future with its response or error. A [`Completion`] settled while
+    /// the loop runs this connection for a read or a timer wakes its task when that is done
+    /// ([`woken`](Self::woken)); otherwise its callbacks are scheduled as a `Future`'s are.
+    fn complete(
+        slf: &Bound<'_, Self>,
+        future: &Py<PyAny>,
+        outcome: Result<Bound<'_, PyAny>, &PyErr>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let Ok(completion) = future.bind(py).cast::<Completion>() else {
+            return match outcome {
+                Ok(value) => resolve(py, future, value),
+                Err(error) => reject(py, future, error),
+            };
+        };
+        let outcome = match outcome {
+            Ok(value) => Ok(value.unbind()),
+            Err(error) => Err(error.value(py).clone().into_any().unbind()),
+        };
+        let Some(callbacks) = completion.get().settle(outcome) else { return Ok(()) };
+        if callbacks.is_empty() {
+            return Ok(());
+        }
+        {
+            let mut s = slf.get().lock();
+            if s.wake_now {
+                s.wakeups.push((completion.clone().unbind(), callbacks));
+                return Ok(());
+            }
+        }
+        Completion::schedule(completion, callbacks)
+    }
+
+    /// Runs `handle` (a read or a timer, called by the loop, never inside a task), then wakes the
+    /// tasks of the completions it settled: their coroutines resume now, after the deliveries'
+    /// callbacks and writes, instead of one event-loop turn later.
+    fn woken<R>(slf: &Bound<'_, Self>, handle: impl FnOnce() -> PyResult<R>) -> PyResult<R> {
+        let py = slf.py();
+        let this = slf.get();
+        this.lock().wake_now = true;
+        let handled = handle();
+        let wakeups = {
+            let mut s = this.lock();
+            s.wake_now = false;
+            std::mem::take(&mut s.wakeups)
+        };
+        let mut woke = Ok(());
+        for (completion, callbacks) in wakeups {
+            let completion = completion.bind(py);
+            woke = match woke {
+                Ok(()) => Completion::run(completion, callbacks),
+                Err(error) => Completion::schedule(completion, callbacks).and(Err(error)),
+            };
+        }
+        let value = handled?;
+        woke.map(|()| value)
     }
 
     fn forget(&self, token: CommandToken) -> Option<Py<PyAny>> {
@@ -632,6 +698,8 @@ impl LoopConnection {
                 ready: false,
                 lost: false,
                 lost_error: None,
+                wake_now: false,
+                wakeups: Vec::new(),
             }),
             on_batch,
             ready: event_loop.call_method0("create_future")?.unbind(),
@@ -718,8 +786,10 @@ impl LoopConnection {
     }
 
     fn data_received(slf: &Bound<'_, Self>, data: &[u8]) -> PyResult<()> {
-        let now_ready = slf.get().receive(data);
-        Self::received(slf, now_ready)
+        Self::woken(slf, || {
+            let now_ready = slf.get().receive(data);
+            Self::received(slf, now_ready)
+        })
     }
 
     /// `asyncio.BufferedProtocol`: the buffer the next read goes into (one per connection,
@@ -748,7 +818,7 @@ impl LoopConnection {
             let bytes = buffer.as_bytes();
             this.receive(&bytes[..nbytes.min(bytes.len())])
         };
-        Self::received(slf, now_ready)
+        Self::woken(slf, || Self::received(slf, now_ready))
     }
 
     fn eof_received(slf: &Bound<'_, Self>) -> PyResult<bool> {
@@ -806,7 +876,7 @@ impl LoopConnection {
             s.timer = None;
             s.conn.handle_timeout(Instant::now());
         }
-        Self::flush(slf)
+        Self::woken(slf, || Self::flush(slf))
     }
 
     /// The end of an event-loop turn in which something was sent (`loop.call_soon` from
@@ -891,7 +961,8 @@ impl LoopConnection {
         this.check_room(py)?;
         let timeout =
             timeout.and_then(|t| Duration::try_from_secs_f64(t).ok()).filter(|t| !t.is_zero());
-        let future = this.event_loop.call_method0(py, intern!(py, "create_future"))?;
+        let future: Py<PyAny> =
+            Py::new(py, Completion::new(this.event_loop.clone_ref(py)))?.into_any();
         let id = this.send_request(py, command, timeout, future.clone_ref(py))?;
         Self::flush_send(slf)?;
         Ok(Some((id, future)))

@@ -198,27 +198,65 @@ class Channel(
         ``CommandTimeoutError`` (a ``TimeoutError`` / ``asyncio.TimeoutError``) after
         ``timeout`` seconds, with ``command.timeout`` set to True.
         """
-        sent = False
-        loop = None
-        if self._native_request(command):
-            # read from the object, registered and sent in one native call, the future made
-            # there and the timeout kept by the connection (None: the general path below)
-            native = self.transport._request_object(command, timeout)
-            if native is not None:
-                command_id, future = native
-                sent = True
-        if not sent:
-            loop = get_running_loop()
-            future = loop.create_future()
-            request = command.to_json()
-            transport = self.transport
-            if self._native_request(command, request):
+        transport = self.transport
+        # The native path, checked inline (this runs for every request): an exact Command on
+        # an open native transport whose send (and this channel's send_command) nobody
+        # replaced, as _native_request says.
+        if (type(command) is Command  # noqa: E721 (subclasses may change their JSON form)
+                and type(transport).send is (_NATIVE_SEND or _native_send())
+                and 'send' not in transport.__dict__
+                and 'send_command' not in self.__dict__
+                and type(self).send_command is _SEND_COMMAND
+                and not transport.is_trace_enabled):
+            connection = transport._connection
+            if connection is not None and connection.is_open:
+                # read from the object, registered and sent in one native call; the future
+                # (a _lime.Completion) is made there, the timeout kept by the connection, and
+                # the response wakes this task in the loop turn that reads it
                 try:
-                    # registered and sent in one native call, the timeout kept by the connection
-                    command_id = transport._request_with(self._core, request, future, timeout)
-                    sent = True
-                except TypeError:  # a resource the core cannot hold: the general path below
-                    pass
+                    native = connection.request(command, timeout)
+                except _ConnectionClosedError as error:
+                    transport.on_error(error)
+                    raise
+                if native is not None:
+                    command_id, future = native
+                    command.id = command_id
+                    resolves = self.command_resolves
+                    resolves[command_id] = future.set_result
+                    try:
+                        if timeout is not None and timeout <= 0 and not future.done():
+                            raise _asyncio.TimeoutError
+                        response = await future
+                    except _asyncio.TimeoutError:
+                        command.timeout = True
+                        raise _CommandTimeoutError(
+                            f'The following command processing has timed out: {command}',
+                            command
+                        ) from None
+                    finally:
+                        resolves.pop(command_id, None)
+                        if not future.done():
+                            self._core.cancel_command(command_id)
+                            future.cancel()
+                    if type(response) is dict:  # noqa: E721 (no classes attached)
+                        return Command.from_json(response)
+                    return response
+        return await self._process_command(command, timeout)
+
+    async def _process_command(self, command: Command, timeout: float) -> Command:
+        """``process_command_async`` for what the native object path does not take."""
+        sent = False
+        loop = get_running_loop()
+        future = loop.create_future()
+        request = command.to_json()
+        transport = self.transport
+        if self._native_request(command, request):
+            try:
+                # registered and sent in one native call, the timeout kept by the connection
+                command_id = transport._request_with(self._core, request, future, timeout)
+                sent = True
+            except TypeError:  # a resource the core cannot hold: the general path below
+                pass
         if not sent:
             try:
                 wire = self._core.register_command(request, future)
@@ -386,7 +424,7 @@ class Channel(
 
     def _fail_pending(self, error: Exception) -> None:
         for future in self._core.drain_pending():
-            if isinstance(future, Future) and not future.done():
+            if isinstance(future, (Future, _lime.Completion)) and not future.done():
                 future.set_exception(error)
 
     def _end_streams(self) -> None:
@@ -531,3 +569,4 @@ def _native_send():
 
 
 _NATIVE_SEND = None
+_SEND_COMMAND = Channel.send_command
