@@ -729,6 +729,9 @@ impl ClientChannel {
             // Waiters see their sender dropped: `Error::Closed`.
             drop(core.drain_pending());
         }
+        // Before the reader stops: what it would still hand over (the end of the connection
+        // we are closing) is not an event of the application's.
+        self.events.end();
         lock(&self.event_sender).take();
         if let Some(r) = self.running.get() {
             r.reader.abort();
@@ -796,6 +799,9 @@ async fn read_loop(
     if matches!(end, ChannelEvent::Closed { .. }) {
         let _ = ended.send(None);
     }
+    // The writer writes what is queued, closes the transport and stops: nothing more can be
+    // sent in a session that ended.
+    out.end();
     drop(out);
     let _ = events.send(end).await;
 }

@@ -115,6 +115,18 @@ impl Drop for EventSender {
 }
 
 impl EventReceiver {
+    /// Ends the queue from the receiving side: what is queued can still be taken, then
+    /// `receive` returns `None`; later sends fail as if the receiver were gone.
+    pub(crate) fn end(&self) {
+        {
+            let mut st = self.inner.state();
+            st.sender_gone = true;
+            st.receiver_gone = true;
+        }
+        self.inner.ready.notify_waiters();
+        self.inner.space.notify_waiters();
+    }
+
     /// Holds at most `capacity` (at least 1) events from now on.
     pub(crate) fn set_capacity(&self, capacity: usize) {
         self.inner.capacity.store(capacity.max(1), Ordering::Relaxed);
