@@ -46,6 +46,11 @@ class Envelope(Serializable):
         return _has(envelope, 'state')
 
 
+#: ``Envelope.__init__`` as defined here: ``Message`` and ``Command`` set its attributes inline
+#: while nobody replaced it.
+_ENVELOPE_INIT = Envelope.__init__
+
+
 def _has(envelope, key: str) -> bool:
     if isinstance(envelope, dict):
         return key in envelope

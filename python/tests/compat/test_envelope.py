@@ -45,6 +45,39 @@ def test_envelope_attributes_are_strings_and_extra_kwargs_are_ignored():
                                  'metadata': {'k': 'v'}}
 
 
+@pytest.mark.parametrize('make', [
+    lambda cls: cls('text/plain', 'x', id='1', to='c@d.com', unknown='ignored')
+    if issubclass(cls, Message) else
+    cls('get', '/ping', id='1', to='c@d.com', reason={'code': 1}, unknown='ignored'),
+])
+@pytest.mark.parametrize('base', [Message, Command])
+def test_messages_and_commands_set_the_envelope_attributes_as_envelope_init_does(
+        make, base, monkeypatch):
+    """An exact Message or Command sets Envelope's attributes inline; a subclass, or a replaced
+    Envelope.__init__, goes through Envelope.__init__: the same attributes in the same order."""
+    class Sub(base):
+        pass
+
+    exact, sub = make(base), make(Sub)
+    assert list(exact.__dict__.items()) == list(sub.__dict__.items())
+    assert list(exact.__dict__)[:5] == ['id', 'from_n', 'to', 'pp', 'metadata']
+    calls = []
+    original = Envelope.__init__
+
+    def spy(self, *args, **kwargs):
+        calls.append(kwargs)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Envelope, '__init__', spy)
+    patched = make(base)
+    assert list(patched.__dict__.items()) == list(exact.__dict__.items())
+    assert calls == [{'id': '1', 'from_n': None, 'to': 'c@d.com', 'pp': None, 'metadata': None,
+                      'unknown': 'ignored'}]
+    with pytest.raises(TypeError):
+        base('a', 'b', 'c', 'd', 'e', 'f', 'g', 'too many') if base is Command \
+            else base('text/plain', 'x', 'positional id')
+
+
 def test_positional_argument_orders():
     command = Command('set', '/presence', 'application/json', {'a': 1}, 'success')
     assert (command.method, command.uri, command.type_n, command.resource, command.status) == \

@@ -98,6 +98,29 @@ class Channel(
 
     def send_message(self, message: Message) -> None:
         """Sends a message (established sessions only; an id is assigned when missing)."""
+        transport = self.transport
+        # _send's path for an exact Message on an open native transport, inline (an echo bot
+        # runs this for every reply)
+        if (type(message) is Message  # noqa: E721
+                and type(transport).send is (_NATIVE_SEND or _native_send())
+                and 'send' not in transport.__dict__
+                and not transport.is_trace_enabled):
+            connection = transport._connection
+            content = message.content
+            if (connection is not None and connection.is_open
+                    and (content is None or type(content) is str  # noqa: E721
+                         or _documents.is_json_type(message.type_n))):
+                try:
+                    envelope_id = connection.send_message_with(self._core, message)
+                except TypeError as error:
+                    self._send_verbatim(message, message.to_json(), True, error)
+                    return
+                except _ConnectionClosedError as error:
+                    transport.on_error(error)
+                    raise
+                if message.id is None and envelope_id is not None:
+                    message.id = envelope_id
+                return
         self._send(message)
 
     def send_command(self, command: Command) -> None:
