@@ -17,7 +17,6 @@ __all__ = [
     "ChannelCore",
     "Inbound",
     "LoopConnection",
-    "Completion",
     "Server",
     "_shutdown",
     "_reseed_ids",
@@ -114,30 +113,6 @@ class ChannelCore:
 # ----- native transports --------------------------------------------------------------------
 
 @final
-class Completion:
-    """The future LoopConnection.request returns (what process_command_async awaits): an
-    asyncio-compatible future (asyncio.isfuture holds; await, wait_for, gather and task
-    cancellation work on it). Settled by the connection while the loop hands it a read or a
-    timer, it wakes the awaiting task once that read is handled (after the deliveries'
-    callbacks), in the same event-loop turn, instead of scheduling the wake-up with
-    loop.call_soon for the next turn as an asyncio.Future does; settled any other way, its
-    callbacks are scheduled with loop.call_soon."""
-    _asyncio_future_blocking: bool
-    def get_loop(self) -> Any: ...
-    def done(self) -> bool: ...
-    def cancelled(self) -> bool: ...
-    def result(self) -> Any: ...
-    def exception(self) -> Optional[BaseException]: ...
-    def add_done_callback(self, callback: Callable[[Any], Any], *, context: Any = None) -> None: ...
-    def remove_done_callback(self, callback: Callable[[Any], Any]) -> int: ...
-    def cancel(self, msg: Any = None) -> bool: ...
-    def set_result(self, result: Any) -> None: ...
-    def set_exception(self, exception: Any) -> None: ...
-    def __await__(self) -> Any: ...
-    def __iter__(self) -> Any: ...
-    def __next__(self) -> Any: ...
-
-@final
 class LoopConnection:
     """One LIME client connection (net.tcp://, ws://, wss://) run on the asyncio loop thread: the
     asyncio.Protocol of a plain socket that asyncio owns. Each received chunk is handled in one
@@ -214,11 +189,12 @@ class LoopConnection:
         registered when it raises (errors as send and register_command)."""
     def request(
         self, command: Any, timeout: Optional[float] = None
-    ) -> Optional[Tuple[str, Completion]]:
+    ) -> Optional[Tuple[str, Awaitable[Any]]]:
         """Reads an exact lime_python Command request from its attributes, registers and sends
-        it in one call; returns (id, future), the future (a Completion of the connection's
+        it in one call; returns (id, future), the future (an asyncio.Future of the connection's
         loop) resolved with the response or failing with asyncio.TimeoutError after timeout
-        seconds. None,
+        seconds; completed while the connection handles a read, it wakes its task in that
+        event-loop turn (its callbacks run once the read is handled). None,
         with nothing registered, for a command it does not take as it is (status, reason or
         timeout set, extra attributes, values that are not plain text, a document the core
         would rewrite): send it the general way. Errors as request_with."""

@@ -512,9 +512,9 @@ async def _established(server, name):
 
 @pytest.mark.asyncio
 async def test_a_command_response_wakes_its_task_in_the_loop_turn_that_reads_it(lime_serve):
-    """process_command_async awaits a _lime.Completion: the read that brings the response also
-    resumes the awaiting coroutine, so asyncio's loop polls once per request (an asyncio.Future
-    wakes its task with call_soon: a second loop turn and poll per request)."""
+    """The read that brings a command's response also resumes the coroutine awaiting it, so
+    asyncio's loop polls once per request (completing the future the usual way wakes its task
+    with call_soon: a second loop turn and poll per request)."""
     from lime_python import Command
 
     loop = asyncio.get_running_loop()
@@ -542,50 +542,51 @@ async def test_a_command_response_wakes_its_task_in_the_loop_turn_that_reads_it(
 
 
 @pytest.mark.asyncio
-async def test_the_completion_of_a_request_is_an_asyncio_future(lime_serve):
-    from lime_python import Command, _lime
+async def test_a_command_future_completed_in_a_read_runs_its_callbacks_as_the_loop_would(
+        lime_serve):
+    """The connection takes a command future's done-callbacks off, completes it and calls them
+    once the read is handled: each once, in its own context, an exception reported to the loop's
+    exception handler; the future is an asyncio.Future and cancellation works as usual."""
+    import contextvars
+
+    from lime_python import Command
 
     loop = asyncio.get_running_loop()
-    transport, channel = await _established(lime_serve(), 'completion')
+    transport, channel = await _established(lime_serve(), 'callbacks')
     connection = transport.connection
+    reported = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context['exception']))
+    try:
+        _, future = connection.request(Command('get', '/ping'), 5)
+        assert isinstance(future, asyncio.Future) and future.get_loop() is loop
+        var = contextvars.ContextVar('var')
+        var.set('when added')
+        seen = []
+        future.add_done_callback(lambda f: seen.append((f.result().status, var.get())))
 
-    _, completion = connection.request(Command('get', '/ping'), 5)
-    assert isinstance(completion, _lime.Completion) and asyncio.isfuture(completion)
-    assert completion.get_loop() is loop and not completion.done()
-    assert (await asyncio.wait_for(completion, TIMEOUT)).status == 'success'
-    assert completion.done() and not completion.cancelled() and completion.exception() is None
+        def failing(_future):
+            raise ValueError('a failing callback')
 
-    # settled from Python (as lime-python's command_resolves do): callbacks run in a later
-    # loop turn, as a Future's, and a late response is dropped
-    _, completion = connection.request(Command('get', '/ping'), 5)
-    called, removed = [], []
-    completion.add_done_callback(called.append)
-    completion.add_done_callback(removed.append)
-    assert completion.remove_done_callback(removed.append) == 1
-    completion.set_result('mine')
-    assert called == [] and await completion == 'mine'
-    with pytest.raises(asyncio.InvalidStateError):
-        completion.set_result('again')
-    await asyncio.sleep(0)
-    assert called == [completion] and removed == []
+        future.add_done_callback(failing)
+        var.set('later')
+        assert (await asyncio.wait_for(future, TIMEOUT)).status == 'success'
+        assert seen == [('success', 'when added')]
+        assert [type(error) for error in reported] == [ValueError]
 
-    _, failing = connection.request(Command('get', '/ping'), 5)
-    failing.set_exception(ValueError('no'))
-    with pytest.raises(ValueError):
-        await failing
-    assert isinstance(failing.exception(), ValueError)
+        _, first = connection.request(Command('get', '/ping'), 5)
+        _, second = connection.request(Command('get', '/ping'), 5)
+        answers = await asyncio.wait_for(asyncio.gather(first, second), TIMEOUT)
+        assert [answer.status for answer in answers] == ['success', 'success']
 
-    # gather, and a task awaiting a command cancelled: CancelledError, the connection goes on
-    _, first = connection.request(Command('get', '/ping'), 5)
-    _, second = connection.request(Command('get', '/ping'), 5)
-    answers = await asyncio.wait_for(asyncio.gather(first, second), TIMEOUT)
-    assert [answer.status for answer in answers] == ['success', 'success']
-    task = asyncio.ensure_future(channel.process_command_async(Command('get', '/ping'), 5))
-    await asyncio.sleep(0)  # one loop turn: the task sent its request and waits
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert (await channel.process_command_async(Command('get', '/ping'), 5)).status == 'success'
+        task = asyncio.ensure_future(channel.process_command_async(Command('get', '/ping'), 5))
+        await asyncio.sleep(0)  # one loop turn: the task sent its request and waits
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        pong = await channel.process_command_async(Command('get', '/ping'), 5)
+        assert pong.status == 'success' and seen == [('success', 'when added')]
+    finally:
+        loop.set_exception_handler(None)
     await asyncio.wait_for(channel.send_finishing_session_async(), TIMEOUT)
 
 

@@ -37,9 +37,9 @@ use pyo3::{
 
 use crate::{
     channel::{credentials, negotiation, parse_opt_node, to_py_env, ChannelCore},
-    completion::{Callback, Completion},
     convert::{envelope_from_py, envelope_to_py, received_to_py},
     errors, ids,
+    wake::{self, Callback},
 };
 
 /// The default bound of what may wait for the peer (asyncio's write buffer plus the
@@ -93,11 +93,11 @@ struct State {
     lost: bool,
     /// Why the socket was lost, reported with the end when the connection had no error.
     lost_error: Option<String>,
-    /// The loop is running this connection for a read or a timer (no task runs): completions
-    /// settled now wake their tasks when it is done (see [`LoopConnection::woken`]).
+    /// The loop is running this connection for a read or a timer (no task runs): command
+    /// futures completed now wake their tasks when it is done (see [`LoopConnection::woken`]).
     wake_now: bool,
-    /// Those completions and their callbacks.
-    wakeups: Vec<(Py<Completion>, Vec<Callback>)>,
+    /// Those futures and their callbacks.
+    wakeups: Vec<(Py<PyAny>, Vec<Callback>)>,
 }
 
 /// A LIME client connection run on the asyncio loop (see `_lime.pyi`).
@@ -445,42 +445,33 @@ impl LoopConnection {
         Ok(id)
     }
 
-    /// Completes a command's future with its response or error. A [`Completion`] settled while
-    /// the loop runs this connection for a read or a timer wakes its task when that is done
-    /// ([`woken`](Self::woken)); otherwise its callbacks are scheduled as a `Future`'s are.
+    /// Completes a command's future with its response or error. Completed while the loop runs
+    /// this connection for a read or a timer, the future's callbacks (its task's wake-up) are
+    /// run by [`woken`](Self::woken) when that is done (see [`wake`]); otherwise completing it
+    /// schedules them, as usual.
     fn complete(
         slf: &Bound<'_, Self>,
         future: &Py<PyAny>,
         outcome: Result<Bound<'_, PyAny>, &PyErr>,
     ) -> PyResult<()> {
         let py = slf.py();
-        let Ok(completion) = future.bind(py).cast::<Completion>() else {
-            return match outcome {
-                Ok(value) => resolve(py, future, value),
-                Err(error) => reject(py, future, error),
-            };
+        let callbacks = match slf.get().lock().wake_now {
+            true => wake::take_callbacks(future.bind(py))?,
+            false => None,
         };
-        let outcome = match outcome {
-            Ok(value) => Ok(value.unbind()),
-            Err(error) => Err(error.value(py).clone().into_any().unbind()),
+        let completed = match outcome {
+            Ok(value) => resolve(py, future, value),
+            Err(error) => reject(py, future, error),
         };
-        let Some(callbacks) = completion.get().settle(outcome) else { return Ok(()) };
-        if callbacks.is_empty() {
-            return Ok(());
+        if let Some(callbacks) = callbacks.filter(|c| !c.is_empty()) {
+            slf.get().lock().wakeups.push((future.clone_ref(py), callbacks));
         }
-        {
-            let mut s = slf.get().lock();
-            if s.wake_now {
-                s.wakeups.push((completion.clone().unbind(), callbacks));
-                return Ok(());
-            }
-        }
-        Completion::schedule(completion, callbacks)
+        completed
     }
 
     /// Runs `handle` (a read or a timer, called by the loop, never inside a task), then wakes the
-    /// tasks of the completions it settled: their coroutines resume now, after the deliveries'
-    /// callbacks and writes, instead of one event-loop turn later.
+    /// tasks of the command futures it completed: their coroutines resume now, after the
+    /// deliveries' callbacks and writes, instead of one event-loop turn later.
     fn woken<R>(slf: &Bound<'_, Self>, handle: impl FnOnce() -> PyResult<R>) -> PyResult<R> {
         let py = slf.py();
         let this = slf.get();
@@ -491,12 +482,13 @@ impl LoopConnection {
             s.wake_now = false;
             std::mem::take(&mut s.wakeups)
         };
+        let event_loop = this.event_loop.bind(py);
         let mut woke = Ok(());
-        for (completion, callbacks) in wakeups {
-            let completion = completion.bind(py);
+        for (future, callbacks) in wakeups {
+            let future = future.bind(py);
             woke = match woke {
-                Ok(()) => Completion::run(completion, callbacks),
-                Err(error) => Completion::schedule(completion, callbacks).and(Err(error)),
+                Ok(()) => wake::run(event_loop, future, callbacks),
+                Err(error) => wake::schedule(event_loop, future, callbacks).and(Err(error)),
             };
         }
         let value = handled?;
@@ -961,8 +953,7 @@ impl LoopConnection {
         this.check_room(py)?;
         let timeout =
             timeout.and_then(|t| Duration::try_from_secs_f64(t).ok()).filter(|t| !t.is_zero());
-        let future: Py<PyAny> =
-            Py::new(py, Completion::new(this.event_loop.clone_ref(py)))?.into_any();
+        let future = this.event_loop.call_method0(py, intern!(py, "create_future"))?;
         let id = this.send_request(py, command, timeout, future.clone_ref(py))?;
         Self::flush_send(slf)?;
         Ok(Some((id, future)))

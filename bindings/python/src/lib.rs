@@ -10,13 +10,13 @@
 
 mod channel;
 mod codec;
-mod completion;
 mod convert;
 mod driver;
 mod errors;
 mod ids;
 mod runtime;
 mod server;
+mod wake;
 
 use pyo3::prelude::*;
 
@@ -34,7 +34,6 @@ fn _lime(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<channel::ChannelCore>()?;
     m.add_class::<channel::Inbound>()?;
     m.add_class::<driver::LoopConnection>()?;
-    m.add_class::<completion::Completion>()?;
     m.add_class::<server::Server>()?;
     // A forked child counts its envelope ids from a base of its own (see `ids`).
     let reseed = wrap_pyfunction!(ids::_reseed_ids, m)?;

@@ -233,9 +233,9 @@ class Channel(
                 and not transport.is_trace_enabled):
             connection = transport._connection
             if connection is not None and connection.is_open:
-                # read from the object, registered and sent in one native call; the future
-                # (a _lime.Completion) is made there, the timeout kept by the connection, and
-                # the response wakes this task in the loop turn that reads it
+                # read from the object, registered and sent in one native call; the future is
+                # made there, the timeout kept by the connection, and the response wakes this
+                # task in the loop turn that reads it
                 try:
                     native = connection.request(command, timeout)
                 except _ConnectionClosedError as error:
@@ -447,7 +447,7 @@ class Channel(
 
     def _fail_pending(self, error: Exception) -> None:
         for future in self._core.drain_pending():
-            if isinstance(future, (Future, _lime.Completion)) and not future.done():
+            if isinstance(future, Future) and not future.done():
                 future.set_exception(error)
 
     def _end_streams(self) -> None:
