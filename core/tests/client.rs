@@ -388,3 +388,72 @@ async fn a_client_over_the_in_memory_pair_and_a_close_during_a_handshake_step() 
     assert!(within(lime::transport::Transport::receive(&mut peer)).await.unwrap().is_none());
     server.shutdown().await;
 }
+
+/// A client over one end of an in-memory pair (holding `capacity` envelopes each way) whose
+/// other end, played by the test, answered `new` with `established`.
+async fn established_over_raw_peer(
+    capacity: usize,
+) -> (Client, lime::transport::memory::MemoryTransport) {
+    use lime::transport::Transport as _;
+    let (ours, mut peer) =
+        lime::transport::memory::MemoryTransport::pair_with(capacity, TransportOptions::default());
+    let client = Client::with_transport(Box::new(ours), ClientOptions::default());
+    let (session, ()) = tokio::join!(client.start_new_session(), async {
+        let new = within(peer.receive()).await.unwrap().unwrap();
+        assert!(matches!(new, lime::Envelope::Session(ref s) if s.state == SessionState::New));
+        let established = lime::Envelope::from_slice(
+            br#"{"id":"s1","from":"postmaster@localhost/server","to":"alice@localhost/home","state":"established"}"#,
+        )
+        .unwrap();
+        within(peer.send(&established)).await.unwrap();
+    });
+    assert_eq!(session.unwrap().state, SessionState::Established);
+    (client, peer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_on_a_thread_without_a_runtime_the_client_still_writes_what_it_queued() {
+    use lime::transport::Transport as _;
+    // one envelope of room each way: the writer blocks after the first message
+    let (client, mut peer) = established_over_raw_peer(1).await;
+    const COUNT: usize = 20;
+    for i in 0..COUNT {
+        within(client.send_message(to("bob", &format!("q{i}")))).await.unwrap();
+    }
+    // freed by a foreign thread, as a binding object is: no tokio runtime there
+    std::thread::spawn(move || drop(client)).join().unwrap();
+    for i in 0..COUNT {
+        let Some(lime::Envelope::Message(m)) = within(peer.receive()).await.unwrap() else {
+            panic!("message q{i} was lost");
+        };
+        assert_eq!(m.content.unwrap().as_text().unwrap(), format!("q{i}"));
+    }
+    assert!(within(peer.receive()).await.unwrap().is_none(), "then the connection closes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_now_before_any_step_closes_the_connection() {
+    use lime::transport::Transport as _;
+    let (ours, mut peer) = lime::transport::memory::MemoryTransport::pair();
+    let client = Arc::new(Client::with_transport(Box::new(ours), ClientOptions::default()));
+    client.close_now();
+    assert!(within(peer.receive()).await.unwrap().is_none());
+    assert!(client.is_closed());
+    assert!(within(client.receive()).await.is_none());
+    let late = client.start_new_session().await;
+    assert!(late.is_err(), "{late:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_finished_event_is_there_right_after_finish_even_if_the_client_closes() {
+    let server = server(None, false).await;
+    for _ in 0..20 {
+        let alice = connect(&tcp_uri(&server), ClientTlsConfig::default()).await;
+        establish(&alice, "alice", None).await;
+        within(alice.finish()).await.unwrap();
+        alice.close_now();
+        assert!(matches!(within(alice.receive()).await, Some(ChannelEvent::Finished(_))));
+        assert!(within(alice.receive()).await.is_none());
+    }
+    server.shutdown().await;
+}

@@ -51,7 +51,7 @@ use super::{
     driver::{self, Established},
     events::{events, EventReceiver, EventSender},
     ping::{PingAction, RemotePing},
-    queue::{self, write_loop, WriterEnd},
+    queue::{self, write_loop_with_deadline, WriterEnd},
     ChannelCore, ChannelOptions, Role,
 };
 use crate::{
@@ -264,7 +264,30 @@ struct Running {
     writer: AbortHandle,
     /// True once the writer task has stopped (after closing the transport).
     writer_stopped: watch::Receiver<bool>,
+    /// The runtime of the tasks, for a close from a thread outside it (a binding object freed
+    /// on a foreign thread).
+    runtime: tokio::runtime::Handle,
 }
+
+impl Running {
+    /// Stops reading, lets the writer write what is queued and close the transport, and
+    /// aborts it if that takes longer than [`CLOSE_FLUSH_LIMIT`].
+    fn stop(&self) {
+        self.reader.abort();
+        self.out.end();
+        if !self.writer.is_finished() {
+            let writer = self.writer.clone();
+            self.runtime.spawn(async move {
+                tokio::time::sleep(CLOSE_FLUSH_LIMIT).await;
+                writer.abort();
+            });
+        }
+    }
+}
+
+/// The outgoing queue holds at least this many bytes (or `max_envelope_size`, if larger)
+/// before a send waits.
+const MIN_UNWRITTEN_BYTES: usize = 64 * 1024;
 
 /// What the transport said about itself, kept for reads after it was split.
 struct Facts {
@@ -425,12 +448,29 @@ impl ClientChannel {
         session: Session,
     ) -> Result<Session, Error> {
         let transport = slot.as_mut().ok_or(Error::Closed)?;
-        let sent = transport.send(&session.into()).await;
+        let sent = self.bounded(transport.send(&session.into())).await;
         if let Err(e) = sent {
             self.abandon(slot).await;
-            return Err(e.into());
+            return Err(e);
         }
         self.receive_session(slot).await
+    }
+
+    /// One I/O operation of a handshake step, within the handshake timeout and ended by
+    /// [`close_now`](Self::close_now) (as [`Error::Closed`]).
+    async fn bounded<T>(
+        &self,
+        operation: impl std::future::Future<Output = TransportResult<T>>,
+    ) -> Result<T, Error> {
+        let limit = self.shared.handshake_timeout();
+        let mut closed = self.closed.subscribe();
+        tokio::select! {
+            r = timeout(limit, operation) => match r {
+                Err(_) => Err(Error::Timeout(limit)),
+                Ok(r) => Ok(r?),
+            },
+            _ = closed.wait_for(|c| *c) => Err(Error::Closed),
+        }
     }
 
     /// The server's next session envelope. A step that fails (the connection, a timeout, a
@@ -440,18 +480,11 @@ impl ClientChannel {
         &self,
         slot: &mut Option<Box<dyn Transport>>,
     ) -> Result<Session, Error> {
-        let limit = self.shared.handshake_timeout();
         let transport = slot.as_mut().ok_or(Error::Closed)?;
-        let mut closed = self.closed.subscribe();
-        let received = tokio::select! {
-            r = timeout(limit, transport.receive()) => r,
-            _ = closed.wait_for(|c| *c) => Ok(Ok(None)),
-        };
-        let envelope = match received {
-            Err(_) => Err(Error::Timeout(limit)),
-            Ok(Err(e)) => Err(e.into()),
-            Ok(Ok(None)) => Err(Error::Closed),
-            Ok(Ok(Some(envelope))) => Ok(envelope),
+        let envelope = match self.bounded(transport.receive()).await {
+            Err(e) => Err(e),
+            Ok(None) => Err(Error::Closed),
+            Ok(Some(envelope)) => Ok(envelope),
         };
         let inbound = envelope.and_then(|e| self.shared.core().receive(e));
         let session = inbound.and_then(|inbound| {
@@ -474,6 +507,10 @@ impl ClientChannel {
             Ok((session, false)) => {
                 if session.state == SessionState::Established {
                     self.run(slot);
+                    if *self.closed.borrow() {
+                        // Closed while establishing: `run` stopped what it started.
+                        return Err(Error::Closed);
+                    }
                 }
                 Ok(session)
             }
@@ -483,11 +520,12 @@ impl ClientChannel {
     /// Ends a handshake that cannot go on: closes the transport, fails the session and ends
     /// the event queue.
     async fn abandon(&self, slot: &mut Option<Box<dyn Transport>>) {
+        // First, so that a step cancelled during the close below leaves the channel closed.
+        self.shared.core().fail();
+        lock(&self.event_sender).take();
         if let Some(mut t) = slot.take() {
             let _ = timeout(CLOSE_FLUSH_LIMIT, t.close()).await;
         }
-        self.shared.core().fail();
-        lock(&self.event_sender).take();
     }
 
     /// The transport, for a handshake step: waits for the step before it.
@@ -522,10 +560,10 @@ impl ClientChannel {
         let transport = slot.as_mut().ok_or(Error::Closed)?;
         let mut switched = Ok(());
         if transport.encryption() != encryption {
-            switched = transport.set_encryption(encryption).await;
+            switched = self.bounded(transport.set_encryption(encryption)).await;
         }
         if switched.is_ok() && transport.compression() != compression {
-            switched = transport.set_compression(compression).await;
+            switched = self.bounded(transport.set_compression(compression)).await;
         }
         {
             let mut facts = lock(&self.facts);
@@ -534,7 +572,7 @@ impl ClientChannel {
         }
         if let Err(e) = switched {
             self.abandon(&mut slot).await;
-            return Err(e.into());
+            return Err(e);
         }
         self.receive_session(&mut slot).await
     }
@@ -579,31 +617,45 @@ impl ClientChannel {
             return;
         };
         let (sender, receiver) = transport.split();
-        let capacity = self.shared.options().buffer.max(1);
-        let (out_tx, out_rx) = queue::queue(capacity);
+        let (capacity, max_bytes) = {
+            let options = self.shared.options();
+            (options.buffer.max(1), options.max_envelope_size.max(MIN_UNWRITTEN_BYTES))
+        };
+        let (out_tx, out_rx) = queue::bounded(capacity, max_bytes);
         let (ended_tx, ended_rx) = watch::channel(None);
         let (stopped_tx, stopped_rx) = watch::channel(false);
         let writer = tokio::spawn(async move {
-            write_loop(sender, out_rx).await;
+            let end = write_loop_with_deadline(sender, out_rx, None).await;
             let _ = stopped_tx.send(true);
+            end
         });
+        let writer_abort = writer.abort_handle();
         let reader = tokio::spawn(read_loop(
             self.shared.clone(),
             receiver,
             out_tx.clone(),
             event_tx,
             ended_tx,
+            writer,
         ));
         let running = Running {
             out: out_tx,
             ended: ended_rx,
             reader,
-            writer: writer.abort_handle(),
+            writer: writer_abort,
             writer_stopped: stopped_rx,
+            runtime: tokio::runtime::Handle::current(),
         };
         if self.running.set(running).is_err() {
             // invariant: `run` follows the one `established` of the session.
             tracing::warn!("a second establishment of one channel was ignored");
+        }
+        // `close_now` may have run between taking the event sender and `set`: it found no
+        // tasks to stop then.
+        if *self.closed.borrow() {
+            if let Some(r) = self.running.get() {
+                r.stop();
+            }
         }
     }
 
@@ -656,15 +708,16 @@ impl ClientChannel {
     ) -> Result<Command, Error> {
         let (tx, rx) = oneshot::channel();
         let request = self.shared.core().register_command(command, tx)?;
-        let forget = Forget { shared: &self.shared, id: request.id.clone() };
+        let mut forget = Forget { shared: &self.shared, id: request.id.clone() };
         self.queue_prepared(&request.into()).await?;
         let result = match timeout(limit, rx).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(_)) => Err(Error::Closed),
-            Err(_) => Err(Error::Timeout(limit)),
+            Err(_) => return Err(Error::Timeout(limit)), // `forget` cancels it
         };
-        // Answered or not, the core no longer holds it once the waiter is gone.
-        drop(forget);
+        // Answered (or dropped at the end of the session): the core no longer holds it, and
+        // the id may already be another command's.
+        forget.id = None;
         result
     }
 
@@ -690,14 +743,22 @@ impl ClientChannel {
     pub async fn finish(&self) -> Result<Session, Error> {
         let _step = self.step().await;
         let finishing = self.shared.core().finishing_session()?;
-        self.queue_prepared(&finishing.into()).await?;
-        let limit = self.shared.handshake_timeout();
         let mut ended = self.running()?.ended.clone();
-        let result = timeout(limit, ended.wait_for(Option::is_some)).await;
-        match result {
-            Err(_) => Err(Error::Timeout(limit)),
-            Ok(Err(_)) => Err(Error::Closed),
-            Ok(Ok(session)) => session.clone().ok_or(Error::Closed),
+        let limit = self.shared.handshake_timeout();
+        let finish = async {
+            self.queue_prepared(&finishing.into()).await?;
+            match ended.wait_for(Option::is_some).await {
+                Err(_) => Err(Error::Closed),
+                Ok(session) => session.clone().ok_or(Error::Closed),
+            }
+        };
+        match timeout(limit, finish).await {
+            Ok(result) => result,
+            Err(_) => {
+                // The server neither finished nor failed the session: give up on it.
+                self.close_now();
+                Err(Error::Timeout(limit))
+            }
         }
     }
 
@@ -734,26 +795,26 @@ impl ClientChannel {
         self.events.end();
         lock(&self.event_sender).take();
         if let Some(r) = self.running.get() {
-            r.reader.abort();
-            r.out.end();
-            // The writer writes what is queued and closes, within a bound.
-            let writer = r.writer.clone();
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) if !r.writer.is_finished() => {
-                    runtime.spawn(async move {
-                        tokio::time::sleep(CLOSE_FLUSH_LIMIT).await;
-                        writer.abort();
-                    });
+            r.stop();
+        } else if let Ok(mut slot) = self.handshake.try_lock() {
+            // No step is running (one that is ends itself, seeing `closed`): close the
+            // transport of a session never established.
+            if let Some(mut t) = slot.take() {
+                match tokio::runtime::Handle::try_current() {
+                    Ok(runtime) => {
+                        runtime.spawn(async move {
+                            let _ = timeout(CLOSE_FLUSH_LIMIT, t.close()).await;
+                        });
+                    }
+                    Err(_) => drop(t),
                 }
-                Ok(_) => {}
-                Err(_) => writer.abort(),
             }
         }
     }
 }
 
-/// Forgets a command in the core when its caller stops waiting (answered, timed out or
-/// cancelled).
+/// Forgets a command in the core when its caller stops waiting before it was answered (timed
+/// out, or the call was cancelled).
 struct Forget<'a> {
     shared: &'a Shared,
     id: Option<String>,
@@ -774,36 +835,35 @@ async fn read_loop(
     out: queue::Sender,
     events: EventSender,
     ended: watch::Sender<Option<Session>>,
+    writer: JoinHandle<WriterEnd>,
 ) {
     let mut ping = {
         let options = shared.options();
         RemotePing::new(options.remote_ping_interval, options.remote_idle_timeout)
     };
     let mut side = Side { shared: &shared, out: &out, events: &events, pending: Vec::new() };
-    // The writer is not watched: after a failed write, what the server sent before it closed
-    // (its `failed` session, say) is still read.
-    let end = driver::run(&mut side, receiver.as_mut(), &mut ping, &mut None).await;
+    // A failed write ends the channel (as the end of the connection).
+    let end = driver::run(&mut side, receiver.as_mut(), &mut ping, &mut Some(writer)).await;
     let Some(end) = end else {
         // The application dropped the channel.
         return;
     };
-    if let ChannelEvent::Finished(session) | ChannelEvent::Failed(session) = &end {
-        // After the events that came before it.
-        let _ = ended.send(Some(session.clone()));
-    }
     {
         let mut core = shared.core();
         core.fail();
         core.drain_pending();
     }
-    if matches!(end, ChannelEvent::Closed { .. }) {
-        let _ = ended.send(None);
-    }
+    // The end event is queued (after the events that came before it, beyond the queue's
+    // capacity if need be) before `finish` hears of it, so it is there for whoever reads next.
+    let session = match &end {
+        ChannelEvent::Finished(session) | ChannelEvent::Failed(session) => Some(session.clone()),
+        _ => None,
+    };
+    events.push_end(end);
+    let _ = ended.send(session);
     // The writer writes what is queued, closes the transport and stops: nothing more can be
     // sent in a session that ended.
     out.end();
-    drop(out);
-    let _ = events.send(end).await;
 }
 
 /// The client as the established loop drives it: deliveries are collected over a batch and
@@ -868,7 +928,7 @@ impl Established for Side<'_> {
     }
 
     fn writer_ended(&mut self, _: WriterEnd) -> Option<ChannelEvent> {
-        Some(ChannelEvent::Closed { error: Some("the writer stopped".into()) })
+        Some(ChannelEvent::Closed { error: Some("the connection failed while writing".into()) })
     }
 }
 

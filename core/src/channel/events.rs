@@ -101,7 +101,20 @@ impl EventSender {
         Ok(())
     }
 
+    /// Queues the last event at once, beyond the capacity if the queue is full (it is one more
+    /// at the most: nothing is sent after it). Lost only if the receiver is gone.
+    pub(crate) fn push_end(self, event: ChannelEvent) {
+        let mut st = self.inner.state();
+        if st.receiver_gone {
+            return;
+        }
+        st.items.push_back(event);
+        drop(st);
+        self.inner.ready.notify_waiters();
+    }
+
     /// Queues one event, waiting for room.
+    #[cfg(test)]
     pub(crate) async fn send(&self, event: ChannelEvent) -> Result<(), ReceiverGone> {
         self.send_all(&mut vec![event]).await
     }

@@ -80,11 +80,6 @@ pub(crate) struct Receiver {
     inner: Arc<Inner>,
 }
 
-/// A queue holding at most `capacity` envelopes (and no byte bound).
-pub(crate) fn queue(capacity: usize) -> (Sender, Receiver) {
-    bounded(capacity, usize::MAX)
-}
-
 /// A queue holding at most `capacity` envelopes and `max_bytes` pending bytes.
 pub(crate) fn bounded(capacity: usize, max_bytes: usize) -> (Sender, Receiver) {
     let inner = Arc::new(Inner {
@@ -301,12 +296,6 @@ impl Drop for Receiver {
     }
 }
 
-/// Writes what `rx` receives to `sender`, a batch per wake-up, until every queue sender is
-/// gone or the transport fails; then closes the transport. An idle writer holds no batch.
-pub(crate) async fn write_loop(sender: Box<dyn TransportSender>, rx: Receiver) {
-    write_loop_with_deadline(sender, rx, None).await;
-}
-
 /// How a writer ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WriterEnd {
@@ -318,8 +307,10 @@ pub(crate) enum WriterEnd {
     Stalled,
 }
 
-/// [`write_loop`] where each batch must be written within `deadline`; a writer that stays
-/// blocked longer gives up (a slow consumer) and closes the transport.
+/// Writes what `rx` receives to `sender`, a batch per wake-up, until every queue sender is
+/// gone (or the queue was ended) or the transport fails; then closes the transport. An idle
+/// writer holds no batch. With a `deadline`, each batch must be written within it: a writer
+/// that stays blocked longer gives up (a slow consumer) and drops the transport.
 pub(crate) async fn write_loop_with_deadline(
     mut sender: Box<dyn TransportSender>,
     mut rx: Receiver,
@@ -374,7 +365,7 @@ mod tests {
 
     #[tokio::test]
     async fn delivers_in_order_and_ends_when_senders_are_gone() {
-        let (tx, mut rx) = queue(4);
+        let (tx, mut rx) = bounded(4, usize::MAX);
         let tx2 = tx.clone();
         tx.send(Bytes::from_static(b"a")).await.unwrap();
         tx2.send(Bytes::from_static(b"b")).await.unwrap();
@@ -387,7 +378,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_is_taken_in_order_up_to_its_size_and_stays_pending_until_written() {
-        let (tx, mut rx) = queue(8);
+        let (tx, mut rx) = bounded(8, usize::MAX);
         for item in ["a", "bb", "ccc", "dddd", "eeeee"] {
             tx.send(Bytes::from(item)).await.unwrap();
         }
@@ -406,7 +397,7 @@ mod tests {
     #[tokio::test]
     async fn full_queue_waits_for_room() {
         use futures_util::FutureExt;
-        let (tx, mut rx) = queue(1);
+        let (tx, mut rx) = bounded(1, usize::MAX);
         tx.send(Bytes::from_static(b"1")).await.unwrap();
         let mut second = Box::pin(tx.send(Bytes::from_static(b"2")));
         assert!(second.as_mut().now_or_never().is_none(), "the second send waits for room");
@@ -419,7 +410,7 @@ mod tests {
 
     #[tokio::test]
     async fn send_fails_once_the_receiver_is_gone() {
-        let (tx, rx) = queue(1);
+        let (tx, rx) = bounded(1, usize::MAX);
         tx.send(Bytes::from_static(b"1")).await.unwrap();
         let waiting = tokio::spawn({
             let tx = tx.clone();
@@ -465,7 +456,7 @@ mod tests {
         use crate::transport::{memory::MemoryTransport, Transport};
         let (ours, mut peer) = MemoryTransport::pair_with(1, Default::default());
         let (sender, _receiver) = Box::new(ours).split();
-        let (tx, rx) = queue(8);
+        let (tx, rx) = bounded(8, usize::MAX);
         let writer =
             tokio::spawn(write_loop_with_deadline(sender, rx, Some(Duration::from_secs(5))));
         for _ in 0..3 {
@@ -483,7 +474,7 @@ mod tests {
 
     #[tokio::test]
     async fn receiver_wakes_for_items_sent_from_other_tasks() {
-        let (tx, mut rx) = queue(8);
+        let (tx, mut rx) = bounded(8, usize::MAX);
         let producer = tokio::spawn(async move {
             for i in 0..100u8 {
                 tx.send(Bytes::from(vec![i])).await.unwrap();

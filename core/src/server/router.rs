@@ -603,13 +603,13 @@ mod tests {
     #[tokio::test]
     async fn routes_to_nodes_and_identities() {
         let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject, 1 << 20);
-        let (a_tx, mut a_rx) = queue::queue(8);
-        let (b1_tx, mut b1_rx) = queue::queue(8);
-        let (b2_tx, mut b2_rx) = queue::queue(8);
+        let (a_tx, mut a_rx) = queue::bounded(8, usize::MAX);
+        let (b1_tx, mut b1_rx) = queue::bounded(8, usize::MAX);
+        let (b2_tx, mut b2_rx) = queue::bounded(8, usize::MAX);
         let (_a, _) = router.register(node("a@x.com/1"), a_tx).unwrap();
         router.register(node("b@x.com/1"), b1_tx).unwrap();
         let (b2, _) = router.register(node("b@x.com/2"), b2_tx).unwrap();
-        assert!(router.register(node("B@X.com/1"), queue::queue(1).0).is_err());
+        assert!(router.register(node("B@X.com/1"), queue::bounded(1, usize::MAX).0).is_err());
         assert_eq!(router.len(), 3);
 
         let back = router
@@ -642,7 +642,7 @@ mod tests {
     #[tokio::test]
     async fn impersonation_is_refused() {
         let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject, 1 << 20);
-        let (b_tx, mut b_rx) = queue::queue(8);
+        let (b_tx, mut b_rx) = queue::bounded(8, usize::MAX);
         router.register(node("b@x.com/1"), b_tx).unwrap();
         let forged = Message::text("x")
             .with_id("m")
@@ -657,7 +657,7 @@ mod tests {
     #[tokio::test]
     async fn a_forged_pp_is_refused_and_the_failure_goes_to_the_origin() {
         let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject, 1 << 20);
-        let (b_tx, mut b_rx) = queue::queue(8);
+        let (b_tx, mut b_rx) = queue::bounded(8, usize::MAX);
         router.register(node("b@x.com/1"), b_tx).unwrap();
         let alice = node("a@x.com/1");
         let forged =
@@ -686,7 +686,7 @@ mod tests {
     #[tokio::test]
     async fn a_message_without_content_is_refused_not_forwarded() {
         let router = Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Reject, 1 << 20);
-        let (b_tx, mut b_rx) = queue::queue(8);
+        let (b_tx, mut b_rx) = queue::bounded(8, usize::MAX);
         router.register(node("b@x.com/1"), b_tx).unwrap();
         let empty: Envelope = r#"{"id":"m","to":"b@x.com/1","content":null}"#.parse().unwrap();
         let back = router.route(&node("a@x.com/1"), empty, None).await;
@@ -713,8 +713,9 @@ mod tests {
     async fn replace_policy_kicks_the_old_session() {
         let router =
             Router::new(node("postmaster@x.com/server"), DuplicatePolicy::Replace, 1 << 20);
-        let (old, kick) = router.register(node("a@x.com/1"), queue::queue(1).0).unwrap();
-        let (new, _) = router.register(node("a@x.com/1"), queue::queue(1).0).unwrap();
+        let (old, kick) =
+            router.register(node("a@x.com/1"), queue::bounded(1, usize::MAX).0).unwrap();
+        let (new, _) = router.register(node("a@x.com/1"), queue::bounded(1, usize::MAX).0).unwrap();
         assert_eq!(kick.await.unwrap().code, codes::SESSION_ERROR);
         router.unregister(&old); // stale: must not remove the new one
         assert_eq!(router.len(), 1);
