@@ -607,3 +607,25 @@ async def test_an_unanswered_command_times_out_on_the_native_path(lime_serve):
     assert (await alice.process_command_async(Command('get', '/ping'), 5)).status == 'success'
     for channel in (alice, bob):
         await asyncio.wait_for(channel.send_finishing_session_async(), TIMEOUT)
+
+
+@pytest.mark.asyncio
+async def test_received_nodes_keep_their_text_byte_for_byte(lime_serve):
+    """The connection reuses the str of nodes it saw last; nodes that are equal in LIME (case
+    aside) but written differently still arrive as written."""
+    server = lime_serve()
+    _, alice = await _established(server, 'alice')
+    _, bob = await _established(server, 'bob')
+    received = asyncio.Queue()
+    bob.on_message = received.put_nowait
+    domain = str(bob.local_node).split('@')[1]
+    names = ['bob', 'BOB', 'Bob', 'bOb', 'boB', 'bob', 'BOB', 'BoB']
+    for name in names:
+        alice.send_message(Message('text/plain', name, to=f'{name}@{domain}'))
+    texts = []
+    for _ in names:
+        message = await asyncio.wait_for(received.get(), TIMEOUT)
+        texts.append((message.content, message.to, message.from_n))
+    assert texts == [(name, f'{name}@{domain}', str(alice.local_node)) for name in names]
+    for channel in (alice, bob):
+        await asyncio.wait_for(channel.send_finishing_session_async(), TIMEOUT)

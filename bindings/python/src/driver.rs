@@ -112,6 +112,8 @@ pub(crate) struct LoopConnection {
     /// The buffer asyncio reads the socket into when this object is its `BufferedProtocol`
     /// (`get_buffer`/`buffer_updated`), made at the first read.
     read_buffer: OnceLock<Py<PyByteArray>>,
+    /// The `str` of the nodes the received envelopes named last (see [`NodeTexts`]).
+    node_texts: NodeTexts,
     uri: String,
     websocket: bool,
     max_write_buffer: usize,
@@ -506,7 +508,7 @@ impl LoopConnection {
     /// classes).
     fn object<'py>(&self, py: Python<'py>, env: &Envelope) -> PyResult<Bound<'py, PyAny>> {
         match self.classes.get() {
-            Some(classes) => build_object(py, classes, env),
+            Some(classes) => build_object(py, classes, &self.node_texts, env),
             None => received_to_py(py, env),
         }
     }
@@ -699,6 +701,7 @@ impl LoopConnection {
             event_loop: event_loop.unbind(),
             classes: OnceLock::new(),
             read_buffer: OnceLock::new(),
+            node_texts: NodeTexts::default(),
             uri,
             websocket,
             max_write_buffer: max_write_buffer_size,
@@ -1523,11 +1526,35 @@ fn command_from_object(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Optio
     }))
 }
 
-/// A node as a Python `str` (None when absent).
-fn node_to_py<'py>(py: Python<'py>, node: Option<&lime::Node>) -> Bound<'py, PyAny> {
-    match node {
-        Some(n) => PyString::new(py, &n.to_string()).into_any(),
-        None => py.None().into_bound(py),
+/// The `str` of the few nodes a connection's received envelopes name again and again (its own
+/// node, the server's, a bot's peers), made once: a hit costs three string comparisons where a
+/// miss writes the node's text and makes a Python `str` of it.
+#[derive(Default)]
+struct NodeTexts(Mutex<Vec<(lime::Node, Py<PyString>)>>);
+
+/// How many node texts a connection keeps.
+const NODE_TEXTS: usize = 4;
+
+impl NodeTexts {
+    /// A node as a Python `str` (None when absent): its text, the same for nodes of the same
+    /// parts, byte for byte (`Node` equality ignores case; the text must not).
+    fn get<'py>(&self, py: Python<'py>, node: Option<&lime::Node>) -> Bound<'py, PyAny> {
+        let Some(node) = node else { return py.None().into_bound(py) };
+        let same = |known: &lime::Node| {
+            known.name() == node.name()
+                && known.domain() == node.domain()
+                && known.instance() == node.instance()
+        };
+        let mut known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, text)) = known.iter().find(|(n, _)| same(n)) {
+            return text.bind(py).clone().into_any();
+        }
+        let text = PyString::new(py, &node.to_string());
+        if known.len() == NODE_TEXTS {
+            known.remove(0);
+        }
+        known.push((node.clone(), text.clone().unbind()));
+        text.into_any()
     }
 }
 
@@ -1539,6 +1566,7 @@ type Attr<'a, 'py> = (&'a Bound<'py, PyString>, Bound<'py, PyAny>);
 fn build_object<'py>(
     py: Python<'py>,
     classes: &Classes,
+    nodes: &NodeTexts,
     env: &Envelope,
 ) -> PyResult<Bound<'py, PyAny>> {
     let none = || py.None().into_bound(py);
@@ -1596,9 +1624,9 @@ fn build_object<'py>(
     let attrs = obj.getattr(intern!(py, "__dict__"))?;
     let attrs = attrs.cast::<PyDict>()?;
     attrs.set_item(intern!(py, "id"), env.id())?;
-    attrs.set_item(intern!(py, "from_n"), node_to_py(py, env.from_node()))?;
-    attrs.set_item(intern!(py, "to"), node_to_py(py, env.to()))?;
-    attrs.set_item(intern!(py, "pp"), node_to_py(py, env.pp()))?;
+    attrs.set_item(intern!(py, "from_n"), nodes.get(py, env.from_node()))?;
+    attrs.set_item(intern!(py, "to"), nodes.get(py, env.to()))?;
+    attrs.set_item(intern!(py, "pp"), nodes.get(py, env.pp()))?;
     match env.metadata() {
         Some(md) => {
             let d = PyDict::new(py);
