@@ -17,7 +17,10 @@
 //!   reading the socket, so a slow consumer slows the server down. Responses arrive on the
 //!   same socket: a command waits for its response while the queue is full, so read the events
 //!   (or give the queue room with [`ClientOptions::buffer`]);
-//! - [`Client::state`], [`Client::session_id`] and the nodes are plain reads.
+//! - [`Client::state`], [`Client::session_id`] and the nodes are plain reads. Before the
+//!   session is established the connection is read only by the handshake steps: a server that
+//!   closes it between steps is noticed by the next step ([`Client::is_closed`] stays false
+//!   until then).
 //!
 //! Once established, the session runs on the one established loop of the crate (the reader
 //! task of [`ClientChannel`], the same loop as a server session's). Dropping the last reference
