@@ -95,7 +95,7 @@
 //! # Who drives it
 //!
 //! A host loop that is not tokio: the Python drop-in runs it on the asyncio loop thread (one
-//! native call per received chunk). Tokio code uses [`ClientChannel`](crate::ClientChannel) or
+//! native call per received chunk). Tokio code uses [`ClientChannel`](crate::channel::ClientChannel) or
 //! [`Client`](crate::Client) over the tokio transports, which share this connection's framer,
 //! TLS and gzip layers and channel core, and run the crate's one established loop.
 
