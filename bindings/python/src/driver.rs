@@ -461,9 +461,16 @@ impl LoopConnection {
             true => wake::take_callbacks(future.bind(py))?,
             false => None,
         };
-        let completed = match outcome {
-            Ok(value) => resolve(py, future, value),
-            Err(error) => reject(py, future, error),
+        let completed = match (&callbacks, outcome) {
+            // pending (take_callbacks found it so, and nothing ran since)
+            (Some(_), Ok(value)) => {
+                future.call_method1(py, intern!(py, "set_result"), (value,)).map(drop)
+            }
+            (Some(_), Err(error)) => {
+                future.call_method1(py, intern!(py, "set_exception"), (error.value(py),)).map(drop)
+            }
+            (None, Ok(value)) => resolve(py, future, value),
+            (None, Err(error)) => reject(py, future, error),
         };
         if let Some(callbacks) = callbacks.filter(|c| !c.is_empty()) {
             slf.get().lock().wakeups.push((future.clone_ref(py), callbacks));
