@@ -21,6 +21,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use tokio::sync::Notify;
 
 use crate::{transport::TransportSender, TransportError};
@@ -324,14 +325,22 @@ pub(crate) async fn write_loop_with_deadline(
         let count = batch.len();
         let result = match deadline {
             None => sender.send_many(&mut batch).await,
-            Some(limit) => match tokio::time::timeout(limit, sender.send_many(&mut batch)).await {
-                Ok(result) => result,
-                Err(_) => {
-                    tracing::debug!(?limit, "writer stalled: the peer does not read");
-                    end = WriterEnd::Stalled;
-                    break;
+            Some(limit) => {
+                // The timer is armed only for a write that does not complete at once (the
+                // socket's buffer is full): most writes cost no timer entry.
+                let mut send = sender.send_many(&mut batch);
+                match (&mut send).now_or_never() {
+                    Some(result) => result,
+                    None => match tokio::time::timeout(limit, send).await {
+                        Ok(result) => result,
+                        Err(_) => {
+                            tracing::debug!(?limit, "writer stalled: the peer does not read");
+                            end = WriterEnd::Stalled;
+                            break;
+                        }
+                    },
                 }
-            },
+            }
         };
         drop(batch);
         rx.written(count, bytes);
