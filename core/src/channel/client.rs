@@ -908,8 +908,9 @@ impl Established for Side<'_> {
             }
             PingAction::IdleTimeout => self.shared.core().finishing_session().map(Envelope::from),
         };
-        if let Ok(env) = outgoing {
-            if self.out.send(Bytes::from(env.to_vec())).await.is_err() {
+        // Serialized before the await: the envelope is not kept in the reader's future.
+        if let Ok(bytes) = outgoing.map(|env| Bytes::from(env.to_vec())) {
+            if self.out.send(bytes).await.is_err() {
                 return Err(Some(ChannelEvent::Closed {
                     error: Some("the writer stopped".into()),
                 }));

@@ -64,14 +64,11 @@ pub(crate) async fn run<S: Established>(
     writer: &mut Option<JoinHandle<WriterEnd>>,
 ) -> S::End {
     loop {
-        let first = tokio::select! {
-            r = read::<S>(receiver) => r,
-            action = ping.next() => {
-                if let Err(end) = side.ping(action).await {
-                    return end;
-                }
-                continue;
-            }
+        // The `select!` only says what woke the loop; what follows is awaited after it, so an
+        // idle session's future holds the `select!`'s futures and not its output besides.
+        let woke = tokio::select! {
+            r = read::<S>(receiver) => Woke::Received(r),
+            action = ping.next() => Woke::Ping(action),
             end = side.interrupted() => return end,
             end = async {
                 match writer.as_mut() {
@@ -84,12 +81,30 @@ pub(crate) async fn run<S: Established>(
                 return side.writer_ended(end.unwrap_or(WriterEnd::Failed));
             }
         };
+        let first = match woke {
+            Woke::Received(r) => r,
+            Woke::Ping(action) => {
+                if let Err(end) = side.ping(action).await {
+                    return end;
+                }
+                continue;
+            }
+        };
         ping.received();
         // Boxed: an idle session's future holds only the `select!` above.
         if let Err(end) = Box::pin(batch(side, receiver, first)).await {
             return end;
         }
     }
+}
+
+/// What woke the loop. Short-lived (from the `select!` to the `match` after it, never across an
+/// await), so its size is not kept in the session's future; boxing the envelope would cost an
+/// allocation per wake-up.
+#[allow(clippy::large_enum_variant)]
+enum Woke {
+    Received(TransportResult<Option<Received>>),
+    Ping(PingAction),
 }
 
 /// `first`, then whatever else has already arrived (up to a batch), then the batch's end.

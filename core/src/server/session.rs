@@ -411,10 +411,13 @@ impl Established for Side<'_> {
         if action == PingAction::IdleTimeout {
             return Err(Some(Session::new(SessionState::Finished)));
         }
-        if let Ok(req) = self.core.register_command(Command::ping_request(), ()) {
-            if self.out.send(Bytes::from(Envelope::from(req).to_vec())).await.is_err() {
-                return Err(None);
-            }
+        // Serialized before the await: the envelope is not kept in the session's future.
+        let Ok(req) = self.core.register_command(Command::ping_request(), ()) else {
+            return Ok(());
+        };
+        let bytes = Bytes::from(Envelope::from(req).to_vec());
+        if self.out.send(bytes).await.is_err() {
+            return Err(None);
         }
         Ok(())
     }
