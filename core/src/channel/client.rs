@@ -251,6 +251,14 @@ impl Shared {
         *self.options() = options;
     }
 
+    /// The session is over: it is `failed` unless it ended otherwise, and the commands still
+    /// waiting see their sender dropped (`Error::Closed`).
+    fn end_session(&self) {
+        let mut core = self.core();
+        core.fail();
+        drop(core.drain_pending());
+    }
+
     fn handshake_timeout(&self) -> Duration {
         Duration::from_nanos(self.handshake_timeout.load(Ordering::Acquire))
     }
@@ -767,9 +775,12 @@ impl ClientChannel {
     /// [`CLOSE_FLUSH_LIMIT`]. The event queue ends without an end event; pending commands
     /// fail with [`Error::Closed`].
     pub async fn close(&self) {
+        // A transport no step holds is closed here, so that its goodbye is awaited (close_now
+        // only starts it).
+        let idle = self.handshake.try_lock().ok().and_then(|mut slot| slot.take());
         self.close_now();
-        if let Ok(mut slot) = self.handshake.try_lock() {
-            self.abandon(&mut slot).await;
+        if let Some(mut t) = idle {
+            let _ = timeout(CLOSE_FLUSH_LIMIT, t.close()).await;
         }
         if let Some(r) = self.running.get() {
             let mut stopped = r.writer_stopped.clone();
@@ -784,12 +795,7 @@ impl ClientChannel {
     /// progress fails with [`Error::Closed`].
     pub fn close_now(&self) {
         self.closed.send_replace(true);
-        {
-            let mut core = self.shared.core();
-            core.fail();
-            // Waiters see their sender dropped: `Error::Closed`.
-            drop(core.drain_pending());
-        }
+        self.shared.end_session();
         // Before the reader stops: what it would still hand over (the end of the connection
         // we are closing) is not an event of the application's.
         self.events.end();
@@ -848,11 +854,7 @@ async fn read_loop(
         // The application dropped the channel.
         return;
     };
-    {
-        let mut core = shared.core();
-        core.fail();
-        core.drain_pending();
-    }
+    shared.end_session();
     // The end event is queued (after the events that came before it, beyond the queue's
     // capacity if need be) before `finish` hears of it, so it is there for whoever reads next.
     let session = match &end {
