@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Checks the Dart package without needing a Dart SDK (and runs its tests when one is present):
 #
-#   1. drift:   regenerates the flutter_rust_bridge glue and fails if dart/lib/src/rust/ or
-#               bindings/dart/src/frb_generated.rs differ from what is checked in;
+#   1. drift:   passes at once when dart/tool/generated.stamp (written by generate.sh) still
+#               matches the codegen version and the sha256 of the codegen's inputs and of the
+#               generated code; otherwise (or with LIME_DART_DRIFT=full) regenerates the
+#               flutter_rust_bridge glue, installing the codegen if needed, and fails if
+#               dart/lib/src/rust/ or bindings/dart/src/frb_generated.rs differ from what is
+#               checked in;
 #   2. syntax:  parses every .dart file of the package (lib/, test/, example/, the build hook in
 #               hook/, tool/) with tree-sitter (npm @sengac packages);
 #   3. symbols: builds the native library and checks that every symbol the Dart side looks up
@@ -12,6 +16,7 @@
 #               skipped.
 #
 #   bash dart/tool/check.sh            # from anywhere; ends with "check.sh: N passed, N failed, N skipped"
+#   LIME_DART_DRIFT=full bash dart/tool/check.sh   # always regenerate for the drift check
 #
 # Tools are cached under $LIME_TOOLS (default <repo>/target/tools): the codegen and cargo-expand
 # (see generate.sh) and the npm packages. Exit status 1 when any check failed.
@@ -34,44 +39,81 @@ skip() { skipped=$((skipped + 1)); skipped_what+=("${2:-$1}"); echo "check.sh: S
 section() { echo; echo "== $1"; }
 
 # --- 1. generated code is up to date ---------------------------------------------------------
-section "drift: regenerate the flutter_rust_bridge glue"
+section "drift: the flutter_rust_bridge glue matches its inputs"
 snapshot="$(mktemp -d)"
 trap 'rm -rf "$snapshot"' EXIT
-for path in "${GENERATED[@]}"; do
-    mkdir -p "$snapshot/$(dirname "$path")"
-    cp -R "$path" "$snapshot/$path"
-done
-# Were the generated files unmodified (relative to git) before regenerating?
-tracked_clean=false
-if git ls-files --error-unmatch "${GENERATED[@]}" >/dev/null 2>&1 &&
-    git diff --quiet -- "${GENERATED[@]}"; then
-    tracked_clean=true
-fi
-if bash "$DART_DIR/tool/generate.sh" >"$snapshot/generate.log" 2>&1; then
-    drift=false
-    for path in "${GENERATED[@]}"; do
-        if ! diff -r "$snapshot/$path" "$path" >"$snapshot/drift.diff" 2>&1; then
-            drift=true
-            head -40 "$snapshot/drift.diff"
+STAMP=dart/tool/generated.stamp
+# The stamp says which codegen version made the generated code from which inputs (generate.sh
+# writes it after generating). When the version and both hashes still match, regenerating would
+# reproduce the checked-in code, so the drift check skips the codegen (and its ~5 minute
+# install on a fresh machine). Any mismatch, a missing stamp, untracked generated files or
+# LIME_DART_DRIFT=full take the full path: regenerate and diff.
+full_why=""
+if [ "${LIME_DART_DRIFT:-}" = full ]; then
+    full_why="LIME_DART_DRIFT=full"
+elif [ ! -f "$STAMP" ]; then
+    full_why="no $STAMP"
+elif ! current="$(bash "$DART_DIR/tool/generate.sh" --stamp 2>"$snapshot/stamp.err")"; then
+    cat "$snapshot/stamp.err"
+    full_why="could not hash the inputs/outputs"
+else
+    for key in frb_version inputs outputs; do
+        now="$(awk -v k="$key" '$1 == k { print $2 }' <<<"$current")"
+        then_="$(awk -v k="$key" '$1 == k { print $2 }' "$STAMP")"
+        if [ -z "$now" ] || [ "$now" != "$then_" ]; then
+            full_why="${full_why:+$full_why, }$key changed since the stamp"
         fi
     done
-    if $tracked_clean && ! git diff --exit-code --stat -- "${GENERATED[@]}"; then
-        drift=true
+    if [ -z "$full_why" ] &&
+        [ -n "$(git ls-files --others --exclude-standard -- "${GENERATED[@]}")" ]; then
+        full_why="untracked generated files"
     fi
-    untracked="$(git ls-files --others --exclude-standard -- "${GENERATED[@]}")"
-    if $tracked_clean && [ -n "$untracked" ]; then
-        echo "new generated files not checked in:"
-        echo "$untracked"
-        drift=true
-    fi
-    if $drift; then
-        fail "drift: generated code differs; run dart/tool/generate.sh and commit the result"
-    else
-        pass "drift: generated code is up to date"
-    fi
+fi
+
+if [ -z "$full_why" ]; then
+    pass "drift: verified by $STAMP (codegen $(awk '$1 == "frb_version" { print $2 }' "$STAMP"), inputs and generated code unchanged since the last generation; LIME_DART_DRIFT=full forces a regeneration)"
 else
-    tail -30 "$snapshot/generate.log"
-    fail "drift: the codegen failed"
+    echo "check.sh: drift: full regeneration ($full_why)"
+    for path in "${GENERATED[@]}"; do
+        mkdir -p "$snapshot/$(dirname "$path")"
+        cp -R "$path" "$snapshot/$path"
+    done
+    cp "$STAMP" "$snapshot/stamp.before" 2>/dev/null || true
+    # Were the generated files unmodified (relative to git) before regenerating?
+    tracked_clean=false
+    if git ls-files --error-unmatch "${GENERATED[@]}" >/dev/null 2>&1 &&
+        git diff --quiet -- "${GENERATED[@]}"; then
+        tracked_clean=true
+    fi
+    if bash "$DART_DIR/tool/generate.sh" >"$snapshot/generate.log" 2>&1; then
+        drift=false
+        for path in "${GENERATED[@]}"; do
+            if ! diff -r "$snapshot/$path" "$path" >"$snapshot/drift.diff" 2>&1; then
+                drift=true
+                head -40 "$snapshot/drift.diff"
+            fi
+        done
+        if $tracked_clean && ! git diff --exit-code --stat -- "${GENERATED[@]}"; then
+            drift=true
+        fi
+        untracked="$(git ls-files --others --exclude-standard -- "${GENERATED[@]}")"
+        if $tracked_clean && [ -n "$untracked" ]; then
+            echo "new generated files not checked in:"
+            echo "$untracked"
+            drift=true
+        fi
+        if $drift; then
+            fail "drift: generated code differs; run dart/tool/generate.sh and commit the result (with $STAMP)"
+        else
+            if ! cmp -s "$snapshot/stamp.before" "$STAMP"; then
+                echo "check.sh: drift: generate.sh refreshed $STAMP; commit it so the next check can skip the codegen"
+            fi
+            pass "drift: generated code is up to date (regenerated)"
+        fi
+    else
+        tail -30 "$snapshot/generate.log"
+        fail "drift: the codegen failed"
+    fi
 fi
 
 # --- 2. Dart syntax ----------------------------------------------------------------------------
