@@ -7,6 +7,8 @@ import asyncio
 import gc
 import importlib.util
 import json
+import re
+import socket
 import subprocess
 import sys
 import textwrap
@@ -202,6 +204,81 @@ async def test_sends_to_a_peer_that_does_not_read_are_bounded_then_resume():
         assert server.messages == sent  # every accepted send arrived, no refused one did
     finally:
         await server.stop()
+
+
+@pytest.mark.asyncio
+async def test_sends_keep_their_order_when_the_socket_stops_taking_them():
+    """A send goes to the socket directly only while asyncio holds nothing for it: once the
+    kernel's buffer is full, what it did not take waits in asyncio's buffer, and every later
+    send queues behind it, even when the kernel has room again before asyncio wrote its buffer.
+    The peer reads each envelope once, in the order sent."""
+    loop = asyncio.get_running_loop()
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(1)
+    listener.setblocking(False)
+    uri = f'net.tcp://127.0.0.1:{listener.getsockname()[1]}'
+    transport = TcpTransport(max_write_buffer_size=8 << 20)
+    channel = ClientChannel(transport, True, False)
+    peer = None
+    try:
+        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
+        peer, _ = await asyncio.wait_for(loop.sock_accept(listener), TIMEOUT)
+        peer.setblocking(False)
+
+        async def serve_session():
+            await loop.sock_recv(peer, 4096)  # {"state":"new"}
+            await loop.sock_sendall(peer, json.dumps({
+                'id': 's1', 'state': 'established', 'from': 'postmaster@example.com/server',
+                'to': 'me@example.com/home'}).encode())
+
+        await asyncio.wait_for(asyncio.gather(serve_session(), channel.establish_session_async(
+            'none', 'none', 'me@example.com', GuestAuthentication(), 'home')), TIMEOUT)
+        connection = transport.connection
+        pad = 'x' * 4000
+        sent = 0
+
+        def send():
+            nonlocal sent
+            channel.send_message(Message('text/plain', f'{sent:06d}{pad}', to='peer@example.com'))
+            sent += 1
+
+        while connection.write_buffer_size == 0 and sent < 100_000:
+            send()
+            await asyncio.sleep(0)  # one send per turn: each goes to the socket at once
+        assert connection.write_buffer_size > 0, f'{sent} sends never filled the socket'
+        for _ in range(5):  # asyncio holds bytes now: these queue behind them
+            send()
+            await asyncio.sleep(0)
+        # The peer reads everything the kernel holds, in this turn: the kernel has room again
+        # while asyncio still holds bytes (its writer runs at a later turn), so a send now must
+        # still go behind them.
+        received = bytearray()
+        while True:
+            try:
+                chunk = peer.recv(1 << 20)
+            except BlockingIOError:
+                break
+            assert chunk
+            received += chunk
+        assert received and connection.write_buffer_size > 0
+        for _ in range(3):
+            send()
+
+        async def read_to_end():
+            while chunk := await loop.sock_recv(peer, 1 << 20):
+                received.extend(chunk)
+
+        reader = asyncio.ensure_future(read_to_end())
+        await asyncio.wait_for(transport.drain(), TIMEOUT)
+        await asyncio.wait_for(transport.close_async(), TIMEOUT)
+        await asyncio.wait_for(reader, TIMEOUT)
+        numbers = [int(n) for n in re.findall(rb'"content":"(\d{6})x', bytes(received))]
+        assert numbers == list(range(sent))
+    finally:
+        if peer is not None:
+            peer.close()
+        listener.close()
 
 
 @pytest.mark.asyncio

@@ -73,6 +73,13 @@ struct State {
     transport: Option<Py<PyAny>>,
     /// asyncio asked to pause writing (its buffer is above the high-water mark).
     paused: bool,
+    /// The socket's descriptor, written to directly while asyncio holds nothing unwritten for
+    /// it (see [`LoopConnection::write_out`]); None for a transport that is not a plain socket
+    /// one, and from `close` or `connection_lost` on.
+    fd: Option<i32>,
+    /// Bytes were handed to `transport.write` and asyncio may still hold some of them: the
+    /// next write asks `get_write_buffer_size` before it goes to the socket directly.
+    handed_off: bool,
     /// `drain()` futures, resolved at `resume_writing` or the end.
     drains: Vec<Py<PyAny>>,
     /// The armed timer: its deadline and `TimerHandle`.
@@ -117,6 +124,10 @@ pub(crate) struct LoopConnection {
     uri: String,
     websocket: bool,
     max_write_buffer: usize,
+    /// `asyncio.Future` and `{"loop": loop}` when the loop's `create_future` is asyncio's own,
+    /// a Python method that does only that: the future of a request is then made by one call
+    /// of the C type (see [`LoopConnection::create_future`]).
+    future_type: Option<(Py<PyAny>, Py<PyDict>)>,
 }
 
 /// The TLS configuration of a connection: the Mozilla roots unless `use_default_roots` is
@@ -220,7 +231,7 @@ impl LoopConnection {
             (output, events, transport)
         };
         if let (false, Some(transport)) = (output.is_empty(), &transport) {
-            transport.call_method1(py, intern!(py, "write"), (PyBytes::new(py, &output),))?;
+            this.write_out(py, transport, &output)?;
         }
         if !events.is_empty() {
             this.lock().dispatching = true;
@@ -237,11 +248,52 @@ impl LoopConnection {
             };
             // what the callbacks sent, in one write
             if let Some(transport) = transport {
-                transport.call_method1(py, intern!(py, "write"), (PyBytes::new(py, &output),))?;
+                this.write_out(py, &transport, &output)?;
             }
             dispatched?;
         }
         Self::arm(slf)
+    }
+
+    /// A new future of the loop, as `loop.create_future()` makes it.
+    fn create_future(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match &self.future_type {
+            Some((future, kwargs)) => Ok(future.bind(py).call((), Some(kwargs.bind(py)))?.unbind()),
+            None => self.event_loop.call_method0(py, intern!(py, "create_future")),
+        }
+    }
+
+    /// Writes `bytes` to the peer. While asyncio holds nothing unwritten for the socket, they go
+    /// to it directly (one `send`, without the `bytes` object and the Python call of
+    /// `transport.write`); what the socket does not take at once, and everything while asyncio
+    /// still holds bytes or paused writing, goes through `transport.write`, which keeps the
+    /// order, buffers and reports errors as asyncio does.
+    fn write_out(&self, py: Python<'_>, transport: &Py<PyAny>, bytes: &[u8]) -> PyResult<()> {
+        let mut rest = bytes;
+        let fd = {
+            let s = self.lock();
+            if s.paused {
+                None
+            } else {
+                s.fd.map(|fd| (fd, s.handed_off))
+            }
+        };
+        if let Some((fd, handed_off)) = fd {
+            let idle = !handed_off
+                || transport
+                    .call_method0(py, intern!(py, "get_write_buffer_size"))?
+                    .extract::<usize>(py)?
+                    == 0;
+            if idle {
+                self.lock().handed_off = false;
+                rest = &rest[socket_send(fd, rest)..];
+                if rest.is_empty() {
+                    return Ok(());
+                }
+            }
+        }
+        self.lock().handed_off = true;
+        transport.call_method1(py, intern!(py, "write"), (PyBytes::new(py, rest),)).map(drop)
     }
 
     /// Arms `loop.call_later` at the next deadline, unless a timer for it (or earlier) is
@@ -378,6 +430,7 @@ impl LoopConnection {
             handle.call_method0(py, intern!(py, "cancel"))?;
         }
         if let Some(transport) = transport {
+            this.lock().fd = None;
             transport.call_method0(py, intern!(py, "close"))?;
         }
         if !ready {
@@ -620,6 +673,63 @@ impl LoopConnection {
     }
 }
 
+/// `asyncio.Future` and the keyword arguments that make a future of `event_loop`, when the
+/// loop's `create_future` is `asyncio.BaseEventLoop`'s (which does just that); None for other
+/// loops (uvloop's is native already; a loop of the user's may make its own futures).
+fn asyncio_future_type(event_loop: &Bound<'_, PyAny>) -> PyResult<Option<(Py<PyAny>, Py<PyDict>)>> {
+    let py = event_loop.py();
+    let asyncio = py.import("asyncio")?;
+    let base = asyncio.getattr("BaseEventLoop")?.getattr("create_future")?;
+    let own = event_loop.get_type().getattr("create_future")?;
+    if !own.is(&base) {
+        return Ok(None);
+    }
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("loop", event_loop)?;
+    Ok(Some((asyncio.getattr("Future")?.unbind(), kwargs.unbind())))
+}
+
+/// The descriptor of `transport`'s socket when bytes may be sent to it directly: a stream
+/// socket with no TLS of asyncio's own on it (ours is done in Rust), as asyncio's and uvloop's
+/// TCP transports are. None otherwise (then every write goes through `transport.write`).
+fn plain_socket_fd(transport: &Bound<'_, PyAny>) -> Option<i32> {
+    let py = transport.py();
+    let extra = |name: &str| transport.call_method1(intern!(py, "get_extra_info"), (name,)).ok();
+    if !cfg!(unix) || extra("sslcontext").is_some_and(|c| !c.is_none()) {
+        return None;
+    }
+    let socket = extra("socket").filter(|s| !s.is_none())?;
+    let stream = socket.getattr(intern!(py, "type")).ok()?.extract::<i32>().ok()? == 1;
+    let fd = socket.call_method0(intern!(py, "fileno")).ok()?.extract::<i32>().ok()?;
+    (stream && fd >= 0).then_some(fd)
+}
+
+/// Sends what a non-blocking socket takes at once; 0 on any error (`transport.write` then
+/// meets it again and reports it the asyncio way).
+#[cfg(unix)]
+fn socket_send(fd: i32, bytes: &[u8]) -> usize {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    // SAFETY: `fd` is the open socket of the connection's transport: it is forgotten at
+    // `close` and `connection_lost`, before asyncio closes it, and the GIL is held. The
+    // `TcpStream` is never dropped, so the descriptor stays asyncio's.
+    #[allow(unsafe_code)] // see the SAFETY note
+    let stream = std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(fd) });
+    let mut stream: &std::net::TcpStream = &stream;
+    loop {
+        match stream.write(bytes) {
+            Ok(n) => return n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return 0,
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn socket_send(_fd: i32, _bytes: &[u8]) -> usize {
+    0
+}
+
 /// Bytes of envelopes sent in one event-loop turn that may wait for the turn's end before
 /// being written (see [`LoopConnection::flush_send`]).
 const COALESCE_LIMIT: usize = 64 * 1024;
@@ -680,6 +790,7 @@ impl LoopConnection {
         // Used alone, the transport hands every envelope over and answers nothing itself.
         conn.channel_options_mut().auto_reply_pings = false;
         let websocket = !uri.get(..10).unwrap_or(&uri).eq_ignore_ascii_case("net.tcp://");
+        let future_type = asyncio_future_type(&event_loop)?;
         Ok(Self {
             state: Mutex::new(State {
                 conn,
@@ -690,6 +801,8 @@ impl LoopConnection {
                 verbatim: HashMap::new(),
                 transport: None,
                 paused: false,
+                fd: None,
+                handed_off: false,
                 drains: Vec::new(),
                 timer: None,
                 wrote: false,
@@ -709,6 +822,7 @@ impl LoopConnection {
             classes: OnceLock::new(),
             read_buffer: OnceLock::new(),
             node_texts: NodeTexts::default(),
+            future_type,
             uri,
             websocket,
             max_write_buffer: max_write_buffer_size,
@@ -775,8 +889,10 @@ impl LoopConnection {
         let py = slf.py();
         let this = slf.get();
         let ready = {
+            let fd = plain_socket_fd(transport.bind(py));
             let mut s = this.lock();
             s.transport = Some(transport);
+            s.fd = fd;
             s.ready = !this.websocket;
             s.ready
         };
@@ -842,6 +958,7 @@ impl LoopConnection {
             let mut s = this.lock();
             s.lost = true;
             s.transport = None;
+            s.fd = None;
             if !s.conn.is_closed() {
                 s.lost_error = match &exc {
                     Some(e) => Some(format!("the connection was lost: {}", e.str()?)),
@@ -963,7 +1080,7 @@ impl LoopConnection {
         this.check_room(py)?;
         let timeout =
             timeout.and_then(|t| Duration::try_from_secs_f64(t).ok()).filter(|t| !t.is_zero());
-        let future = this.event_loop.call_method0(py, intern!(py, "create_future"))?;
+        let future = this.create_future(py)?;
         let id = this.send_request(py, command, timeout, future.clone_ref(py))?;
         Self::flush_send(slf)?;
         Ok(Some((id, future)))
@@ -1007,7 +1124,7 @@ impl LoopConnection {
 
     /// Resolved when asyncio accepts writes again (at once when it is not paused).
     fn drain(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let future = self.event_loop.call_method0(py, intern!(py, "create_future"))?;
+        let future = self.create_future(py)?;
         let mut s = self.lock();
         if s.paused && !s.conn.is_closed() {
             s.drains.push(future.clone_ref(py));
@@ -1030,6 +1147,7 @@ impl LoopConnection {
         };
         Self::flush(slf)?;
         if let Some(transport) = transport {
+            this.lock().fd = None;
             transport.call_method0(py, intern!(py, "close"))?;
         } else if !lost {
             resolve(py, &this.lost, py.None().into_bound(py))?;
@@ -1289,6 +1407,10 @@ impl LoopConnection {
         visit.call(&self.event_loop)?;
         visit.call(&self.ready)?;
         visit.call(&self.lost)?;
+        if let Some((future, kwargs)) = &self.future_type {
+            visit.call(future)?;
+            visit.call(kwargs)?;
+        }
         if let Some(classes) = self.classes.get() {
             visit.call(&classes.message)?;
             visit.call(&classes.notification)?;
@@ -1314,6 +1436,7 @@ impl LoopConnection {
     fn __clear__(&self) {
         if let Ok(mut s) = self.state.try_lock() {
             s.transport = None;
+            s.fd = None;
             s.timer = None;
             drop(s.take_futures());
             s.drains.clear();
