@@ -170,6 +170,22 @@ async fn session_round_trip(alice: &mut Pipe, bob: &mut Pipe) {
     assert_eq!((n.id.as_deref(), n.event), (Some("m1"), NotificationEvent::Received));
 }
 
+/// Bob sends Alice an envelope many times tungstenite's read size of the in-memory stream (1
+/// KiB), then a small one: both arrive whole and in order.
+async fn large_message_arrives(alice: &mut Pipe, bob: &mut Pipe) {
+    let to = alice.conn.local_node().unwrap().clone();
+    let text: String = (0..20_000).map(|i| format!("{i:05} ")).collect();
+    bob.conn.send_message(Message::text(text.clone()).with_id("big").with_to(to.clone())).unwrap();
+    bob.conn.send_message(Message::text("after").with_id("small").with_to(to)).unwrap();
+    bob.flush().await;
+    for (id, body) in [("big", text.as_str()), ("small", "after")] {
+        let (event, _) = alice.until(|e| matches!(e, Event::Message(_))).await;
+        let Event::Message(m) = event else { unreachable!() };
+        assert_eq!(m.id.as_deref(), Some(id));
+        assert_eq!(m.content.as_ref().and_then(|d| d.as_text()), Some(body));
+    }
+}
+
 async fn finish(pipe: &mut Pipe) {
     pipe.conn.send_finishing_session().unwrap();
     let (event, _) = pipe.until(|e| matches!(e, Event::Closed { .. })).await;
@@ -291,6 +307,7 @@ async fn websocket_with(secure: bool, chunk: usize) {
     bob.guest("bob").await;
     session_round_trip(&mut alice, &mut bob).await;
     session_round_trip(&mut bob, &mut alice).await;
+    large_message_arrives(&mut alice, &mut bob).await;
     finish(&mut alice).await;
     server.shutdown().await;
 }

@@ -36,6 +36,8 @@ use crate::{
 
 /// Largest HTTP response accepted for the WebSocket opening handshake (tungstenite's limit).
 const MAX_HANDSHAKE_RESPONSE: usize = 64 * 1024;
+/// How much tungstenite takes from the in-memory stream per read (see [`Wire::websocket`]).
+const MEMORY_READ_SIZE: usize = 1024;
 
 /// What the framing has for the connection.
 // Returned and matched at once: boxing the envelope would cost an allocation per envelope.
@@ -137,7 +139,12 @@ impl Wire {
         if secure {
             layers.start_tls(tls_client(&tls_config, &host)?, out)?;
         }
-        let mid = match client_with_config(request, MemIo::default(), Some(ws_config(max))) {
+        // tungstenite zero-fills up to its read size of buffer before every read, including the
+        // one that finds nothing more (one per received frame): a socket's read size saves
+        // system calls, but reads from memory cost only a copy, so one typical envelope is
+        // enough.
+        let config = ws_config(max).read_buffer_size(MEMORY_READ_SIZE);
+        let mid = match client_with_config(request, MemIo::default(), Some(config)) {
             Err(HandshakeError::Interrupted(mid)) => mid,
             Err(HandshakeError::Failure(e)) => return Err(handshake_error(e, uri)),
             Ok(_) => {
