@@ -4,11 +4,14 @@ uvloop, and asyncio's flow control bounds what a send may leave waiting for a pe
 read."""
 
 import asyncio
+import errno
 import gc
 import importlib.util
 import json
+import os
 import re
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -119,6 +122,53 @@ def test_a_session_starts_no_thread(lime_serve, certificate, loop, scheme):
     assert report['callbacks_on_loop_thread'], report
 
 
+# A connection left open when its uvloop loop is closed: uvloop closes the socket then without
+# calling connection_lost. Later sends must not go to that descriptor number, which the sockets
+# made next reuse. Prints how many bytes reached those sockets and what the send raised.
+LEFT_OPEN = textwrap.dedent('''
+    import asyncio, json, socket, sys, uvloop
+    from lime_python import ClientChannel, GuestAuthentication, Message, TcpTransport
+
+    async def main():
+        transport = TcpTransport()
+        channel = ClientChannel(transport, True, False)
+        await asyncio.wait_for(transport.open_async(sys.argv[1]), 10)
+        await asyncio.wait_for(channel.establish_session_async(
+            'none', 'none', 'left@example.com', GuestAuthentication(), 'home'), 10)
+        return channel  # not closed
+
+    uvloop.install()
+    channel = asyncio.run(main())
+    pairs = [socket.socketpair() for _ in range(32)]  # takes the descriptors the loop freed
+    try:
+        channel.send_message(Message('text/plain', 'after the loop', to='x@example.com'))
+        raised = None
+    except Exception as error:  # noqa: B902
+        raised = type(error).__name__
+    leaked = 0
+    for a, b in pairs:
+        for end in (a, b):
+            end.setblocking(False)
+            try:
+                leaked += len(end.recv(65536))
+            except BlockingIOError:
+                pass
+    print(json.dumps({'leaked': leaked, 'raised': raised}))
+''')
+
+
+@pytest.mark.server
+def test_a_send_after_uvloop_closed_its_loop_reaches_no_other_socket(lime_serve):
+    if not _uvloop_available():
+        return
+    server = lime_serve()
+    out = subprocess.run([sys.executable, '-c', LEFT_OPEN, server.tcp[0]],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report['leaked'] == 0, report
+
+
 # ----- flow control --------------------------------------------------------------------------
 
 class StalledServer:
@@ -206,6 +256,39 @@ async def test_sends_to_a_peer_that_does_not_read_are_bounded_then_resume():
         await server.stop()
 
 
+class RawPeer:
+    """The server end of one connection as a plain non-blocking socket the test reads (or
+    resets) itself, after answering the session's `new` with `established`."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(('127.0.0.1', 0))
+        self.listener.listen(1)
+        self.listener.setblocking(False)
+        self.uri = f'net.tcp://127.0.0.1:{self.listener.getsockname()[1]}'
+        self.sock = None
+
+    async def establish(self, transport, channel) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(transport.open_async(self.uri), TIMEOUT)
+        self.sock, _ = await asyncio.wait_for(loop.sock_accept(self.listener), TIMEOUT)
+        self.sock.setblocking(False)
+
+        async def serve_session():
+            await loop.sock_recv(self.sock, 4096)  # {"state":"new"}
+            await loop.sock_sendall(self.sock, json.dumps({
+                'id': 's1', 'state': 'established', 'from': 'postmaster@example.com/server',
+                'to': 'me@example.com/home'}).encode())
+
+        await asyncio.wait_for(asyncio.gather(serve_session(), channel.establish_session_async(
+            'none', 'none', 'me@example.com', GuestAuthentication(), 'home')), TIMEOUT)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.listener.close()
+
+
 @pytest.mark.asyncio
 async def test_sends_keep_their_order_when_the_socket_stops_taking_them():
     """A send goes to the socket directly only while asyncio holds nothing for it: once the
@@ -213,27 +296,11 @@ async def test_sends_keep_their_order_when_the_socket_stops_taking_them():
     send queues behind it, even when the kernel has room again before asyncio wrote its buffer.
     The peer reads each envelope once, in the order sent."""
     loop = asyncio.get_running_loop()
-    listener = socket.socket()
-    listener.bind(('127.0.0.1', 0))
-    listener.listen(1)
-    listener.setblocking(False)
-    uri = f'net.tcp://127.0.0.1:{listener.getsockname()[1]}'
+    peer = RawPeer()
     transport = TcpTransport(max_write_buffer_size=8 << 20)
     channel = ClientChannel(transport, True, False)
-    peer = None
     try:
-        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
-        peer, _ = await asyncio.wait_for(loop.sock_accept(listener), TIMEOUT)
-        peer.setblocking(False)
-
-        async def serve_session():
-            await loop.sock_recv(peer, 4096)  # {"state":"new"}
-            await loop.sock_sendall(peer, json.dumps({
-                'id': 's1', 'state': 'established', 'from': 'postmaster@example.com/server',
-                'to': 'me@example.com/home'}).encode())
-
-        await asyncio.wait_for(asyncio.gather(serve_session(), channel.establish_session_async(
-            'none', 'none', 'me@example.com', GuestAuthentication(), 'home')), TIMEOUT)
+        await peer.establish(transport, channel)
         connection = transport.connection
         pad = 'x' * 4000
         sent = 0
@@ -256,7 +323,7 @@ async def test_sends_keep_their_order_when_the_socket_stops_taking_them():
         received = bytearray()
         while True:
             try:
-                chunk = peer.recv(1 << 20)
+                chunk = peer.sock.recv(1 << 20)
             except BlockingIOError:
                 break
             assert chunk
@@ -266,7 +333,7 @@ async def test_sends_keep_their_order_when_the_socket_stops_taking_them():
             send()
 
         async def read_to_end():
-            while chunk := await loop.sock_recv(peer, 1 << 20):
+            while chunk := await loop.sock_recv(peer.sock, 1 << 20):
                 received.extend(chunk)
 
         reader = asyncio.ensure_future(read_to_end())
@@ -276,9 +343,32 @@ async def test_sends_keep_their_order_when_the_socket_stops_taking_them():
         numbers = [int(n) for n in re.findall(rb'"content":"(\d{6})x', bytes(received))]
         assert numbers == list(range(sent))
     finally:
-        if peer is not None:
-            peer.close()
-        listener.close()
+        peer.close()
+
+
+@pytest.mark.asyncio
+async def test_a_reset_met_by_a_send_ends_the_connection_as_a_reset():
+    """The kernel reports a peer's reset to the first send after it only. When a send meets it,
+    asyncio's own write then sees a broken pipe; the connection's end still names the reset,
+    as when asyncio met it first."""
+    loop = asyncio.get_running_loop()
+    peer = RawPeer()
+    transport = TcpTransport()
+    channel = ClientChannel(transport, True, False)
+    ended = loop.create_future()
+    transport.on_error = lambda error: ended.done() or ended.set_result(error)
+    try:
+        await peer.establish(transport, channel)
+        peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        peer.sock.close()  # a reset, which reaches our socket before the loop runs again
+        peer.sock = None
+        channel.send_message(Message('text/plain', 'after the reset', to='peer@example.com'))
+        error = await asyncio.wait_for(ended, TIMEOUT)
+        reset = f'[Errno {errno.ECONNRESET}] {os.strerror(errno.ECONNRESET)}'
+        assert reset in str(error), error
+        assert not transport.is_open
+    finally:
+        peer.close()
 
 
 @pytest.mark.asyncio

@@ -80,6 +80,8 @@ struct State {
     /// Bytes were handed to `transport.write` and asyncio may still hold some of them: the
     /// next write asks `get_write_buffer_size` before it goes to the socket directly.
     handed_off: bool,
+    /// The `errno` of the first direct send that failed (see [`LoopConnection::write_out`]).
+    send_error: Option<i32>,
     /// `drain()` futures, resolved at `resume_writing` or the end.
     drains: Vec<Py<PyAny>>,
     /// The armed timer: its deadline and `TimerHandle`.
@@ -128,6 +130,9 @@ pub(crate) struct LoopConnection {
     /// a Python method that does only that: the future of a request is then made by one call
     /// of the C type (see [`LoopConnection::create_future`]).
     future_type: Option<(Py<PyAny>, Py<PyDict>)>,
+    /// The loop may close the sockets of its transports when it is closed, without
+    /// `connection_lost` (any loop but asyncio's selector loops; uvloop does).
+    loop_closes_sockets: bool,
 }
 
 /// The TLS configuration of a connection: the Mozilla roots unless `use_default_roots` is
@@ -270,23 +275,24 @@ impl LoopConnection {
     /// order, buffers and reports errors as asyncio does.
     fn write_out(&self, py: Python<'_>, transport: &Py<PyAny>, bytes: &[u8]) -> PyResult<()> {
         let mut rest = bytes;
-        let fd = {
+        let direct = {
             let s = self.lock();
-            if s.paused {
-                None
-            } else {
-                s.fd.map(|fd| (fd, s.handed_off))
+            match (s.paused, s.fd) {
+                (false, Some(fd)) => Some((fd, s.handed_off)),
+                _ => None,
             }
         };
-        if let Some((fd, handed_off)) = fd {
-            let idle = !handed_off
-                || transport
-                    .call_method0(py, intern!(py, "get_write_buffer_size"))?
-                    .extract::<usize>(py)?
-                    == 0;
-            if idle {
+        if let Some((fd, handed_off)) = direct {
+            if self.may_send_directly(py, transport, handed_off)? {
                 self.lock().handed_off = false;
-                rest = &rest[socket_send(fd, rest)..];
+                match socket_send(fd, rest) {
+                    Ok(sent) => rest = &rest[sent..],
+                    // `transport.write` meets the socket's end too and reports it, but the
+                    // kernel reports a reset once: `connection_lost` names this one.
+                    Err(code) => {
+                        self.lock().send_error.get_or_insert(code);
+                    }
+                }
                 if rest.is_empty() {
                     return Ok(());
                 }
@@ -294,6 +300,33 @@ impl LoopConnection {
         }
         self.lock().handed_off = true;
         transport.call_method1(py, intern!(py, "write"), (PyBytes::new(py, rest),)).map(drop)
+    }
+
+    /// Whether a write may go to the socket directly: the loop still owns it open (uvloop
+    /// closes its sockets when it is closed, without `connection_lost`; asyncio's selector
+    /// loops leave them to their transports), and asyncio holds nothing for it (after bytes were
+    /// handed to `transport.write`: none wait, and the transport is not closing, as after a
+    /// fatal error that dropped them).
+    fn may_send_directly(
+        &self,
+        py: Python<'_>,
+        transport: &Py<PyAny>,
+        handed_off: bool,
+    ) -> PyResult<bool> {
+        if self.loop_closes_sockets
+            && self.event_loop.call_method0(py, intern!(py, "is_closed"))?.is_truthy(py)?
+        {
+            return Ok(false);
+        }
+        if !handed_off {
+            return Ok(true);
+        }
+        if transport.call_method0(py, intern!(py, "is_closing"))?.is_truthy(py)? {
+            return Ok(false);
+        }
+        let waiting: usize =
+            transport.call_method0(py, intern!(py, "get_write_buffer_size"))?.extract(py)?;
+        Ok(waiting == 0)
     }
 
     /// Arms `loop.call_later` at the next deadline, unless a timer for it (or earlier) is
@@ -704,30 +737,32 @@ fn plain_socket_fd(transport: &Bound<'_, PyAny>) -> Option<i32> {
     (stream && fd >= 0).then_some(fd)
 }
 
-/// Sends what a non-blocking socket takes at once; 0 on any error (`transport.write` then
-/// meets it again and reports it the asyncio way).
+/// Sends what a non-blocking socket takes at once (0 when it is full); the `errno` of any
+/// other failure.
 #[cfg(unix)]
-fn socket_send(fd: i32, bytes: &[u8]) -> usize {
+fn socket_send(fd: i32, bytes: &[u8]) -> Result<usize, i32> {
     use std::io::Write;
     use std::os::fd::FromRawFd;
     // SAFETY: `fd` is the open socket of the connection's transport: it is forgotten at
-    // `close` and `connection_lost`, before asyncio closes it, and the GIL is held. The
-    // `TcpStream` is never dropped, so the descriptor stays asyncio's.
+    // `close` and `connection_lost`, before asyncio closes it, and not used once the loop is
+    // closed (see `may_send_directly`); the GIL is held. The `TcpStream` is never dropped, so
+    // the descriptor stays asyncio's.
     #[allow(unsafe_code)] // see the SAFETY note
     let stream = std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(fd) });
     let mut stream: &std::net::TcpStream = &stream;
     loop {
         match stream.write(bytes) {
-            Ok(n) => return n,
+            Ok(n) => return Ok(n),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return 0,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(0),
+            Err(e) => return Err(e.raw_os_error().unwrap_or(0)),
         }
     }
 }
 
 #[cfg(not(unix))]
-fn socket_send(_fd: i32, _bytes: &[u8]) -> usize {
-    0
+fn socket_send(_fd: i32, _bytes: &[u8]) -> Result<usize, i32> {
+    Ok(0)
 }
 
 /// Bytes of envelopes sent in one event-loop turn that may wait for the turn's end before
@@ -791,6 +826,9 @@ impl LoopConnection {
         conn.channel_options_mut().auto_reply_pings = false;
         let websocket = !uri.get(..10).unwrap_or(&uri).eq_ignore_ascii_case("net.tcp://");
         let future_type = asyncio_future_type(&event_loop)?;
+        let selector_loop =
+            py.import("asyncio")?.getattr("selector_events")?.getattr("BaseSelectorEventLoop")?;
+        let loop_closes_sockets = !event_loop.is_instance(&selector_loop)?;
         Ok(Self {
             state: Mutex::new(State {
                 conn,
@@ -803,6 +841,7 @@ impl LoopConnection {
                 paused: false,
                 fd: None,
                 handed_off: false,
+                send_error: None,
                 drains: Vec::new(),
                 timer: None,
                 wrote: false,
@@ -823,6 +862,7 @@ impl LoopConnection {
             read_buffer: OnceLock::new(),
             node_texts: NodeTexts::default(),
             future_type,
+            loop_closes_sockets,
             uri,
             websocket,
             max_write_buffer: max_write_buffer_size,
@@ -960,9 +1000,14 @@ impl LoopConnection {
             s.transport = None;
             s.fd = None;
             if !s.conn.is_closed() {
-                s.lost_error = match &exc {
-                    Some(e) => Some(format!("the connection was lost: {}", e.str()?)),
-                    None => None,
+                s.lost_error = match (&exc, s.send_error) {
+                    // asyncio met the end after a direct send did, which took its errno
+                    (Some(_), Some(code)) => {
+                        let text = py.import("os")?.call_method1("strerror", (code,))?;
+                        Some(format!("the connection was lost: [Errno {code}] {text}"))
+                    }
+                    (Some(e), None) => Some(format!("the connection was lost: {}", e.str()?)),
+                    (None, _) => None,
                 };
                 let _ = s.conn.receive_eof();
             }
@@ -1656,14 +1701,48 @@ fn command_from_object(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Optio
     }))
 }
 
-/// The `str` of the few nodes a connection's received envelopes name again and again (its own
-/// node, the server's, a bot's peers), made once: a hit costs three string comparisons where a
-/// miss writes the node's text and makes a Python `str` of it.
-#[derive(Default)]
-struct NodeTexts(Mutex<Vec<(lime::Node, Py<PyString>)>>);
+/// The Python `str` of the few texts a connection's received envelopes repeat (its own node,
+/// the server's, a bot's peers; the media types of their documents), each made once: a hit
+/// costs a comparison per entry where a miss makes a new `str`.
+struct RecentTexts<K>(Mutex<Vec<(K, Py<PyString>)>>);
 
-/// How many node texts a connection keeps.
-const NODE_TEXTS: usize = 4;
+impl<K> Default for RecentTexts<K> {
+    fn default() -> Self {
+        Self(Mutex::new(Vec::new()))
+    }
+}
+
+/// How many texts of each kind a connection keeps.
+const RECENT_TEXTS: usize = 4;
+
+impl<K> RecentTexts<K> {
+    /// The `str` kept for the entry `same` recognizes, else the one `make` gives (kept).
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        same: impl Fn(&K) -> bool,
+        make: impl FnOnce() -> (K, String),
+    ) -> Bound<'py, PyString> {
+        let mut known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, text)) = known.iter().find(|(k, _)| same(k)) {
+            return text.bind(py).clone();
+        }
+        let (key, text) = make();
+        let text = PyString::new(py, &text);
+        if known.len() == RECENT_TEXTS {
+            known.remove(0);
+        }
+        known.push((key, text.clone().unbind()));
+        text
+    }
+}
+
+/// The `str` of received nodes and media types (see [`RecentTexts`]).
+#[derive(Default)]
+struct NodeTexts {
+    nodes: RecentTexts<lime::Node>,
+    media_types: RecentTexts<Box<str>>,
+}
 
 impl NodeTexts {
     /// A node as a Python `str` (None when absent): its text, the same for nodes of the same
@@ -1675,17 +1754,29 @@ impl NodeTexts {
                 && known.domain() == node.domain()
                 && known.instance() == node.instance()
         };
-        let mut known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, text)) = known.iter().find(|(n, _)| same(n)) {
-            return text.bind(py).clone().into_any();
-        }
-        let text = PyString::new(py, &node.to_string());
-        if known.len() == NODE_TEXTS {
-            known.remove(0);
-        }
-        known.push((node.clone(), text.clone().unbind()));
-        text.into_any()
+        self.nodes.get(py, same, || (node.clone(), node.to_string())).into_any()
     }
+
+    /// A media type's text as a Python `str`.
+    fn media_type<'py>(&self, py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
+        self.media_types
+            .get(py, |known| &**known == text, || (text.into(), text.to_owned()))
+            .into_any()
+    }
+}
+
+/// A `&'static str` (a command method or status, a notification event) as a Python `str`,
+/// made once per process.
+fn static_text<'py>(py: Python<'py>, text: &'static str) -> Bound<'py, PyAny> {
+    static TEXTS: Mutex<Vec<(usize, usize, Py<PyString>)>> = Mutex::new(Vec::new());
+    let key = (text.as_ptr() as usize, text.len());
+    let mut known = TEXTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((.., made)) = known.iter().find(|(p, l, _)| (*p, *l) == key) {
+        return made.bind(py).clone().into_any();
+    }
+    let made = PyString::new(py, text);
+    known.push((key.0, key.1, made.clone().unbind()));
+    made.into_any()
 }
 
 /// One attribute of an envelope object: its interned name and value.
@@ -1703,9 +1794,10 @@ fn build_object<'py>(
     let text = |s: &str| PyString::new(py, s).into_any();
     let document = |doc: Option<&lime::Document>| -> PyResult<_> {
         Ok(match doc {
-            Some(doc) => {
-                (text(doc.media_type().as_str()), crate::convert::document_to_py(py, doc)?)
-            }
+            Some(doc) => (
+                nodes.media_type(py, doc.media_type().as_str()),
+                crate::convert::document_to_py(py, doc)?,
+            ),
             None => (none(), none()),
         })
     };
@@ -1723,7 +1815,7 @@ fn build_object<'py>(
         Envelope::Notification(n) => (
             &classes.notification,
             vec![
-                (intern!(py, "event"), text(n.event.as_str())),
+                (intern!(py, "event"), static_text(py, n.event.as_str())),
                 (intern!(py, "reason"), reason(n.reason.as_ref())?),
             ],
         ),
@@ -1732,12 +1824,12 @@ fn build_object<'py>(
             let (ty, resource) = document(c.resource.as_ref())?;
             let status = match c.status {
                 CommandStatus::Pending => none(),
-                status => text(status.as_str()),
+                status => static_text(py, status.as_str()),
             };
             (
                 class,
                 vec![
-                    (intern!(py, "method"), text(c.method.as_str())),
+                    (intern!(py, "method"), static_text(py, c.method.as_str())),
                     (intern!(py, "uri"), c.uri.as_ref().map_or_else(none, |u| text(u.as_str()))),
                     (intern!(py, "type_n"), ty),
                     (intern!(py, "resource"), resource),
