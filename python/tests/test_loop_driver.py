@@ -372,6 +372,31 @@ async def test_a_reset_met_by_a_send_ends_the_connection_as_a_reset():
 
 
 @pytest.mark.asyncio
+async def test_a_reset_the_read_meets_first_is_named_as_a_reset_whatever_is_sent_after():
+    """When asyncio's read meets the reset, a send made before `connection_lost` arrives (here a
+    timer due in the same loop turn) meets a broken pipe; the end still names the reset."""
+    loop = asyncio.get_running_loop()
+    peer = RawPeer()
+    transport = TcpTransport()
+    channel = ClientChannel(transport, True, False)
+    ended = loop.create_future()
+    transport.on_error = lambda error: ended.done() or ended.set_result(error)
+    try:
+        await peer.establish(transport, channel)
+        peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        peer.sock.close()
+        peer.sock = None
+        # runs after the read of this turn (the loop handles the socket's events first)
+        loop.call_later(0, lambda: channel.send_message(
+            Message('text/plain', 'in the window', to='peer@example.com')))
+        error = await asyncio.wait_for(ended, TIMEOUT)
+        reset = f'[Errno {errno.ECONNRESET}] {os.strerror(errno.ECONNRESET)}'
+        assert reset in str(error), error
+    finally:
+        peer.close()
+
+
+@pytest.mark.asyncio
 async def test_the_sends_of_one_loop_turn_are_written_together():
     """The first send of an event-loop turn is written at once; the later ones of the turn wait
     (at most 64 KiB) for one write at the turn's end."""

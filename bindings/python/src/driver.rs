@@ -14,6 +14,7 @@
 //! `ChannelCore` that the channel calls are answered here.
 
 use std::{
+    borrow::Cow,
     collections::HashMap,
     sync::{Mutex, MutexGuard, OnceLock, PoisonError},
     time::{Duration, Instant},
@@ -737,6 +738,14 @@ fn plain_socket_fd(transport: &Bound<'_, PyAny>) -> Option<i32> {
     (stream && fd >= 0).then_some(fd)
 }
 
+/// `errno` of a broken pipe (Linux and the BSDs alike).
+const EPIPE: i32 = 32;
+
+/// Whether `exc` is a `BrokenPipeError`.
+fn is_broken_pipe(exc: &Bound<'_, PyAny>) -> bool {
+    exc.is_instance_of::<pyo3::exceptions::PyBrokenPipeError>()
+}
+
 /// Sends what a non-blocking socket takes at once (0 when it is full); the `errno` of any
 /// other failure.
 #[cfg(unix)]
@@ -994,21 +1003,24 @@ impl LoopConnection {
     fn connection_lost(slf: &Bound<'_, Self>, exc: Option<Bound<'_, PyAny>>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
+        // What ended the socket, in Python's words. A reset that a direct send met (the kernel
+        // reports it once) is the cause of the broken pipe asyncio's write met after it.
+        let send_error = this.lock().send_error;
+        let cause = match (&exc, send_error) {
+            (Some(e), Some(code)) if is_broken_pipe(e) && code != EPIPE => Some(format!(
+                "[Errno {code}] {}",
+                py.import("os")?.call_method1("strerror", (code,))?
+            )),
+            (Some(e), _) => Some(e.str()?.to_string()),
+            (None, _) => None,
+        };
         {
             let mut s = this.lock();
             s.lost = true;
             s.transport = None;
             s.fd = None;
             if !s.conn.is_closed() {
-                s.lost_error = match (&exc, s.send_error) {
-                    // asyncio met the end after a direct send did, which took its errno
-                    (Some(_), Some(code)) => {
-                        let text = py.import("os")?.call_method1("strerror", (code,))?;
-                        Some(format!("the connection was lost: [Errno {code}] {text}"))
-                    }
-                    (Some(e), None) => Some(format!("the connection was lost: {}", e.str()?)),
-                    (None, _) => None,
-                };
+                s.lost_error = cause.map(|c| format!("the connection was lost: {c}"));
                 let _ = s.conn.receive_eof();
             }
         }
@@ -1716,12 +1728,13 @@ impl<K> Default for RecentTexts<K> {
 const RECENT_TEXTS: usize = 4;
 
 impl<K> RecentTexts<K> {
-    /// The `str` kept for the entry `same` recognizes, else the one `make` gives (kept).
-    fn get<'py>(
+    /// The `str` kept for the entry `same` recognizes, else the one of the key and text `make`
+    /// gives (kept, in place of the oldest when full).
+    fn get<'py, 't>(
         &self,
         py: Python<'py>,
         same: impl Fn(&K) -> bool,
-        make: impl FnOnce() -> (K, String),
+        make: impl FnOnce() -> (K, Cow<'t, str>),
     ) -> Bound<'py, PyString> {
         let mut known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((_, text)) = known.iter().find(|(k, _)| same(k)) {
@@ -1754,14 +1767,12 @@ impl NodeTexts {
                 && known.domain() == node.domain()
                 && known.instance() == node.instance()
         };
-        self.nodes.get(py, same, || (node.clone(), node.to_string())).into_any()
+        self.nodes.get(py, same, || (node.clone(), node.to_string().into())).into_any()
     }
 
     /// A media type's text as a Python `str`.
     fn media_type<'py>(&self, py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
-        self.media_types
-            .get(py, |known| &**known == text, || (text.into(), text.to_owned()))
-            .into_any()
+        self.media_types.get(py, |known| &**known == text, || (text.into(), text.into())).into_any()
     }
 }
 
