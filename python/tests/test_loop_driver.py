@@ -346,35 +346,13 @@ async def test_sends_keep_their_order_when_the_socket_stops_taking_them():
         peer.close()
 
 
-@pytest.mark.asyncio
-async def test_a_reset_met_by_a_send_ends_the_connection_as_a_reset():
-    """The kernel reports a peer's reset to the first send after it only. When a send meets it,
-    asyncio's own write then sees a broken pipe; the connection's end still names the reset,
-    as when asyncio met it first."""
-    loop = asyncio.get_running_loop()
-    peer = RawPeer()
-    transport = TcpTransport()
-    channel = ClientChannel(transport, True, False)
-    ended = loop.create_future()
-    transport.on_error = lambda error: ended.done() or ended.set_result(error)
-    try:
-        await peer.establish(transport, channel)
-        peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
-        peer.sock.close()  # a reset, which reaches our socket before the loop runs again
-        peer.sock = None
-        channel.send_message(Message('text/plain', 'after the reset', to='peer@example.com'))
-        error = await asyncio.wait_for(ended, TIMEOUT)
-        reset = f'[Errno {errno.ECONNRESET}] {os.strerror(errno.ECONNRESET)}'
-        assert reset in str(error), error
-        assert not transport.is_open
-    finally:
-        peer.close()
+RESET = f'[Errno {errno.ECONNRESET}] {os.strerror(errno.ECONNRESET)}'
 
 
-@pytest.mark.asyncio
-async def test_a_reset_the_read_meets_first_is_named_as_a_reset_whatever_is_sent_after():
-    """When asyncio's read meets the reset, a send made before `connection_lost` arrives (here a
-    timer due in the same loop turn) meets a broken pipe; the end still names the reset."""
+async def _reset_and_then(send_after_reset) -> str:
+    """Establishes a session with a `RawPeer`, resets the peer's end (which reaches our socket
+    at once, on loopback), calls `send_after_reset(loop, channel)` and returns the text of the
+    error the transport reports."""
     loop = asyncio.get_running_loop()
     peer = RawPeer()
     transport = TcpTransport()
@@ -386,14 +364,34 @@ async def test_a_reset_the_read_meets_first_is_named_as_a_reset_whatever_is_sent
         peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
         peer.sock.close()
         peer.sock = None
-        # runs after the read of this turn (the loop handles the socket's events first)
-        loop.call_later(0, lambda: channel.send_message(
-            Message('text/plain', 'in the window', to='peer@example.com')))
+        send_after_reset(loop, channel)
         error = await asyncio.wait_for(ended, TIMEOUT)
-        reset = f'[Errno {errno.ECONNRESET}] {os.strerror(errno.ECONNRESET)}'
-        assert reset in str(error), error
+        assert not transport.is_open
+        return str(error)
     finally:
         peer.close()
+
+
+def _send(channel) -> None:
+    channel.send_message(Message('text/plain', 'after the reset', to='peer@example.com'))
+
+
+@pytest.mark.asyncio
+async def test_a_reset_met_by_a_send_ends_the_connection_as_a_reset():
+    """The kernel reports a peer's reset to the first send after it only. When a send meets it
+    (here: at once, before the loop reads), asyncio's own write then sees a broken pipe; the
+    connection's end still names the reset, as when asyncio met it first."""
+    error = await _reset_and_then(lambda loop, channel: _send(channel))
+    assert RESET in error, error
+
+
+@pytest.mark.asyncio
+async def test_a_reset_the_read_meets_first_is_named_as_a_reset_whatever_is_sent_after():
+    """When asyncio's read meets the reset, a send made before `connection_lost` arrives (here a
+    timer due in the same loop turn, which runs after that turn's read) meets a broken pipe;
+    the end still names the reset."""
+    error = await _reset_and_then(lambda loop, channel: loop.call_later(0, _send, channel))
+    assert RESET in error, error
 
 
 @pytest.mark.asyncio
