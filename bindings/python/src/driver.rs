@@ -122,8 +122,9 @@ pub(crate) struct LoopConnection {
     /// The buffer asyncio reads the socket into when this object is its `BufferedProtocol`
     /// (`get_buffer`/`buffer_updated`), made at the first read.
     read_buffer: OnceLock<Py<PyByteArray>>,
-    /// The `str` of the nodes the received envelopes named last (see [`NodeTexts`]).
-    node_texts: NodeTexts,
+    /// The `str` of the nodes and media types the received envelopes named last (see
+    /// [`ReceivedTexts`]).
+    texts: ReceivedTexts,
     uri: String,
     websocket: bool,
     max_write_buffer: usize,
@@ -602,7 +603,7 @@ impl LoopConnection {
     /// classes).
     fn object<'py>(&self, py: Python<'py>, env: &Envelope) -> PyResult<Bound<'py, PyAny>> {
         match self.classes.get() {
-            Some(classes) => build_object(py, classes, &self.node_texts, env),
+            Some(classes) => build_object(py, classes, &self.texts, env),
             None => received_to_py(py, env),
         }
     }
@@ -710,9 +711,11 @@ impl LoopConnection {
 /// `asyncio.Future` and the keyword arguments that make a future of `event_loop`, when the
 /// loop's `create_future` is `asyncio.BaseEventLoop`'s (which does just that); None for other
 /// loops (uvloop's is native already; a loop of the user's may make its own futures).
-fn asyncio_future_type(event_loop: &Bound<'_, PyAny>) -> PyResult<Option<(Py<PyAny>, Py<PyDict>)>> {
+fn asyncio_future_type(
+    asyncio: &Bound<'_, PyModule>,
+    event_loop: &Bound<'_, PyAny>,
+) -> PyResult<Option<(Py<PyAny>, Py<PyDict>)>> {
     let py = event_loop.py();
-    let asyncio = py.import("asyncio")?;
     let base = asyncio.getattr("BaseEventLoop")?.getattr("create_future")?;
     let own = event_loop.get_type().getattr("create_future")?;
     if !own.is(&base) {
@@ -736,14 +739,6 @@ fn plain_socket_fd(transport: &Bound<'_, PyAny>) -> Option<i32> {
     let stream = socket.getattr(intern!(py, "type")).ok()?.extract::<i32>().ok()? == 1;
     let fd = socket.call_method0(intern!(py, "fileno")).ok()?.extract::<i32>().ok()?;
     (stream && fd >= 0).then_some(fd)
-}
-
-/// `errno` of a broken pipe (Linux and the BSDs alike).
-const EPIPE: i32 = 32;
-
-/// Whether `exc` is a `BrokenPipeError`.
-fn is_broken_pipe(exc: &Bound<'_, PyAny>) -> bool {
-    exc.is_instance_of::<pyo3::exceptions::PyBrokenPipeError>()
 }
 
 /// Sends what a non-blocking socket takes at once (0 when it is full); the `errno` of any
@@ -813,7 +808,8 @@ impl LoopConnection {
                 .transpose()
         };
         let defaults = ClientOptions::default();
-        let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+        let asyncio = py.import("asyncio")?;
+        let event_loop = asyncio.call_method0("get_running_loop")?;
         let tls = tls_config(
             use_default_roots,
             ca_pem.as_deref(),
@@ -834,9 +830,8 @@ impl LoopConnection {
         // Used alone, the transport hands every envelope over and answers nothing itself.
         conn.channel_options_mut().auto_reply_pings = false;
         let websocket = !uri.get(..10).unwrap_or(&uri).eq_ignore_ascii_case("net.tcp://");
-        let future_type = asyncio_future_type(&event_loop)?;
-        let selector_loop =
-            py.import("asyncio")?.getattr("selector_events")?.getattr("BaseSelectorEventLoop")?;
+        let future_type = asyncio_future_type(&asyncio, &event_loop)?;
+        let selector_loop = asyncio.getattr("selector_events")?.getattr("BaseSelectorEventLoop")?;
         let loop_closes_sockets = !event_loop.is_instance(&selector_loop)?;
         Ok(Self {
             state: Mutex::new(State {
@@ -869,7 +864,7 @@ impl LoopConnection {
             event_loop: event_loop.unbind(),
             classes: OnceLock::new(),
             read_buffer: OnceLock::new(),
-            node_texts: NodeTexts::default(),
+            texts: ReceivedTexts::default(),
             future_type,
             loop_closes_sockets,
             uri,
@@ -1007,10 +1002,16 @@ impl LoopConnection {
         // reports it once) is the cause of the broken pipe asyncio's write met after it.
         let send_error = this.lock().send_error;
         let cause = match (&exc, send_error) {
-            (Some(e), Some(code)) if is_broken_pipe(e) && code != EPIPE => Some(format!(
-                "[Errno {code}] {}",
-                py.import("os")?.call_method1("strerror", (code,))?
-            )),
+            (Some(e), Some(code))
+                if e.is_instance_of::<pyo3::exceptions::PyBrokenPipeError>()
+                    && std::io::Error::from_raw_os_error(code).kind()
+                        != std::io::ErrorKind::BrokenPipe =>
+            {
+                Some(format!(
+                    "[Errno {code}] {}",
+                    py.import("os")?.call_method1("strerror", (code,))?
+                ))
+            }
             (Some(e), _) => Some(e.str()?.to_string()),
             (None, _) => None,
         };
@@ -1752,15 +1753,15 @@ impl<K> RecentTexts<K> {
 
 /// The `str` of received nodes and media types (see [`RecentTexts`]).
 #[derive(Default)]
-struct NodeTexts {
+struct ReceivedTexts {
     nodes: RecentTexts<lime::Node>,
     media_types: RecentTexts<Box<str>>,
 }
 
-impl NodeTexts {
+impl ReceivedTexts {
     /// A node as a Python `str` (None when absent): its text, the same for nodes of the same
     /// parts, byte for byte (`Node` equality ignores case; the text must not).
-    fn get<'py>(&self, py: Python<'py>, node: Option<&lime::Node>) -> Bound<'py, PyAny> {
+    fn node<'py>(&self, py: Python<'py>, node: Option<&lime::Node>) -> Bound<'py, PyAny> {
         let Some(node) = node else { return py.None().into_bound(py) };
         let same = |known: &lime::Node| {
             known.name() == node.name()
@@ -1798,7 +1799,7 @@ type Attr<'a, 'py> = (&'a Bound<'py, PyString>, Bound<'py, PyAny>);
 fn build_object<'py>(
     py: Python<'py>,
     classes: &Classes,
-    nodes: &NodeTexts,
+    texts: &ReceivedTexts,
     env: &Envelope,
 ) -> PyResult<Bound<'py, PyAny>> {
     let none = || py.None().into_bound(py);
@@ -1806,7 +1807,7 @@ fn build_object<'py>(
     let document = |doc: Option<&lime::Document>| -> PyResult<_> {
         Ok(match doc {
             Some(doc) => (
-                nodes.media_type(py, doc.media_type().as_str()),
+                texts.media_type(py, doc.media_type().as_str()),
                 crate::convert::document_to_py(py, doc)?,
             ),
             None => (none(), none()),
@@ -1857,9 +1858,9 @@ fn build_object<'py>(
     let attrs = obj.getattr(intern!(py, "__dict__"))?;
     let attrs = attrs.cast::<PyDict>()?;
     attrs.set_item(intern!(py, "id"), env.id())?;
-    attrs.set_item(intern!(py, "from_n"), nodes.get(py, env.from_node()))?;
-    attrs.set_item(intern!(py, "to"), nodes.get(py, env.to()))?;
-    attrs.set_item(intern!(py, "pp"), nodes.get(py, env.pp()))?;
+    attrs.set_item(intern!(py, "from_n"), texts.node(py, env.from_node()))?;
+    attrs.set_item(intern!(py, "to"), texts.node(py, env.to()))?;
+    attrs.set_item(intern!(py, "pp"), texts.node(py, env.pp()))?;
     match env.metadata() {
         Some(md) => {
             let d = PyDict::new(py);
