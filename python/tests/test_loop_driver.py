@@ -171,6 +171,11 @@ def test_a_send_after_uvloop_closed_its_loop_reaches_no_other_socket(lime_serve)
 
 # ----- flow control --------------------------------------------------------------------------
 
+# What the test servers below answer to the session's `new`.
+ESTABLISHED = {'id': 's1', 'state': 'established', 'from': 'postmaster@example.com/server',
+               'to': 'me@example.com/home'}
+
+
 class StalledServer:
     """A LIME server over TCP that establishes the session and then stops reading until told
     to, counting the messages it read."""
@@ -188,9 +193,7 @@ class StalledServer:
 
     async def _serve(self, reader, writer) -> None:
         await reader.readuntil(b'}')  # {"state":"new"}
-        writer.write(json.dumps({'id': 's1', 'state': 'established',
-                                 'from': 'postmaster@example.com/server',
-                                 'to': 'me@example.com/home'}).encode())
+        writer.write(json.dumps(ESTABLISHED).encode())
         await writer.drain()
         await self.reading.wait()
         while True:
@@ -276,9 +279,7 @@ class RawPeer:
 
         async def serve_session():
             await loop.sock_recv(self.sock, 4096)  # {"state":"new"}
-            await loop.sock_sendall(self.sock, json.dumps({
-                'id': 's1', 'state': 'established', 'from': 'postmaster@example.com/server',
-                'to': 'me@example.com/home'}).encode())
+            await loop.sock_sendall(self.sock, json.dumps(ESTABLISHED).encode())
 
         await asyncio.wait_for(asyncio.gather(serve_session(), channel.establish_session_async(
             'none', 'none', 'me@example.com', GuestAuthentication(), 'home')), TIMEOUT)
@@ -487,9 +488,7 @@ class ScriptedServer:
                     break  # incomplete
                 buffer = buffer.lstrip()[end:]
                 if envelope.get('state') == 'new' and self.establish:
-                    self.write({'id': 's1', 'state': 'established',
-                                'from': 'postmaster@example.com/server',
-                                'to': 'me@example.com/home'})
+                    self.write(ESTABLISHED)
                 else:
                     self.received.put_nowait(envelope)
         writer.close()
