@@ -736,7 +736,9 @@ fn plain_socket_fd(transport: &Bound<'_, PyAny>) -> Option<i32> {
         return None;
     }
     let socket = extra("socket").filter(|s| !s.is_none())?;
-    let stream = socket.getattr(intern!(py, "type")).ok()?.extract::<i32>().ok()? == 1;
+    let stream_kind =
+        py.import(intern!(py, "socket")).ok()?.getattr(intern!(py, "SOCK_STREAM")).ok()?;
+    let stream = socket.getattr(intern!(py, "type")).ok()?.eq(stream_kind).ok()?;
     let fd = socket.call_method0(intern!(py, "fileno")).ok()?.extract::<i32>().ok()?;
     (stream && fd >= 0).then_some(fd)
 }
@@ -1714,21 +1716,23 @@ fn command_from_object(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Optio
     }))
 }
 
-/// The Python `str` of the few texts a connection's received envelopes repeat (its own node,
-/// the server's, a bot's peers; the media types of their documents), each made once: a hit
-/// costs a comparison per entry where a miss makes a new `str`.
-struct RecentTexts<K>(Mutex<Vec<(K, Py<PyString>)>>);
+/// Python `str`s kept for texts that repeat, each made once: a hit costs a comparison per
+/// entry where a miss makes a new `str`. A connection keeps the few its received envelopes
+/// repeat (its own node, the server's, a bot's peers; the media types of their documents), at
+/// most `CAP`, the oldest replaced; the process keeps every `&'static str` it was asked for.
+struct RecentTexts<K, const CAP: usize = 4>(Mutex<Vec<(K, Py<PyString>)>>);
 
-impl<K> Default for RecentTexts<K> {
+impl<K, const CAP: usize> Default for RecentTexts<K, CAP> {
     fn default() -> Self {
-        Self(Mutex::new(Vec::new()))
+        Self::new()
     }
 }
 
-/// How many texts of each kind a connection keeps.
-const RECENT_TEXTS: usize = 4;
+impl<K, const CAP: usize> RecentTexts<K, CAP> {
+    const fn new() -> Self {
+        Self(Mutex::new(Vec::new()))
+    }
 
-impl<K> RecentTexts<K> {
     /// The `str` kept for the entry `same` recognizes, else the one of the key and text `make`
     /// gives (kept, in place of the oldest when full).
     fn get<'py, 't>(
@@ -1743,7 +1747,7 @@ impl<K> RecentTexts<K> {
         }
         let (key, text) = make();
         let text = PyString::new(py, &text);
-        if known.len() == RECENT_TEXTS {
+        if known.len() == CAP {
             known.remove(0);
         }
         known.push((key, text.clone().unbind()));
@@ -1778,17 +1782,11 @@ impl ReceivedTexts {
 }
 
 /// A `&'static str` (a command method or status, a notification event) as a Python `str`,
-/// made once per process.
+/// made once per process (a few dozen texts at most: the protocol's names).
 fn static_text<'py>(py: Python<'py>, text: &'static str) -> Bound<'py, PyAny> {
-    static TEXTS: Mutex<Vec<(usize, usize, Py<PyString>)>> = Mutex::new(Vec::new());
+    static TEXTS: RecentTexts<(usize, usize), { usize::MAX }> = RecentTexts::new();
     let key = (text.as_ptr() as usize, text.len());
-    let mut known = TEXTS.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((.., made)) = known.iter().find(|(p, l, _)| (*p, *l) == key) {
-        return made.bind(py).clone().into_any();
-    }
-    let made = PyString::new(py, text);
-    known.push((key.0, key.1, made.clone().unbind()));
-    made.into_any()
+    TEXTS.get(py, |known| *known == key, || (key, text.into())).into_any()
 }
 
 /// One attribute of an envelope object: its interned name and value.
