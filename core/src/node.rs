@@ -68,7 +68,7 @@ fn blank(s: &str) -> bool {
     s.chars().all(char::is_whitespace)
 }
 
-fn non_blank(s: Option<&str>) -> Option<&str> {
+pub(crate) fn non_blank(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !blank(s))
 }
 

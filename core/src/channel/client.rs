@@ -906,7 +906,7 @@ impl Established for Side<'_> {
             PingAction::SendPing => {
                 // The response is matched and dropped: only its arrival matters.
                 let (tx, _) = oneshot::channel();
-                self.shared.core().register_command(Command::ping_request(), tx).map(Envelope::from)
+                self.shared.core().register_remote_ping(tx).map(Envelope::from)
             }
             PingAction::IdleTimeout => self.shared.core().finishing_session().map(Envelope::from),
         };

@@ -732,7 +732,7 @@ impl ClientConnection {
         let action = self.ping.as_mut().and_then(|p| p.fire(now));
         match action {
             Some(PingAction::SendPing) => {
-                let ping = self.core.register_command(Command::ping_request(), Completion::Ping);
+                let ping = self.core.register_remote_ping(Completion::Ping);
                 if let Ok(ping) = ping {
                     // A failure to write ends the connection and is reported as its event.
                     let _ = self.write_envelope(&ping.into());

@@ -129,6 +129,37 @@ mod tests {
     }
 
     #[test]
+    fn bytes_that_are_not_utf8_are_refused_even_where_nothing_reads_them() {
+        // In an unknown member (skipped, not decoded), in a message's content (only read when
+        // routing) and in a known string: forwarded, such bytes could not go out in a text
+        // frame, so they are refused on arrival, by both parses.
+        for json in [
+            &b"{\"id\":\"1\",\"to\":\"b@x/1\",\"type\":\"text/plain\",\"content\":\"x\",\"junk\":\"\xff\xfe\"}"[..],
+            b"{\"to\":\"b@x/1\",\"type\":\"application/json\",\"content\":{\"a\":\"\xc3\"}}",
+            b"{\"method\":\"get\",\"uri\":\"/ping\",\"x\":{\"\xff\":1}}",
+            b"{\"id\":\"\xff\",\"method\":\"get\",\"uri\":\"/ping\"}",
+        ] {
+            let routed = Received::from_bytes(Bytes::copy_from_slice(json));
+            let full = Envelope::from_slice(json);
+            let (Err(a), Err(b)) = (&routed, &full) else {
+                panic!("{}: accepted: {routed:?} / {full:?}", String::from_utf8_lossy(json))
+            };
+            assert_eq!(a.to_string(), b.to_string());
+        }
+        let skipped = b"{\"content\":\"x\",\"junk\":\"\xff\"}";
+        let error = Envelope::from_slice(skipped).unwrap_err().to_string();
+        assert!(error.contains("not UTF-8") && error.contains("offset 23"), "{error}");
+    }
+
+    #[test]
+    fn an_error_quotes_only_an_excerpt_of_a_metadata_key() {
+        let key = "k".repeat(1 << 20);
+        let json = format!(r#"{{"state":"new","metadata":{{"{key}":[]}}}}"#);
+        let error = Envelope::from_slice(json.as_bytes()).unwrap_err().to_string();
+        assert!(error.contains("must be a string") && error.len() < 200, "{} bytes", error.len());
+    }
+
+    #[test]
     fn accepts_and_refuses_what_the_full_parse_does() {
         for json in [
             r#"{"id":"1","from":"a@x/1","pp":"a@x","to":"b@x/2","type":"text/plain","content":"hi"}"#,

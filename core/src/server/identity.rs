@@ -14,17 +14,19 @@
 //! A node that breaks a rule fails the session with reason 12 (registration error), the code C#
 //! sends when its registry refuses a node.
 
-use crate::Node;
+use crate::{node::non_blank, Node};
 
 /// The largest name, domain or instance a session may claim, in characters.
 pub const MAX_NODE_PART_CHARS: usize = 1023;
 
 /// Why a claimed node cannot be registered, or `Ok`.
 pub(crate) fn check_claimed_node(node: &Node) -> Result<(), String> {
-    let Some(name) = node.name().filter(|n| !n.is_empty()) else {
+    // Blank counts as absent, as for `Node::new`, which rebuilds the node with its instance
+    // before it is registered: `zed@ /x` would become `zed/ /x`, a node with no domain.
+    let Some(name) = non_blank(node.name()) else {
         return Err("the node has no name".into());
     };
-    let Some(domain) = node.domain().filter(|d| !d.is_empty()) else {
+    let Some(domain) = non_blank(node.domain()) else {
         return Err("the node has no domain".into());
     };
     check_part("name", name)?;
@@ -79,6 +81,9 @@ mod tests {
         for (bad, why) in [
             ("@example.com/x", "no name"),
             ("alice/x", "no domain"),
+            ("zed@ /x", "no domain"),
+            ("postmaster@\t/server", "no domain"),
+            (" @example.com/x", "no name"),
             ("al\u{1b}[2Jice@example.com/x", "name contains a control character"),
             ("alice@exa\u{7f}mple.com", "domain contains a control character"),
             ("alice@example.com/a\nb", "instance contains a control character"),

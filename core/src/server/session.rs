@@ -19,8 +19,8 @@ use crate::{
     error::SessionError,
     reason::codes,
     transport::{Received, Transport, TransportReceiver},
-    AuthenticationScheme, Command, Envelope, Error, Node, Reason, Session, SessionEncryption,
-    SessionState, TransportError,
+    AuthenticationScheme, Envelope, Error, Node, Reason, Session, SessionEncryption, SessionState,
+    TransportError,
 };
 
 /// How a handshake ended without a session.
@@ -50,6 +50,9 @@ fn fail(code: i32, description: &str) -> End {
 }
 
 const MAX_AUTH_ROUNDS: u32 = 16;
+
+/// How long a handshake that failed may take to send its `failed` session and close.
+const FAREWELL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 const CLEARTEXT_PASSWORDS: &str = "The session authentication failed: passwords are not accepted \
      on an unencrypted session (negotiate tls; the server may allow them with \
@@ -92,10 +95,17 @@ pub(super) async fn run(
         // only the established loop.
         Ok(node) => Box::pin(established(shared, core, transport, node)).await,
         Err(End::Fail(reason)) => {
-            if let Ok(failed) = core.server_session(Session::failed(reason)) {
-                let _ = transport.send(&failed.into()).await;
+            // Bounded: a client that does not read must not keep the connection (and the
+            // server's shutdown, which waits for every session) past the farewell.
+            let farewell = async {
+                if let Ok(failed) = core.server_session(Session::failed(reason)) {
+                    let _ = transport.send(&failed.into()).await;
+                }
+                let _ = transport.close().await;
+            };
+            if tokio::time::timeout(FAREWELL_TIMEOUT, farewell).await.is_err() {
+                tracing::debug!("the client did not take the failed session in time");
             }
-            let _ = transport.close().await;
         }
         Err(End::Close) => {
             let _ = transport.close().await;
@@ -412,7 +422,7 @@ impl Established for Side<'_> {
             return Err(Some(Session::new(SessionState::Finished)));
         }
         // Serialized before the await: the envelope is not kept in the session's future.
-        let Ok(req) = self.core.register_command(Command::ping_request(), ()) else {
+        let Ok(req) = self.core.register_remote_ping(()) else {
             return Ok(());
         };
         let bytes = Bytes::from(Envelope::from(req).to_vec());

@@ -31,6 +31,20 @@ impl<P> ChannelCore<P> {
         Ok(command)
     }
 
+    /// Registers the channel's own remote ping, as [`register_command`](Self::register_command)
+    /// registers a `get /ping` request, and forgets the previous one if it is still unanswered.
+    /// A peer that answers no ping but keeps the session alive with other traffic (so the idle
+    /// timeout never ends it) would otherwise add one pending entry per interval, for as long
+    /// as the session lasts.
+    pub fn register_remote_ping(&mut self, completion: P) -> Result<Command, Error> {
+        if let Some(previous) = self.remote_ping.take() {
+            self.pending.remove(&previous);
+        }
+        let ping = self.register_command(Command::ping_request(), completion)?;
+        self.remote_ping = ping.id.clone();
+        Ok(ping)
+    }
+
     /// Forgets a pending command (after its timeout), returning its completion.
     pub fn cancel_command(&mut self, id: &str) -> Option<P> {
         self.pending.remove(id)

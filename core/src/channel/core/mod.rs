@@ -61,6 +61,8 @@ pub struct ChannelCore<P = ()> {
     local_node: Option<Node>,
     remote_node: Option<Node>,
     pending: HashMap<String, P>,
+    /// The id of the last remote ping sent (see [`ChannelCore::register_remote_ping`]).
+    remote_ping: Option<String>,
 }
 
 /// A new random envelope id (UUID v4, lowercase, like C#).
@@ -79,6 +81,7 @@ impl<P> ChannelCore<P> {
             local_node: None,
             remote_node: None,
             pending: HashMap::new(),
+            remote_ping: None,
         }
     }
 

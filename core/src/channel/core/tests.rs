@@ -162,6 +162,28 @@ fn cancel_and_drain() {
 }
 
 #[test]
+fn an_unanswered_remote_ping_is_forgotten_when_the_next_is_sent() {
+    let mut core = established(ChannelOptions::client());
+    let user = core
+        .register_command(Command::request(CommandMethod::Get, "/a".parse().unwrap()), 1)
+        .unwrap();
+    let mut last = None;
+    for n in 2..100 {
+        let ping = core.register_remote_ping(n).unwrap();
+        assert!(ping.is_ping_request());
+        last = ping.id;
+    }
+    // one ping pending (the last), and the user's command untouched
+    assert_eq!(core.pending_commands(), 2);
+    let answer = format!(r#"{{"id":"{}","method":"get","status":"success"}}"#, last.unwrap());
+    assert_eq!(core.receive(env(&answer)).unwrap().response.map(|(_, p)| p), Some(99));
+    assert_eq!(core.cancel_command(user.id.as_deref().unwrap()), Some(1));
+    // answered: the next ping forgets nothing else
+    core.register_remote_ping(100).unwrap();
+    assert_eq!(core.pending_commands(), 1);
+}
+
+#[test]
 fn ping_requests_are_answered_and_swallowed() {
     let mut core = established(ChannelOptions::client());
     let inbound = core.receive(env(r#"{"id":"p1","from":"postmaster@x.com/srv","pp":"d@x.com/y","method":"get","uri":"/ping"}"#)).unwrap();

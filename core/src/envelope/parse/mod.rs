@@ -24,7 +24,7 @@ use crate::{
         AuthenticationScheme, CommandMethod, CommandStatus, NotificationEvent, SessionCompression,
         SessionEncryption, SessionState,
     },
-    error::ParseError,
+    error::{excerpt, ParseError},
     node::Node,
     uri::LimeUri,
     Reason,
@@ -33,8 +33,19 @@ use crate::{
 pub(super) fn from_slice(bytes: &[u8]) -> Result<Envelope, ParseError> {
     match std::str::from_utf8(bytes) {
         Ok(text) => from_str(text),
-        Err(_) => read_json(serde_json::Deserializer::from_slice(bytes), EnvelopeVisitor),
+        Err(e) => read_json(serde_json::Deserializer::from_slice(bytes), EnvelopeVisitor)
+            .and_then(|_| Err(not_utf8(&e))),
     }
+}
+
+/// The error for bytes that are not UTF-8 where serde found nothing wrong: it skips the strings
+/// of unknown members without checking them, and those bytes would travel on (a text frame
+/// could not carry them).
+fn not_utf8(e: &std::str::Utf8Error) -> ParseError {
+    ParseError::Json(format!(
+        "the envelope is not UTF-8 (invalid byte at offset {})",
+        e.valid_up_to()
+    ))
 }
 
 /// [`from_slice`] for text already known to be UTF-8 (a WebSocket text frame, a `&str`): the
@@ -437,7 +448,8 @@ fn routable(raw: Raw<'_>, probe: Option<Probe>) -> Result<Routable, ParseError> 
 pub(super) fn from_slice_routable(bytes: &[u8]) -> Result<Routable, ParseError> {
     match std::str::from_utf8(bytes) {
         Ok(text) => from_str_routable(text),
-        Err(_) => read_json(serde_json::Deserializer::from_slice(bytes), RoutableVisitor),
+        Err(e) => read_json(serde_json::Deserializer::from_slice(bytes), RoutableVisitor)
+            .and_then(|_| Err(not_utf8(&e))),
     }
 }
 
@@ -514,8 +526,9 @@ fn parse_metadata(value: Value) -> Result<Option<Metadata>, ParseError> {
             Value::Array(_) | Value::Object(_) => {
                 return Err(ParseError::field(
                     "metadata",
-                    format!("the value of {k:?} must be a string"),
-                ))
+                    // The key is untrusted: shortened, as node and URI errors shorten theirs.
+                    format!("the value of {:?} must be a string", excerpt(&k)),
+                ));
             }
         };
         out.insert(k, v);
