@@ -6,7 +6,8 @@
 //! outside strings. It expects JSON that has already been parsed successfully and gives up
 //! (returns `None`, so the caller re-serializes) on anything it does not fully understand: not
 //! exactly one object, a key written with escapes (which could spell the key being edited), or
-//! the key present more than once.
+//! the key present more than once, or a key that C#'s Newtonsoft reader would take for a LIME
+//! member this parser does not read under that spelling (see [`spells_a_known_key`]).
 
 use std::ops::Range;
 
@@ -73,6 +74,38 @@ fn skip_value(json: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// Whether `key` is another spelling of a member LIME defines (`From`, `PP`, `ıd`): one
+/// C#'s Newtonsoft reader matches to that member (it falls back to a case-insensitive match,
+/// by `ToUpperInvariant` of each character) where this parser keeps it as an unknown member.
+/// Forwarded as received, `{"from":"server-stamped","From":"forged"}` would reach a C# recipient
+/// with the forged sender; re-serialized from the parsed envelope, the unknown member is gone.
+pub(crate) fn spells_a_known_key(key: &[u8]) -> bool {
+    let Ok(key) = std::str::from_utf8(key) else { return true };
+    if super::parse::is_known_key(key) {
+        return false;
+    }
+    super::parse::KNOWN_KEYS.iter().any(|known| folds_to(key, known))
+}
+
+/// Whether `key`, each character upper-cased as .NET's `ToUpperInvariant` does, is `known`
+/// upper-cased (without allocating: this runs for every top-level key forwarded).
+fn folds_to(key: &str, known: &str) -> bool {
+    let mut known = known.bytes();
+    for c in key.chars() {
+        let folded = match c {
+            'ı' => b'i',        // U+0131, upper-cases to I
+            'ſ' => b's',        // U+017F, upper-cases to S
+            '\u{212a}' => b'k', // KELVIN SIGN, lower-cases to k
+            c if c.is_ascii() => (c as u8).to_ascii_lowercase(),
+            _ => return false,
+        };
+        if known.next().map(|b| b.to_ascii_lowercase()) != Some(folded) {
+            return false;
+        }
+    }
+    known.next().is_none()
+}
+
 /// Where `key` is in the top-level object of `json`.
 struct Found {
     /// The object, `{` to `}` inclusive.
@@ -101,6 +134,9 @@ fn find(json: &[u8], key: &[u8]) -> Option<Found> {
                 return None;
             }
             let this = &json[i + 1..key_end - 1];
+            if spells_a_known_key(this) {
+                return None;
+            }
             i = skip_ws(json, key_end);
             if json.get(i) != Some(&b':') {
                 return None;
@@ -203,5 +239,25 @@ mod tests {
         ] {
             assert_eq!(set(json, "1"), None, "{json}");
         }
+    }
+
+    #[test]
+    fn gives_up_on_another_spelling_of_a_lime_member() {
+        // what C#'s Newtonsoft reader would take for `from`, `pp`, `id`, `status`, …
+        for json in [
+            r#"{"content":"x","From":"forged@x"}"#,
+            r#"{"from":"a@b","content":"x","FROM":"forged@x"}"#,
+            r#"{"content":"x","PP":"forged@x"}"#,
+            r#"{"content":"x","ıd":"1"}"#,
+            r#"{"method":"get","uri":"/x","ſtatus":"success"}"#,
+            r#"{"Content":"x","type":"text/plain"}"#,
+            r#"{"state":"new","encryptionoptions":["none"]}"#,
+        ] {
+            assert_eq!(set(json, "1"), None, "{json}");
+        }
+        // other unknown members are kept, byte for byte
+        let json = r#"{"content":"x","fromage":1,"x-from":2,"é":3,"pp ":4,"İd":5}"#;
+        assert_eq!(set(json, "1").unwrap(), format!("{{\"from\":1,{}", &json[1..]));
+        assert!(!spells_a_known_key(b"from") && !spells_a_known_key(b"encryptionOptions"));
     }
 }

@@ -208,6 +208,19 @@ async fn check_forwarding(
     let cmd = r#"{"to":"bob@localhost/1","method":"set","uri":"/x","id":"c1","type":"application/json","resource":{"v":1.0e-7,"k":123456789012345678901234567890}}"#;
     let got = forwarded(alice, bob, cmd).await;
     assert_eq!(got, format!(r#"{{"from":"alice@localhost/1",{}"#, &cmd[1..]));
+    // Another spelling of `from` or `pp`, which C#'s Newtonsoft reader would take for the member
+    // itself (a forged sender after the stamped one): re-serialized, so it does not travel on.
+    for forged in [
+        r#"{"to":"bob@localhost/1","id":"f1","type":"text/plain","content":"hi","From":"ceo@localhost/1"}"#,
+        r#"{"to":"bob@localhost/1","id":"f2","type":"text/plain","content":"hi","PP":"ceo@localhost"}"#,
+    ] {
+        let got = forwarded(alice, bob, forged).await;
+        let value: serde_json::Value = serde_json::from_str(&got).unwrap();
+        let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+        assert!(!keys.iter().any(|k| matches!(*k, "From" | "PP")), "{got}");
+        assert_eq!(value["from"], "alice@localhost/1", "{got}");
+        assert_eq!(value["content"], "hi", "{got}");
+    }
 }
 
 #[tokio::test]
