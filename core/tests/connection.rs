@@ -924,3 +924,45 @@ fn serialized_envelopes_go_out_as_written_within_the_size_limit() {
     c.close();
     assert!(matches!(c.send_serialized(json), Err(Error::Closed)));
 }
+
+#[test]
+fn a_cancelled_command_without_timeout_is_forgotten_and_its_response_delivered() {
+    let mut c = established(ClientOptions::default());
+    let token = c
+        .send_command(
+            Command::request(CommandMethod::Get, "/x".parse().unwrap()).with_id("n"),
+            None,
+        )
+        .unwrap();
+    c.take_output();
+    assert_eq!(c.pending_commands(), 1);
+    assert!(c.cancel_command(token));
+    assert_eq!(c.pending_commands(), 0);
+    assert!(!c.cancel_command(token));
+    // the late response is an envelope like any other, not a completion
+    c.receive(br#"{"id":"n","method":"get","status":"success"}"#).unwrap();
+    let events: Vec<Event> = c.drain_events().collect();
+    assert!(
+        matches!(&events[..], [Event::Command(r)] if r.id.as_deref() == Some("n")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn limits_too_large_for_the_clock_are_no_limit() {
+    let huge = Duration::from_secs(u64::MAX / 2);
+    let options = ClientOptions {
+        handshake_timeout: huge,
+        remote_ping_interval: Some(huge),
+        remote_idle_timeout: Some(huge),
+        ..ClientOptions::default()
+    };
+    let mut c = established(options);
+    assert_eq!(c.next_deadline(), None);
+    c.send_command(Command::request(CommandMethod::Get, "/x".parse().unwrap()), Some(huge))
+        .unwrap();
+    c.take_output();
+    assert_eq!((c.pending_commands(), c.next_deadline()), (1, None));
+    c.handle_timeout(Instant::now());
+    assert!(c.poll_event().is_none() && !c.is_closed());
+}

@@ -210,6 +210,8 @@ class LoopConnection:
     def close(self) -> Awaitable[None]:
         """Closes (WebSocket close frame / TLS close_notify first); resolved once the socket is
         closed."""
+    def abort(self) -> None:
+        """Ends the connection at once, dropping what asyncio still holds for the peer."""
     @property
     def is_open(self) -> bool: ...
     @property

@@ -6,6 +6,7 @@ module (``lime_python._lime``) raises these classes by name.
 """
 
 import asyncio as _asyncio
+import errno as _errno
 
 # asyncio.TimeoutError is the builtin TimeoutError from Python 3.11 on, a separate class before.
 _TIMEOUT_BASES = (TimeoutError,) if _asyncio.TimeoutError is TimeoutError \
@@ -81,6 +82,12 @@ class ConnectionRefusedOpenError(ConnectionOpenError, ConnectionRefusedError):
     """Nothing listens at the address: also a ``ConnectionRefusedError``, as lime-python raised."""
 
 
+class OpenTimeoutError(ConnectionOpenError, *_TIMEOUT_BASES):
+    """The socket connected but the opening handshake (the WebSocket upgrade, TLS) did not
+    finish within the transport's ``handshake_timeout``: also a ``TimeoutError``, as the timeout
+    of lime-transport-websocket's ``websockets.connect`` was."""
+
+
 def _make_invalid_uri_error():
     """``InvalidUriError``: also websockets' ``InvalidURI`` (what lime-transport-websocket
     raised for a bad URI). Built on first use, because importing websockets costs a few hundred
@@ -119,9 +126,12 @@ def __getattr__(name: str):
 
 def _open_error(kind: str, message: str, errno: int = None) -> Exception:
     """The exception for a failed ``open_async`` (called by the native module): ``kind`` is
-    ``'uri'``, ``'os'`` (with the system's ``errno`` when known) or ``'closed'``."""
+    ``'uri'``, ``'os'`` (with the system's ``errno`` when known), ``'timeout'`` or
+    ``'closed'``."""
     if kind == 'uri':
         return __getattr__('InvalidUriError')(message)
+    if kind == 'timeout':
+        return OpenTimeoutError(message, _errno.ETIMEDOUT)
     if kind == 'os':
         if errno is not None and isinstance(OSError(errno, message), ConnectionRefusedError):
             return ConnectionRefusedOpenError(message, errno)

@@ -84,6 +84,8 @@ class NativeTransport(Transport):
     connection stays up); ``await transport.drain()`` waits until asyncio accepts writes again.
     """
 
+    #: Seconds ``close_async`` waits for the peer to take what was sent before it aborts.
+    close_timeout: float = 10.0
     #: Prefix of the trace lines.
     trace_label = 'LIME'
     #: get_supported_encryption() before the connection is open.
@@ -188,7 +190,7 @@ class NativeTransport(Transport):
             channel = self._channel
             if channel is not None:
                 _attach_connection(connection, channel._core)
-            await _open_socket(connection, uri)
+            await _open_socket(connection, uri, self.handshake_timeout)
         except BaseException as error:  # noqa: B902
             if connection is not None:
                 connection.close()
@@ -202,10 +204,19 @@ class NativeTransport(Transport):
         self.on_open()
 
     async def close_async(self) -> None:
-        """Closes the connection (does nothing when it is not open) and calls ``on_close``."""
+        """Closes the connection (does nothing when it is not open) and calls ``on_close``.
+
+        What was sent is written first; when the peer does not take it within
+        ``close_timeout`` seconds (10 by default, like websockets'), the connection is aborted
+        and the rest dropped."""
         if self._connection is None:
             return
-        await self._connection.close()
+        lost = self._connection.close()
+        try:
+            await _asyncio.wait_for(_asyncio.shield(lost), self.close_timeout)
+        except _asyncio.TimeoutError:
+            self._connection.abort()
+            await lost
         self._notify_close()
 
     def send(self, envelope: dict) -> None:
@@ -461,15 +472,35 @@ def _connection_class() -> type:
     return _lime.LoopConnection
 
 
-async def _open_socket(connection, uri: str) -> None:
+async def _open_socket(connection, uri: str, handshake_timeout: Optional[float]) -> None:
     """Opens the plain socket (TLS, when any, runs in the connection) with ``connection`` as its
-    protocol and waits until it is ready for envelopes."""
+    protocol and waits until it is ready for envelopes: the opening handshake (WebSocket
+    upgrade, TLS) within ``handshake_timeout`` seconds (30 when None)."""
     loop = _asyncio.get_running_loop()
+    ready = connection.ready
+    # When the open fails, the connection's close rejects `ready`, which nobody awaits then:
+    # retrieved here, so asyncio does not log "Future exception was never retrieved".
+    ready.add_done_callback(_retrieve)
     try:
         await loop.create_connection(lambda: connection, connection.host, connection.port)
     except OSError as error:
         raise _errors._open_error('os', f'cannot open {uri}: {error}', error.errno) from None
-    await connection.ready
+    limit = _DEFAULT_HANDSHAKE_TIMEOUT if handshake_timeout is None else handshake_timeout
+    try:
+        await _asyncio.wait_for(_asyncio.shield(ready), limit)
+    except _asyncio.TimeoutError:
+        raise _errors._open_error(
+            'timeout', f'cannot open {uri}: the opening handshake did not finish in {limit:g} s'
+        ) from None
+
+
+#: The ``handshake_timeout`` of a transport that sets none, in seconds (the connection's too).
+_DEFAULT_HANDSHAKE_TIMEOUT = 30.0
+
+
+def _retrieve(future) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _attach_connection(connection, core) -> None:

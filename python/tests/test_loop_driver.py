@@ -818,3 +818,183 @@ async def test_received_nodes_keep_their_text_byte_for_byte(lime_serve):
     assert texts == [(name, f'{name}@{domain}', str(alice.local_node)) for name in names]
     for channel in (alice, bob):
         await asyncio.wait_for(channel.send_finishing_session_async(), TIMEOUT)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize('timeout', [None, 30])
+async def test_a_cancelled_command_is_forgotten_and_its_late_response_goes_to_on_command(
+        lime_serve, timeout):
+    """Cancelling the task that awaits a command (here by asyncio.wait_for) forgets the
+    command, with or without a timeout of its own; its response, arriving later, goes to
+    on_command, as in lime-python (which deletes the command's resolver on cancel)."""
+    from lime_python import Command
+
+    server = lime_serve()
+    _, alice = await _established(server, 'alice')
+    _, bob = await _established(server, 'bob')
+    requests = asyncio.Queue()
+    bob.on_command = requests.put_nowait  # answered below, after alice gave up
+    late = asyncio.Queue()
+    alice.on_command = late.put_nowait
+    connection = alice.transport.connection
+    count = 20
+    for _ in range(count):
+        request = Command('get', '/slow', to=str(bob.local_node))
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(alice.process_command_async(request, timeout), 0.01)
+    assert connection.pending_commands == 0
+    assert alice.command_resolves == {}
+    ids = []
+    for _ in range(count):
+        request = await asyncio.wait_for(requests.get(), TIMEOUT)
+        ids.append(request.id)
+        bob.send_command(Command('get', '/slow', status='success', id=request.id,
+                                 to=request.from_n))
+    answered = [(await asyncio.wait_for(late.get(), TIMEOUT)).id for _ in range(count)]
+    assert answered == ids
+    for channel in (alice, bob):
+        await asyncio.wait_for(channel.send_finishing_session_async(), TIMEOUT)
+
+
+@pytest.mark.asyncio
+async def test_timeouts_too_large_for_the_clock_are_no_timeout(lime_serve):
+    """A timeout beyond what the clock can add (about 9e18 s) means no timeout, as infinity
+    does, instead of a PanicException (command) or a connection ended inside buffer_updated
+    (remote ping interval)."""
+    from lime_python import Command
+
+    server = lime_serve()
+    huge = 1e19
+    transport = TcpTransport(handshake_timeout=huge, remote_ping_interval=huge,
+                             remote_idle_timeout=huge)
+    channel = ClientChannel(transport)
+    await asyncio.wait_for(transport.open_async(server.tcp[0]), TIMEOUT)
+    session = await asyncio.wait_for(channel.establish_session_async(
+        'none', 'none', 'huge@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+    assert session.state == SessionState.ESTABLISHED
+    for limit in (huge, float(sys.maxsize)):
+        response = await asyncio.wait_for(
+            channel.process_command_async(Command('get', '/ping'), limit), TIMEOUT)
+        assert response.status == 'success'
+    assert transport.is_open
+    await asyncio.wait_for(channel.send_finishing_session_async(), TIMEOUT)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize('scheme', ['net.tcp', 'ws'])
+async def test_a_refused_open_leaves_no_unretrieved_future_exception(scheme):
+    loop = asyncio.get_running_loop()
+    reported = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context.get('message')))
+    try:
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(('127.0.0.1', 0))
+            port = probe.getsockname()[1]
+        transport = _transport_for(scheme)
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.wait_for(transport.open_async(f'{scheme}://127.0.0.1:{port}'), TIMEOUT)
+        await asyncio.sleep(0)  # the connection's close runs its callbacks
+        del transport
+        gc.collect()
+        assert reported == []
+    finally:
+        loop.set_exception_handler(previous)
+
+
+def _transport_for(scheme: str, **options):
+    from lime_transport_websocket import WebSocketTransport
+
+    return (TcpTransport if scheme == 'net.tcp' else WebSocketTransport)(**options)
+
+
+@pytest.mark.asyncio
+async def test_an_opening_handshake_the_peer_never_answers_times_out():
+    """A peer that accepts the TCP connection but never answers the WebSocket upgrade: open_async
+    fails within handshake_timeout with OpenTimeoutError, a TimeoutError and an OSError (as
+    lime-transport-websocket's websockets.connect timed out)."""
+    from lime_python.errors import OpenTimeoutError
+
+    accepted = []
+
+    async def silent(reader, writer):
+        accepted.append(writer)
+
+    server = await asyncio.start_server(silent, '127.0.0.1', 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        transport = _transport_for('ws', handshake_timeout=0.3)
+        with pytest.raises(OpenTimeoutError) as raised:
+            await asyncio.wait_for(transport.open_async(f'ws://127.0.0.1:{port}'), TIMEOUT)
+        assert isinstance(raised.value, TimeoutError) and isinstance(raised.value, OSError)
+        assert raised.value.errno == errno.ETIMEDOUT
+        assert accepted and not transport.is_open
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+
+
+class StalledWebSocketServer:
+    """StalledServer over WebSocket, by hand: answers the upgrade and the session's `new`, then
+    reads nothing more."""
+
+    def __init__(self) -> None:
+        self.writers = []
+        self._server = None
+        self.uri = None
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, '127.0.0.1', 0)
+        self.uri = f'ws://127.0.0.1:{self._server.sockets[0].getsockname()[1]}'
+        return self.uri
+
+    async def _serve(self, reader, writer) -> None:
+        import base64
+        import hashlib
+
+        self.writers.append(writer)
+        request = await reader.readuntil(b'\r\n\r\n')
+        key = re.search(rb'(?i)sec-websocket-key:\s*(\S+)', request).group(1)
+        accept = base64.b64encode(
+            hashlib.sha1(key + b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest())
+        writer.write(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n'
+                     b'Connection: Upgrade\r\nSec-WebSocket-Accept: ' + accept
+                     + b'\r\nSec-WebSocket-Protocol: lime\r\n\r\n')
+        head = await reader.readexactly(2)  # {"state":"new"}: one short masked frame
+        await reader.readexactly(4 + (head[1] & 0x7f))
+        payload = json.dumps(ESTABLISHED).encode()
+        assert len(payload) < 126
+        writer.write(bytes([0x81, len(payload)]) + payload)
+        await writer.drain()
+
+    async def stop(self) -> None:
+        for writer in self.writers:
+            writer.close()
+        self._server.close()
+        await self._server.wait_closed()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize('scheme', ['net.tcp', 'ws'])
+async def test_close_async_aborts_when_the_peer_does_not_take_what_was_sent(scheme):
+    """close_async writes what was sent first, but not forever: after close_timeout it aborts
+    (before, it waited for as long as the peer did not read)."""
+    stalled = StalledServer() if scheme == 'net.tcp' else StalledWebSocketServer()
+    uri = await stalled.start()
+    transport = _transport_for(scheme)
+    transport.close_timeout = 0.3
+    channel = ClientChannel(transport, True, False)
+    try:
+        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
+        await asyncio.wait_for(channel.establish_session_async(
+            'none', 'none', 'me@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+        connection = transport.connection
+        body = 'x' * 10_000
+        while not connection.writing_paused:
+            channel.send_message(Message('text/plain', body, to='peer@example.com'))
+        assert connection.write_buffer_size > 0
+        await asyncio.wait_for(transport.close_async(), TIMEOUT)
+        assert not transport.is_open
+    finally:
+        await stalled.stop()

@@ -1215,6 +1215,27 @@ impl LoopConnection {
         Ok(this.lost.clone_ref(py))
     }
 
+    /// Ends the connection at once (`transport.abort()`), dropping what asyncio still holds
+    /// for the peer: for a `close` the peer does not let finish (it does not read).
+    fn abort(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let transport = {
+            let mut s = this.lock();
+            s.conn.close();
+            s.fd = None;
+            s.transport.as_ref().map(|t| t.clone_ref(py))
+        };
+        match transport {
+            Some(transport) => {
+                transport.call_method0(py, intern!(py, "abort"))?;
+            }
+            None if !this.lock().lost => resolve(py, &this.lost, py.None().into_bound(py))?,
+            None => {}
+        }
+        Ok(())
+    }
+
     // ----- connection state ------------------------------------------------------------------
 
     #[getter]

@@ -47,13 +47,14 @@ impl PingSchedule {
         self.pinged_at = None;
     }
 
-    /// When the next action is due, and which; `None` when remote ping is off.
+    /// When the next action is due, and which; `None` when remote ping is off (or the interval
+    /// is too large for the clock to add: never due).
     pub(crate) fn next(&self) -> Option<(StdInstant, PingAction)> {
         let interval = self.interval?;
         Some(match (self.pinged_at, self.idle_timeout) {
-            (None, _) => (self.last + interval, PingAction::SendPing),
-            (Some(_), Some(timeout)) => (self.last + timeout, PingAction::IdleTimeout),
-            (Some(at), None) => (at + interval, PingAction::SendPing),
+            (None, _) => (self.last.checked_add(interval)?, PingAction::SendPing),
+            (Some(_), Some(timeout)) => (self.last.checked_add(timeout)?, PingAction::IdleTimeout),
+            (Some(at), None) => (at.checked_add(interval)?, PingAction::SendPing),
         })
     }
 

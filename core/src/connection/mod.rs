@@ -184,8 +184,10 @@ struct Establishing {
     schemes: Vec<AuthenticationScheme>,
 }
 
+/// A command waiting for its response: timed or not, so that cancelling it finds its id.
 struct CommandTimer {
-    deadline: Instant,
+    /// None: no timeout (or one so large that the clock cannot add it).
+    deadline: Option<Instant>,
     token: CommandToken,
     id: String,
     limit: Duration,
@@ -469,7 +471,7 @@ impl ClientConnection {
                 let encryption = session.encryption.unwrap_or(encryption);
                 self.wire.switch(compression, encryption, &mut self.output)?;
                 // The session after the confirmation is still part of this step.
-                self.session_deadline = Some(now + self.options.handshake_timeout);
+                self.session_deadline = now.checked_add(self.options.handshake_timeout);
                 true
             }
             _ => false,
@@ -566,7 +568,8 @@ impl ClientConnection {
 
     fn send_session(&mut self, session: Session) -> Result<(), Error> {
         self.write_envelope(&session.into())?;
-        self.session_deadline = Some((self.clock)() + self.options.handshake_timeout);
+        // A limit too large for the clock is no limit.
+        self.session_deadline = (self.clock)().checked_add(self.options.handshake_timeout);
         Ok(())
     }
 
@@ -630,10 +633,13 @@ impl ClientConnection {
             self.core.cancel_command(&id);
             return Err(e);
         }
-        if let Some(limit) = timeout {
-            let deadline = (self.clock)() + limit;
-            self.commands.push(CommandTimer { deadline, token, id, limit });
-        }
+        let deadline = timeout.and_then(|limit| (self.clock)().checked_add(limit));
+        self.commands.push(CommandTimer {
+            deadline,
+            token,
+            id,
+            limit: timeout.unwrap_or_default(),
+        });
         Ok(token)
     }
 
@@ -693,7 +699,7 @@ impl ClientConnection {
             return None;
         }
         let ping = self.ping.as_ref().and_then(PingSchedule::next).map(|(at, _)| at);
-        let commands = self.commands.iter().map(|t| t.deadline).min();
+        let commands = self.commands.iter().filter_map(|t| t.deadline).min();
         [self.session_deadline, ping, commands].into_iter().flatten().min()
     }
 
@@ -714,7 +720,7 @@ impl ClientConnection {
         }
         let mut i = 0;
         while i < self.commands.len() {
-            if self.commands[i].deadline <= now {
+            if self.commands[i].deadline.is_some_and(|d| d <= now) {
                 let timer = self.commands.swap_remove(i);
                 if let Some(Completion::User(token)) = self.core.cancel_command(&timer.id) {
                     let error = Error::Timeout(timer.limit);

@@ -258,7 +258,10 @@ class Channel(
                         ) from None
                     finally:
                         resolves.pop(command_id, None)
-                        if not future.done():
+                        # cancelled too when this task was (Task.cancel cancels the awaited
+                        # future first): the connection forgets the command, and a late
+                        # response goes to on_command, as in lime-python
+                        if future.cancelled() or not future.done():
                             self._core.cancel_command(command_id)
                             future.cancel()
                     if type(response) is dict:  # noqa: E721 (no classes attached)
@@ -316,7 +319,7 @@ class Channel(
             if timer is not None:
                 timer.cancel()
             resolves.pop(command_id, None)
-            if not sent or not future.done():
+            if not sent or future.cancelled() or not future.done():
                 self._core.cancel_command(command_id)
             if not future.done():
                 future.cancel()
