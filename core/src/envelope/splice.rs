@@ -80,15 +80,51 @@ fn skip_value(json: &[u8], i: usize) -> Option<usize> {
 /// Forwarded as received, `{"from":"server-stamped","From":"forged"}` would reach a C# recipient
 /// with the forged sender; re-serialized from the parsed envelope, the unknown member is gone.
 pub(crate) fn spells_a_known_key(key: &[u8]) -> bool {
-    let Ok(key) = std::str::from_utf8(key) else { return true };
-    if super::parse::is_known_key(key) {
+    // This runs for every top-level key forwarded: LIME's own keys (nearly all) are settled by
+    // one match; only other keys are compared with each known key.
+    if exactly_known(key) {
         return false;
     }
+    if key.is_ascii() {
+        return super::parse::KNOWN_KEYS
+            .iter()
+            .any(|known| known.as_bytes().eq_ignore_ascii_case(key));
+    }
+    let Ok(key) = std::str::from_utf8(key) else { return true };
     super::parse::KNOWN_KEYS.iter().any(|known| folds_to(key, known))
 }
 
+/// Whether `key` is one of the parser's keys (`parse::KNOWN_KEYS`, as bytes; a test checks that
+/// each of those is here).
+fn exactly_known(key: &[u8]) -> bool {
+    matches!(
+        key,
+        b"id"
+            | b"from"
+            | b"pp"
+            | b"to"
+            | b"metadata"
+            | b"type"
+            | b"content"
+            | b"resource"
+            | b"event"
+            | b"reason"
+            | b"method"
+            | b"uri"
+            | b"status"
+            | b"state"
+            | b"encryptionOptions"
+            | b"encryption"
+            | b"compressionOptions"
+            | b"compression"
+            | b"schemeOptions"
+            | b"scheme"
+            | b"authentication"
+    )
+}
+
 /// Whether `key`, each character upper-cased as .NET's `ToUpperInvariant` does, is `known`
-/// upper-cased (without allocating: this runs for every top-level key forwarded).
+/// upper-cased (without allocating).
 fn folds_to(key: &str, known: &str) -> bool {
     let mut known = known.bytes();
     for c in key.chars() {
@@ -259,5 +295,13 @@ mod tests {
         let json = r#"{"content":"x","fromage":1,"x-from":2,"é":3,"pp ":4,"İd":5}"#;
         assert_eq!(set(json, "1").unwrap(), format!("{{\"from\":1,{}", &json[1..]));
         assert!(!spells_a_known_key(b"from") && !spells_a_known_key(b"encryptionOptions"));
+    }
+
+    #[test]
+    fn the_exact_keys_are_the_parsers() {
+        for known in crate::envelope::parse::KNOWN_KEYS {
+            assert!(exactly_known(known.as_bytes()), "{known}");
+            assert!(!exactly_known(known.to_uppercase().as_bytes()), "{known}");
+        }
     }
 }

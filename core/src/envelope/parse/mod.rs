@@ -218,11 +218,6 @@ macro_rules! fields {
 
         /// Every key the parser reads, as LIME spells it.
         pub(crate) const KNOWN_KEYS: &[&str] = &[$($name),*];
-
-        /// Whether the parser reads `key` (spelled exactly).
-        pub(crate) fn is_known_key(key: &str) -> bool {
-            !matches!(Field::named(key), Field::Other)
-        }
     };
 }
 
