@@ -210,6 +210,13 @@ class StalledServer:
         await self._server.wait_closed()
 
 
+async def _open_as_me(transport, channel, uri):
+    """Opens `uri` and establishes a guest session as me@example.com/home; the session."""
+    await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
+    return await asyncio.wait_for(channel.establish_session_async(
+        'none', 'none', 'me@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+
+
 @pytest.mark.asyncio
 async def test_sends_to_a_peer_that_does_not_read_are_bounded_then_resume():
     server = StalledServer()
@@ -218,9 +225,7 @@ async def test_sends_to_a_peer_that_does_not_read_are_bounded_then_resume():
     transport = TcpTransport(max_write_buffer_size=bound)
     channel = ClientChannel(transport, True, False)
     try:
-        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
-        session = await asyncio.wait_for(channel.establish_session_async(
-            'none', 'none', 'me@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+        session = await _open_as_me(transport, channel, uri)
         assert session.state == SessionState.ESTABLISHED
         body = 'x' * 10_000
         sent = 0
@@ -405,9 +410,7 @@ async def test_the_sends_of_one_loop_turn_are_written_together():
     transport = TcpTransport()
     channel = ClientChannel(transport, True, False)
     try:
-        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
-        await asyncio.wait_for(channel.establish_session_async(
-            'none', 'none', 'me@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+        await _open_as_me(transport, channel, uri)
         connection = transport.connection
         await asyncio.sleep(0)
         assert connection.write_buffer_size == 0
@@ -512,9 +515,7 @@ async def test_remote_ping_after_silence_then_idle_timeout_finishes():
     closed = asyncio.Event()
     transport.on_close = closed.set
     try:
-        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
-        await asyncio.wait_for(channel.establish_session_async(
-            'none', 'none', 'me@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+        await _open_as_me(transport, channel, uri)
         ping = await _next(server.received)
         assert (ping['method'], ping['uri']) == ('get', '/ping'), ping
         # answered: the schedule starts over and pings again after the next silence
@@ -565,9 +566,7 @@ async def test_a_failed_session_and_the_end_of_the_stream_together_report_both()
     transport.on_close = lambda: events.put_nowait('closed')
     channel.on_session_failed = lambda session: events.put_nowait(session.reason.code)
     try:
-        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
-        await asyncio.wait_for(channel.establish_session_async(
-            'none', 'none', 'me@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+        await _open_as_me(transport, channel, uri)
         server.write({'id': 's1', 'from': 'postmaster@example.com/server', 'state': 'failed',
                       'reason': {'code': 11, 'description': 'The server is being shut down'}})
         server._writer.close()
@@ -592,9 +591,7 @@ async def test_a_closed_transport_and_its_connection_are_collected():
     try:
         transport = TcpTransport()
         channel = ClientChannel(transport, True, False)
-        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
-        await asyncio.wait_for(channel.establish_session_async(
-            'none', 'none', 'me@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+        await _open_as_me(transport, channel, uri)
         await asyncio.wait_for(transport.close_async(), TIMEOUT)
         refs = [weakref.ref(transport), weakref.ref(channel)]
         del transport, channel
@@ -986,9 +983,7 @@ async def test_close_async_aborts_when_the_peer_does_not_take_what_was_sent(sche
     transport.close_timeout = 0.3
     channel = ClientChannel(transport, True, False)
     try:
-        await asyncio.wait_for(transport.open_async(uri), TIMEOUT)
-        await asyncio.wait_for(channel.establish_session_async(
-            'none', 'none', 'me@example.com', GuestAuthentication(), 'home'), TIMEOUT)
+        await _open_as_me(transport, channel, uri)
         connection = transport.connection
         body = 'x' * 10_000
         while not connection.writing_paused:
