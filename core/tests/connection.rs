@@ -966,3 +966,107 @@ fn limits_too_large_for_the_clock_are_no_limit() {
     c.handle_timeout(Instant::now());
     assert!(c.poll_event().is_none() && !c.is_closed());
 }
+
+// ----- the end of TLS, against an in-memory rustls server ------------------------------------
+
+fn tls_server_in(s: &mut rustls::ServerConnection, mut data: &[u8]) {
+    while !data.is_empty() {
+        s.read_tls(&mut data).unwrap();
+        s.process_new_packets().unwrap();
+    }
+}
+
+fn tls_server_out(s: &mut rustls::ServerConnection) -> Vec<u8> {
+    let mut out = Vec::new();
+    while s.wants_write() {
+        s.write_tls(&mut out).unwrap();
+    }
+    out
+}
+
+/// Shuttles bytes between the connection and the server until neither has more to say.
+fn tls_pump(c: &mut ClientConnection, s: &mut rustls::ServerConnection) {
+    for _ in 0..20 {
+        let out = c.take_output();
+        tls_server_in(s, &out);
+        let back = tls_server_out(s);
+        if !back.is_empty() {
+            c.receive(&back).unwrap();
+        }
+        if out.is_empty() && back.is_empty() {
+            return;
+        }
+    }
+    panic!("the TLS handshake did not settle");
+}
+
+fn tls_pair(uri: &str) -> (ClientConnection, rustls::ServerConnection) {
+    let certs = certs();
+    let c = ClientConnection::connect(uri, client_tls(&certs), ClientOptions::default()).unwrap();
+    let s = rustls::ServerConnection::new(lime_test_support::server_tls(&certs).rustls()).unwrap();
+    (c, s)
+}
+
+/// `receive(bytes)` on another thread, or None when it did not return within `T`.
+fn receive_within(mut c: ClientConnection, bytes: Vec<u8>) -> Option<ClientConnection> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = c.receive(&bytes);
+        let _ = tx.send(c);
+    });
+    rx.recv_timeout(T).ok()
+}
+
+#[test]
+fn bytes_after_the_peers_close_notify_end_the_connection_instead_of_hanging() {
+    // TCP upgraded to TLS at the confirmation: rustls takes nothing after a close_notify, and the
+    // rest of the read (here more than it reads at once) was offered to it again for ever.
+    let (mut c, mut s) = tls_pair("net.tcp://localhost");
+    c.start_new_session().unwrap();
+    c.receive(br#"{"id":"s1","state":"negotiating","encryptionOptions":["none","tls"],"compressionOptions":["none"]}"#).unwrap();
+    c.negotiate_session(SessionCompression::None, SessionEncryption::Tls).unwrap();
+    c.take_output();
+    c.receive(br#"{"id":"s1","state":"negotiating","encryption":"tls","compression":"none"}"#)
+        .unwrap();
+    tls_pump(&mut c, &mut s);
+    std::io::Write::write_all(&mut s.writer(), ESTABLISHED.as_bytes()).unwrap();
+    c.receive(&tls_server_out(&mut s)).unwrap();
+    assert_eq!(c.state(), SessionState::Established);
+    c.drain_events().for_each(drop);
+    s.send_close_notify();
+    let mut bytes = tls_server_out(&mut s);
+    bytes.extend_from_slice(&[0x17; 5000]);
+    let mut c = receive_within(c, bytes).expect("receive() did not return");
+    assert!(c.is_closed());
+    assert!(closed_with(&mut c).is_none());
+}
+
+#[test]
+fn a_close_notify_ends_a_secure_websocket_too() {
+    let (mut c, mut s) = tls_pair("wss://localhost/");
+    tls_pump(&mut c, &mut s);
+    let mut request = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s.reader(), &mut request);
+    let request = String::from_utf8(request).unwrap();
+    let key = request
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Sec-WebSocket-Key: ").or(l.strip_prefix("sec-websocket-key: "))
+        })
+        .expect("the upgrade request has a key");
+    let accept = tungstenite::handshake::derive_accept_key(key.trim().as_bytes());
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: lime\r\n\r\n"
+    );
+    std::io::Write::write_all(&mut s.writer(), response.as_bytes()).unwrap();
+    c.receive(&tls_server_out(&mut s)).unwrap();
+    assert_eq!(c.subprotocol(), Some("lime"));
+    assert!(!c.is_closed());
+    s.send_close_notify();
+    c.receive(&tls_server_out(&mut s)).unwrap();
+    assert!(c.is_closed(), "a close_notify left the connection open");
+    // and a byte after it neither hangs nor reopens anything
+    let c = receive_within(c, b"x".to_vec()).expect("receive() did not return");
+    assert!(c.is_closed());
+}

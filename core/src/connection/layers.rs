@@ -299,8 +299,12 @@ impl Layers {
         let mut decrypted = BytesMut::new();
         let target = if self.gzip.is_some() { &mut decrypted } else { &mut *plain };
         let mut data = data;
-        while !data.is_empty() {
-            tls.read_tls(&mut data)?;
+        // After the peer's close_notify rustls takes nothing more (`read_tls` returns 0): what
+        // follows it is dropped (RFC 8446 §6.1), not offered again for ever.
+        while !data.is_empty() && !self.peer_closed {
+            if tls.read_tls(&mut data)? == 0 {
+                break;
+            }
             let state = tls
                 .process_new_packets()
                 .map_err(|e| TransportError::Tls(format!("TLS failure: {e}")))?;

@@ -210,7 +210,11 @@ impl Wire {
                 }
             }
         }
-        self.peer_closed |= self.layers.peer_closed();
+        if self.layers.peer_closed() {
+            // A TLS close_notify ends the stream as the socket's end does (for a WebSocket too:
+            // its reader then sees the end instead of waiting for more).
+            self.feed_eof();
+        }
         Ok(())
     }
 
