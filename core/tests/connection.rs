@@ -605,15 +605,21 @@ fn pings_are_answered_and_receipts_sent_while_receiving() {
     assert!(matches!(&events[..], [Event::Message(_)]), "{events:?}");
 }
 
-#[test]
-fn tls_garbage_after_the_confirmation_is_a_tls_error() {
-    let mut c = tcp(ClientOptions::default());
+/// Starts a session and negotiates TLS up to the server's confirmation (the ClientHello is
+/// then in the output).
+fn negotiate_tls(c: &mut ClientConnection) {
     c.start_new_session().unwrap();
     c.receive(br#"{"id":"s1","state":"negotiating","encryptionOptions":["none","tls"],"compressionOptions":["none"]}"#).unwrap();
     c.negotiate_session(SessionCompression::None, SessionEncryption::Tls).unwrap();
     c.take_output();
     c.receive(br#"{"id":"s1","state":"negotiating","encryption":"tls","compression":"none"}"#)
         .unwrap();
+}
+
+#[test]
+fn tls_garbage_after_the_confirmation_is_a_tls_error() {
+    let mut c = tcp(ClientOptions::default());
+    negotiate_tls(&mut c);
     // The ClientHello was written in the call that delivered the confirmation.
     let hello = c.take_output();
     assert_eq!(hello.first(), Some(&0x16), "a TLS handshake record");
@@ -1022,12 +1028,7 @@ fn bytes_after_the_peers_close_notify_end_the_connection_instead_of_hanging() {
     // TCP upgraded to TLS at the confirmation: rustls takes nothing after a close_notify, and the
     // rest of the read (here more than it reads at once) was offered to it again for ever.
     let (mut c, mut s) = tls_pair("net.tcp://localhost");
-    c.start_new_session().unwrap();
-    c.receive(br#"{"id":"s1","state":"negotiating","encryptionOptions":["none","tls"],"compressionOptions":["none"]}"#).unwrap();
-    c.negotiate_session(SessionCompression::None, SessionEncryption::Tls).unwrap();
-    c.take_output();
-    c.receive(br#"{"id":"s1","state":"negotiating","encryption":"tls","compression":"none"}"#)
-        .unwrap();
+    negotiate_tls(&mut c);
     tls_pump(&mut c, &mut s);
     std::io::Write::write_all(&mut s.writer(), ESTABLISHED.as_bytes()).unwrap();
     c.receive(&tls_server_out(&mut s)).unwrap();
