@@ -79,54 +79,23 @@ fn skip_value(json: &[u8], i: usize) -> Option<usize> {
 /// by `ToUpperInvariant` of each character) where this parser keeps it as an unknown member.
 /// Forwarded as received, `{"from":"server-stamped","From":"forged"}` would reach a C# recipient
 /// with the forged sender; re-serialized from the parsed envelope, the unknown member is gone.
-pub(crate) fn spells_a_known_key(key: &[u8]) -> bool {
+fn spells_a_known_key(key: &[u8]) -> bool {
     // This runs for every top-level key forwarded: LIME's own keys (nearly all) are settled by
     // one match; only other keys are compared with each known key.
-    if exactly_known(key) {
+    if super::parse::is_known_key(key) {
         return false;
     }
     if key.is_ascii() {
-        return super::parse::KNOWN_KEYS
-            .iter()
-            .any(|known| known.as_bytes().eq_ignore_ascii_case(key));
+        return super::parse::KNOWN_KEYS.iter().any(|known| known.eq_ignore_ascii_case(key));
     }
     let Ok(key) = std::str::from_utf8(key) else { return true };
     super::parse::KNOWN_KEYS.iter().any(|known| folds_to(key, known))
 }
 
-/// Whether `key` is one of the parser's keys (`parse::KNOWN_KEYS`, as bytes; a test checks that
-/// each of those is here).
-fn exactly_known(key: &[u8]) -> bool {
-    matches!(
-        key,
-        b"id"
-            | b"from"
-            | b"pp"
-            | b"to"
-            | b"metadata"
-            | b"type"
-            | b"content"
-            | b"resource"
-            | b"event"
-            | b"reason"
-            | b"method"
-            | b"uri"
-            | b"status"
-            | b"state"
-            | b"encryptionOptions"
-            | b"encryption"
-            | b"compressionOptions"
-            | b"compression"
-            | b"schemeOptions"
-            | b"scheme"
-            | b"authentication"
-    )
-}
-
 /// Whether `key`, each character upper-cased as .NET's `ToUpperInvariant` does, is `known`
 /// upper-cased (without allocating).
-fn folds_to(key: &str, known: &str) -> bool {
-    let mut known = known.bytes();
+fn folds_to(key: &str, known: &[u8]) -> bool {
+    let mut known = known.iter().copied();
     for c in key.chars() {
         let folded = match c {
             'ı' => b'i',        // U+0131, upper-cases to I
@@ -298,10 +267,10 @@ mod tests {
     }
 
     #[test]
-    fn the_exact_keys_are_the_parsers() {
+    fn the_parsers_keys_are_known_as_spelled_only() {
         for known in crate::envelope::parse::KNOWN_KEYS {
-            assert!(exactly_known(known.as_bytes()), "{known}");
-            assert!(!exactly_known(known.to_uppercase().as_bytes()), "{known}");
+            assert!(crate::envelope::parse::is_known_key(known));
+            assert!(!crate::envelope::parse::is_known_key(&known.to_ascii_uppercase()));
         }
     }
 }

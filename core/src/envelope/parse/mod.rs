@@ -212,22 +212,27 @@ macro_rules! fields {
         impl Field {
             /// The field a key names.
             fn named(key: &str) -> Self {
-                match key { $($name => Field::$variant,)* _ => Field::Other }
+                match key.as_bytes() { $($name => Field::$variant,)* _ => Field::Other }
             }
         }
 
         /// Every key the parser reads, as LIME spells it.
-        pub(crate) const KNOWN_KEYS: &[&str] = &[$($name),*];
+        pub(crate) const KNOWN_KEYS: &[&[u8]] = &[$($name),*];
+
+        /// Whether the parser reads `key`, spelled exactly (one match, no UTF-8 check).
+        pub(crate) fn is_known_key(key: &[u8]) -> bool {
+            matches!(key, $($name)|*)
+        }
     };
 }
 
 fields! {
-    Id = "id", From = "from", Pp = "pp", To = "to", Metadata = "metadata",
-    Type = "type", Content = "content", Resource = "resource", Event = "event",
-    Reason = "reason", Method = "method", Uri = "uri", Status = "status", State = "state",
-    EncryptionOptions = "encryptionOptions", Encryption = "encryption",
-    CompressionOptions = "compressionOptions", Compression = "compression",
-    SchemeOptions = "schemeOptions", Scheme = "scheme", Authentication = "authentication",
+    Id = b"id", From = b"from", Pp = b"pp", To = b"to", Metadata = b"metadata",
+    Type = b"type", Content = b"content", Resource = b"resource", Event = b"event",
+    Reason = b"reason", Method = b"method", Uri = b"uri", Status = b"status", State = b"state",
+    EncryptionOptions = b"encryptionOptions", Encryption = b"encryption",
+    CompressionOptions = b"compressionOptions", Compression = b"compression",
+    SchemeOptions = b"schemeOptions", Scheme = b"scheme", Authentication = b"authentication",
 }
 
 /// Every known key, as found (present-but-null counts as present).
