@@ -213,6 +213,9 @@ class LoopConnection:
     def abort(self) -> None:
         """Ends the connection at once, dropping what asyncio still holds for the peer."""
     @property
+    def handshake_timeout(self) -> float:
+        """The limit of each handshake step in seconds (the given one, or the default)."""
+    @property
     def is_open(self) -> bool: ...
     @property
     def open(self) -> bool: ...

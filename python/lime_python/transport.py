@@ -190,7 +190,7 @@ class NativeTransport(Transport):
             channel = self._channel
             if channel is not None:
                 _attach_connection(connection, channel._core)
-            await _open_socket(connection, uri, self.handshake_timeout)
+            await _open_socket(connection, uri)
         except BaseException as error:  # noqa: B902
             if connection is not None:
                 connection.close()
@@ -472,10 +472,10 @@ def _connection_class() -> type:
     return _lime.LoopConnection
 
 
-async def _open_socket(connection, uri: str, handshake_timeout: Optional[float]) -> None:
+async def _open_socket(connection, uri: str) -> None:
     """Opens the plain socket (TLS, when any, runs in the connection) with ``connection`` as its
     protocol and waits until it is ready for envelopes: the opening handshake (WebSocket
-    upgrade, TLS) within ``handshake_timeout`` seconds (30 when None)."""
+    upgrade, TLS) within the connection's ``handshake_timeout``."""
     loop = _asyncio.get_running_loop()
     ready = connection.ready
     # When the open fails, the connection's close rejects `ready`, which nobody awaits then:
@@ -485,17 +485,13 @@ async def _open_socket(connection, uri: str, handshake_timeout: Optional[float])
         await loop.create_connection(lambda: connection, connection.host, connection.port)
     except OSError as error:
         raise _errors._open_error('os', f'cannot open {uri}: {error}', error.errno) from None
-    limit = _DEFAULT_HANDSHAKE_TIMEOUT if handshake_timeout is None else handshake_timeout
+    limit = connection.handshake_timeout
     try:
         await _asyncio.wait_for(_asyncio.shield(ready), limit)
     except _asyncio.TimeoutError:
         raise _errors._open_error(
             'timeout', f'cannot open {uri}: the opening handshake did not finish in {limit:g} s'
         ) from None
-
-
-#: The ``handshake_timeout`` of a transport that sets none, in seconds (the connection's too).
-_DEFAULT_HANDSHAKE_TIMEOUT = 30.0
 
 
 def _retrieve(future) -> None:

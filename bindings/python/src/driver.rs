@@ -221,6 +221,29 @@ impl State {
 }
 
 impl LoopConnection {
+    /// Ends the connection: the connection's own closing bytes written first when
+    /// `write_first` (else dropped with what asyncio holds), then the asyncio transport's
+    /// `method` (`close` or `abort`); without a transport, `lost` resolves here.
+    fn end(slf: &Bound<'_, Self>, write_first: bool, method: &Bound<'_, PyString>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let (transport, lost) = {
+            let mut s = this.lock();
+            s.conn.close();
+            (s.transport.as_ref().map(|t| t.clone_ref(py)), s.lost)
+        };
+        if write_first {
+            Self::flush(slf)?;
+        }
+        if let Some(transport) = transport {
+            this.lock().fd = None;
+            transport.call_method0(py, method)?;
+        } else if !lost {
+            resolve(py, &this.lost, py.None().into_bound(py))?;
+        }
+        Ok(())
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -1198,45 +1221,24 @@ impl LoopConnection {
     /// Closes the connection (a WebSocket close frame / TLS close_notify first); the awaitable
     /// resolves once the socket is closed.
     fn close(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        let py = slf.py();
-        let this = slf.get();
-        let (transport, lost) = {
-            let mut s = this.lock();
-            s.conn.close();
-            (s.transport.as_ref().map(|t| t.clone_ref(py)), s.lost)
-        };
-        Self::flush(slf)?;
-        if let Some(transport) = transport {
-            this.lock().fd = None;
-            transport.call_method0(py, intern!(py, "close"))?;
-        } else if !lost {
-            resolve(py, &this.lost, py.None().into_bound(py))?;
-        }
-        Ok(this.lost.clone_ref(py))
+        Self::end(slf, true, intern!(slf.py(), "close"))?;
+        Ok(slf.get().lost.clone_ref(slf.py()))
     }
 
     /// Ends the connection at once (`transport.abort()`), dropping what asyncio still holds
     /// for the peer: for a `close` the peer does not let finish (it does not read).
     fn abort(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        let transport = {
-            let mut s = this.lock();
-            s.conn.close();
-            s.fd = None;
-            s.transport.as_ref().map(|t| t.clone_ref(py))
-        };
-        match transport {
-            Some(transport) => {
-                transport.call_method0(py, intern!(py, "abort"))?;
-            }
-            None if !this.lock().lost => resolve(py, &this.lost, py.None().into_bound(py))?,
-            None => {}
-        }
-        Ok(())
+        Self::end(slf, false, intern!(slf.py(), "abort"))
     }
 
     // ----- connection state ------------------------------------------------------------------
+
+    /// The limit of each handshake step in seconds (the opening handshake's too): the one
+    /// given, or the default.
+    #[getter]
+    fn handshake_timeout(&self) -> f64 {
+        self.lock().conn.options_mut().handshake_timeout.as_secs_f64()
+    }
 
     #[getter]
     fn is_open(&self) -> bool {
