@@ -301,7 +301,7 @@ impl Layers {
         let mut data = data;
         // After the peer's close_notify rustls takes nothing more (`read_tls` returns 0): what
         // follows it is dropped (RFC 8446 §6.1), not offered again for ever.
-        while !data.is_empty() && !self.peer_closed {
+        while !data.is_empty() {
             if tls.read_tls(&mut data)? == 0 {
                 break;
             }
